@@ -1,0 +1,50 @@
+# Two commands get a fresh clone going: `make run` and `make test`.
+# Both build .venv themselves and reinstall only when a requirements file changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test test-fast migrate superuser bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.run-installed
+
+# A local .env with DEBUG on and a fresh random SECRET_KEY, made once.
+.env:
+	@sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')|" \
+	     -e "s|^DEBUG=.*|DEBUG=true|" .env.example > .env
+	@echo "Wrote .env for local development (DEBUG=true, random SECRET_KEY)."
+
+migrate: $(VENV)/.run-installed .env
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	@echo ""
+	@echo "  Postback platform on http://127.0.0.1:$(PORT)/"
+	@echo "    admin:     http://127.0.0.1:$(PORT)/admin/"
+	@echo "    API docs:  http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "    health:    http://127.0.0.1:$(PORT)/healthz"
+	@echo "  First admin user:  $(PY) manage.py createsuperuser"
+	@echo "  First API key:     $(PY) manage.py create_api_key my-platform --role platform"
+	@echo "  Ctrl-C stops the web server, the Celery worker and Celery beat."
+	@echo ""
+	$(VENV)/bin/honcho start --procfile Procfile.dev --port $(PORT)
+
+superuser: migrate
+	$(PY) manage.py createsuperuser
+
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

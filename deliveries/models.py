@@ -1,0 +1,122 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Delivery(models.Model):
+    """One event going to one postback endpoint.
+
+    The row is the outbox: it is written in the same transaction as its
+    event, and whatever is due here gets sent, whether or not a broker
+    message for it survived.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Retrying"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey("partners.PostbackEndpoint", on_delete=models.CASCADE, related_name="deliveries")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.ForeignKey(
+        "events.EventType",
+        to_field="slug",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The type this endpoint receives the event as (first_deposit for a player's first deposit).",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    is_test = models.BooleanField(default=False)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="Lease: a sender holds the delivery until then; after it, anyone may retry."
+    )
+    claimed_by = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    request_method = models.CharField(max_length=4, blank=True)
+    request_url = models.TextField(blank=True)
+    request_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_event_endpoint"),
+        ]
+        indexes = [
+            # The scheduler's claim: open deliveries whose next attempt is due,
+            # oldest first. Partial, so it stays small however much history piles up.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=models.Q(status__in=["pending", "retrying"]),
+            ),
+            # Delivery lists and the admin: by status / partner / endpoint, newest first.
+            models.Index(fields=["status", "created_at"], name="delivery_status_created"),
+            models.Index(fields=["partner", "created_at"], name="delivery_partner_created"),
+            models.Index(fields=["endpoint", "created_at"], name="delivery_endpoint_created"),
+            models.Index(fields=["created_at"], name="delivery_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP exchange for a delivery.
+
+    The row is written before the request goes out and completed after it,
+    so a worker that dies mid-send still leaves a trace.
+    """
+
+    class Outcome(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        SUCCESS = "success", "Success"
+        RETRY = "retry", "Failed, will retry"
+        FAILURE = "failure", "Failed permanently"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.IN_FLIGHT)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    request_method = models.CharField(max_length=4)
+    request_url = models.TextField()
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    error_class = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_number_per_delivery"),
+        ]
+        indexes = [
+            # Retention: prune bodies of attempts older than N days.
+            models.Index(fields=["started_at"], name="attempt_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+class Heartbeat(models.Model):
+    """Last time a periodic process proved it was alive (readiness checks read it)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    last_seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"

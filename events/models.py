@@ -1,0 +1,101 @@
+from django.db import models
+from django.utils import timezone
+
+
+class EventType(models.Model):
+    """A kind of player event. Built-ins are seeded; managers may add more."""
+
+    REGISTRATION = "registration"
+    FIRST_DEPOSIT = "first_deposit"
+    DEPOSIT = "deposit"
+    GAME_ACTIVITY = "game_activity"
+    WITHDRAWAL = "withdrawal"
+    CONVERSION = "conversion"
+    BUILTIN = (REGISTRATION, FIRST_DEPOSIT, DEPOSIT, GAME_ACTIVITY, WITHDRAWAL, CONVERSION)
+    MONETARY = (FIRST_DEPOSIT, DEPOSIT, WITHDRAWAL)
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    requires_amount = models.BooleanField(default=False)
+    is_builtin = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Player(models.Model):
+    """A platform player and the attribution it was bound with.
+
+    The platform's own id is the primary key, so events can reference a
+    player without a look-up and batch inserts need no id round trip.
+    """
+
+    player_id = models.CharField(max_length=128, primary_key=True)
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="players"
+    )
+    click_id = models.CharField(max_length=256, blank=True)
+    tracking_params = models.JSONField(default=dict, blank=True)
+    attributed_at = models.DateTimeField(null=True, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    first_deposit_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # Admin search and statistics by partner.
+            models.Index(fields=["partner", "registered_at"], name="player_partner_registered"),
+        ]
+
+    def __str__(self) -> str:
+        return self.player_id
+
+
+class Event(models.Model):
+    """One thing a player did, as the platform reported it."""
+
+    event_id = models.CharField(max_length=128, unique=True, help_text="The platform's id, unique across all events.")
+    type = models.ForeignKey(EventType, to_field="slug", on_delete=models.PROTECT, related_name="events")
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="events")
+    partner = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        help_text="The partner the player is attributed to, when the event was stored.",
+    )
+    click_id = models.CharField(max_length=256, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    is_first_deposit = models.BooleanField(default=False)
+    is_test = models.BooleanField(default=False, help_text="Made by a test postback; left out of statistics.")
+    content_hash = models.CharField(
+        max_length=64, help_text="Digest of the submitted content, to tell a replay from a conflicting reuse."
+    )
+
+    class Meta:
+        constraints = [
+            # A player's first deposit is counted once, ever, even when two
+            # deposits race: the second insert fails and is stored as a plain deposit.
+            models.UniqueConstraint(
+                fields=["player"], condition=models.Q(is_first_deposit=True), name="one_first_deposit_per_player"
+            ),
+        ]
+        indexes = [
+            # Status API and exports: events of a partner / type in a time range.
+            models.Index(fields=["partner", "occurred_at"], name="event_partner_occurred"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_occurred"),
+            models.Index(fields=["occurred_at"], name="event_occurred"),
+            # A player's history, newest first.
+            models.Index(fields=["player", "occurred_at"], name="event_player_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type_id} {self.event_id}"

@@ -1,0 +1,106 @@
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Partner(models.Model):
+    """An affiliate, ad network or analytics system that receives postbacks."""
+
+    class Scope(models.TextChoices):
+        ATTRIBUTED = "attributed", "Attributed players only (affiliate)"
+        ALL = "all", "Every event (analytics / global postback)"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ATTRIBUTED)
+    is_active = models.BooleanField(default=True, help_text="A paused partner's deliveries are held, not dropped.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PostbackEndpoint(models.Model):
+    """Where and how one partner wants to hear about events."""
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+
+    class BodyFormat(models.TextChoices):
+        JSON = "json", "JSON"
+        FORM = "form", "Form (application/x-www-form-urlencoded)"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="endpoints")
+    name = models.CharField(max_length=200)
+    url_template = models.CharField(max_length=2000)
+    method = models.CharField(max_length=4, choices=Method.choices, default=Method.GET)
+    body_format = models.CharField(max_length=8, choices=BodyFormat.choices, default=BodyFormat.JSON)
+    body_template = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers; values may use macros.")
+    event_types = models.ManyToManyField("events.EventType", related_name="endpoints")
+    filters = models.JSONField(
+        default=list, blank=True, help_text="Conditions on event fields and params; all must hold."
+    )
+    timeout_seconds = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("60"))],
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    success_body_contains = models.CharField(
+        max_length=200, blank=True, help_text="When set, a 2xx counts as success only if the body contains this."
+    )
+    signing_secret = models.CharField(max_length=200, blank=True)
+    previous_signing_secret = models.CharField(max_length=200, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    rate_limit_per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per second across all workers; empty means no limit."
+    )
+    auto_pause_after = models.PositiveIntegerField(
+        default=50, help_text="Pause after this many consecutive failed attempts; 0 never pauses."
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    is_active = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["partner__name", "name"]
+        verbose_name = "postback endpoint"
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.name}"
+
+
+class PayoutRule(models.Model):
+    """What a partner earns for one event type: a fixed CPA or a share of the amount."""
+
+    class Kind(models.TextChoices):
+        FIXED = "fixed", "Fixed (CPA)"
+        PERCENT = "percent", "Percent of amount (RevShare)"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="payout_rules")
+    event_type = models.ForeignKey("events.EventType", to_field="slug", on_delete=models.PROTECT)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.DecimalField(max_digits=18, decimal_places=4, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3, help_text="ISO 4217; for percent rules, the event's currency applies.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "event_type"], name="one_payout_rule_per_partner_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.event_type_id}: {self.value} {self.kind}"

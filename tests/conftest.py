@@ -1,0 +1,38 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.services import api_key_create
+from postback_platform.celery import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Unit tests run tasks inline; integration tests start real workers instead."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def _client_for(role: str) -> APIClient:
+    issued = api_key_create(name=f"test-{role}", role=role)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
+    client.api_key = issued.api_key
+    return client
+
+
+@pytest.fixture
+def platform_client(db) -> APIClient:
+    return _client_for(ApiKey.Role.PLATFORM)
+
+
+@pytest.fixture
+def admin_client_api(db) -> APIClient:
+    return _client_for(ApiKey.Role.ADMIN)
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()

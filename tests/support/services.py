@@ -1,0 +1,53 @@
+"""Reaching PostgreSQL and Redis from tests.
+
+Integration tests skip with a reason when a service is absent on a
+developer's machine, and fail when ``CI`` is set: CI must prove them.
+"""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def require_postgres() -> None:
+    if connection.vendor != "postgresql":
+        _unavailable("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+def redis_url() -> str:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        _unavailable("needs Redis: set CELERY_BROKER_URL=redis://…")
+    parsed = urlparse(url)
+    # Tests only ever talk to this machine.
+    assert parsed.hostname in ("127.0.0.1", "localhost", "::1"), f"refusing non-loopback Redis {parsed.hostname}"
+    if not _port_open(parsed.hostname, parsed.port or 6379):
+        _unavailable(f"Redis at {url} is not answering")
+    return url
+
+
+def child_database_url() -> str:
+    """A DATABASE_URL that points a child process at the database this test uses."""
+    db = connection.settings_dict
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
