@@ -1,0 +1,31 @@
+"""Reads about partners and endpoints that services, views and the admin share."""
+
+from dataclasses import dataclass
+
+from .models import Partner, PostbackEndpoint
+
+
+@dataclass(frozen=True)
+class EndpointRoute:
+    """What matching needs to know of an endpoint, loaded once per ingest call."""
+
+    endpoint_id: int
+    partner_id: int
+    receives_all_events: bool
+    event_types: frozenset[str]
+    filters: tuple
+
+
+def endpoint_routes() -> list[EndpointRoute]:
+    """Every endpoint, paused or not: a paused one still gets (held) deliveries."""
+    endpoints = PostbackEndpoint.objects.select_related("partner").prefetch_related("event_types")
+    return [
+        EndpointRoute(
+            endpoint_id=endpoint.pk,
+            partner_id=endpoint.partner_id,
+            receives_all_events=endpoint.partner.scope == Partner.Scope.ALL,
+            event_types=frozenset(event_type.slug for event_type in endpoint.event_types.all()),
+            filters=tuple(endpoint.filters or ()),
+        )
+        for endpoint in endpoints
+    ]
