@@ -4,6 +4,15 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from postback_platform.celery import app as celery_app
+from tests.support.network import loopback_only
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only():
+    """Fail any test that tries to reach beyond this machine (see tests/support/network.py)."""
+    with loopback_only() as guard:
+        yield guard
+    assert not guard.violations, f"non-loopback traffic attempted: {guard.violations}"
 
 
 @pytest.fixture(autouse=True)
