@@ -214,6 +214,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "scheduler-heartbeat": {"task": "deliveries.tasks.record_heartbeat", "schedule": 10.0},
 }
+# /healthz/ready fails when beat + a worker have not recorded a heartbeat for this long.
+SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env.int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 
 # --- Postbacks ----------------------------------------------------------------
 

@@ -36,3 +36,31 @@ def test_unreachable_database_makes_it_503(client):
 
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unreachable", "broker": "ok"}
+
+
+def test_liveness_answers_without_touching_services(client):
+    with mock.patch("postback_platform.health.database_ok", side_effect=AssertionError("not called")):
+        response = client.get("/healthz/live")
+
+    assert response.status_code == 200
+
+
+def test_readiness_needs_a_fresh_scheduler_heartbeat(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deliveries.models import Heartbeat
+
+    with mock.patch("postback_platform.health.broker_ok", return_value=True):
+        assert client.get("/healthz/ready").json()["scheduler"] == "unreachable"
+
+        Heartbeat.objects.create(name="scheduler", last_seen_at=timezone.now() - timedelta(minutes=5))
+        stale = client.get("/healthz/ready")
+
+        Heartbeat.objects.filter(name="scheduler").update(last_seen_at=timezone.now())
+        fresh = client.get("/healthz/ready")
+
+    assert stale.status_code == 503
+    assert fresh.status_code == 200
+    assert fresh.json() == {"status": "ok", "database": "ok", "broker": "ok", "scheduler": "ok"}
