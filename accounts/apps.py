@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "API access"
+
+    def ready(self):
+        from .roles import connect_signals
+
+        connect_signals()
