@@ -4,11 +4,11 @@ import sys
 from tests.support.processes import ROOT
 
 
-def _import_settings(**env) -> subprocess.CompletedProcess:
+def _import_settings(tmp_path, **env) -> subprocess.CompletedProcess:
     base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "postback_platform.settings"}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT / "tests",  # away from a developer's .env
+        cwd=tmp_path,  # away from a developer's .env and the tests' own packages
         env={**base, "PYTHONPATH": str(ROOT), **env},
         capture_output=True,
         text=True,
@@ -16,35 +16,35 @@ def _import_settings(**env) -> subprocess.CompletedProcess:
     )
 
 
-def test_debug_off_without_secret_key_refuses_to_start_and_names_it():
-    result = _import_settings(DEBUG="false", SECRET_KEY="")
+def test_debug_off_without_secret_key_refuses_to_start_and_names_it(tmp_path):
+    result = _import_settings(tmp_path, DEBUG="false", SECRET_KEY="")
 
     assert result.returncode != 0
     assert "SECRET_KEY is missing" in result.stderr
 
 
-def test_debug_off_with_the_example_secret_key_refuses_to_start():
-    result = _import_settings(DEBUG="false", SECRET_KEY="change-me")
+def test_debug_off_with_the_example_secret_key_refuses_to_start(tmp_path):
+    result = _import_settings(tmp_path, DEBUG="false", SECRET_KEY="change-me")
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
-def test_malformed_allowed_networks_names_the_variable():
-    result = _import_settings(SECRET_KEY="x" * 40, POSTBACK_ALLOWED_NETWORKS="10.0.0.0/8,not-a-net")
+def test_malformed_allowed_networks_names_the_variable(tmp_path):
+    result = _import_settings(tmp_path, SECRET_KEY="x" * 40, POSTBACK_ALLOWED_NETWORKS="10.0.0.0/8,not-a-net")
 
     assert result.returncode != 0
     assert "POSTBACK_ALLOWED_NETWORKS: 'not-a-net'" in result.stderr
 
 
-def test_no_environment_means_sqlite_and_the_filesystem_broker():
+def test_no_environment_means_sqlite_and_the_filesystem_broker(tmp_path):
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.DEBUG)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT / "tests",
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "postback_platform.settings",
              "SECRET_KEY": "x" * 40},
         capture_output=True,
@@ -53,3 +53,47 @@ def test_no_environment_means_sqlite_and_the_filesystem_broker():
     )
 
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "False"], result.stderr
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-production-grade-secret-key-that-is-long-and-random-0123456789abcdef",
+    "ALLOWED_HOSTS": "postbacks.example.com",
+    "BEHIND_TLS_PROXY": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+def test_deploy_check_is_clean_with_production_settings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_cookies_are_secure_and_http_only(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.X_FRAME_OPTIONS)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "postback_platform.settings",
+             **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.split() == ["True", "True", "True", "DENY"], result.stderr
