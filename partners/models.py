@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -82,6 +83,20 @@ class PostbackEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} · {self.name}"
+
+    def clean(self) -> None:
+        from .validation import endpoint_config_errors  # validation imports this module
+
+        errors = endpoint_config_errors(
+            url_template=self.url_template,
+            method=self.method,
+            body_format=self.body_format,
+            body_template=self.body_template,
+            headers=self.headers,
+            filters=self.filters,
+        )
+        if errors:
+            raise ValidationError(errors)
 
 
 class PayoutRule(models.Model):

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .models import Partner, PostbackEndpoint
+from .models import Partner, PayoutRule, PostbackEndpoint
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,9 @@ def endpoint_routes() -> list[EndpointRoute]:
         )
         for endpoint in endpoints
     ]
+
+
+def payout_rules_by_partner_type(partner_ids) -> dict[tuple[int, str], PayoutRule]:
+    """Payout rules keyed by (partner id, event type), loaded once for a batch of deliveries."""
+    rules = PayoutRule.objects.filter(partner_id__in=set(partner_ids))
+    return {(rule.partner_id, rule.event_type_id): rule for rule in rules}
