@@ -1,0 +1,151 @@
+import ipaddress
+import socket
+import time
+from unittest import mock
+
+import pytest
+from werkzeug import Response
+
+from deliveries import http
+from deliveries.http import OutboundRequest, Verdict, address_refusal, parse_retry_after
+from tests.support.network import resolve_to
+
+def _get(url, **kwargs):
+    return http.send(OutboundRequest(method="GET", url=url, headers={}, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "address, refused",
+    [
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+        ("127.0.0.1", True),
+        ("10.0.0.1", True),
+        ("172.16.5.4", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("224.0.0.1", True),
+        ("0.0.0.0", True),
+        ("240.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:10.0.0.1", True),
+    ],
+)
+def test_address_guard_refuses_non_public_addresses(address, refused):
+    assert (address_refusal(ipaddress.ip_address(address)) is not None) is refused
+
+
+def test_allowed_networks_are_the_only_exception(settings):
+    settings.POSTBACK_ALLOWED_NETWORKS = [ipaddress.ip_network("10.1.0.0/16")]
+
+    assert address_refusal(ipaddress.ip_address("10.1.2.3")) is None
+    assert address_refusal(ipaddress.ip_address("10.2.0.1")) is not None
+
+
+def test_success_sends_fixed_user_agent_and_host_header(httpserver, partner_url, loopback_allowed, settings):
+    httpserver.expect_request("/pb", headers={"User-Agent": settings.POSTBACK_USER_AGENT}).respond_with_data("OK")
+
+    result = _get(partner_url("/pb"))
+
+    assert (result.verdict, result.status_code, result.response_excerpt) == (Verdict.SUCCESS, 200, "OK")
+    assert httpserver.log[0][0].headers["Host"] == f"127.0.0.1:{httpserver.port}"
+
+
+def test_a_name_is_resolved_checked_and_pinned(httpserver, partner_url, loopback_allowed):
+    httpserver.expect_request("/pb").respond_with_data("OK")
+
+    with resolve_to({"partner.example": "127.0.0.1"}):
+        result = _get(f"http://partner.example:{httpserver.port}/pb")
+
+    assert result.verdict == Verdict.SUCCESS
+    assert httpserver.log[0][0].headers["Host"] == f"partner.example:{httpserver.port}"
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_before_connecting():
+    with (
+        resolve_to({"internal.example": "10.0.0.7"}),
+        mock.patch.object(socket.socket, "connect", side_effect=AssertionError("must not connect")),
+    ):
+        result = _get("http://internal.example/pb")
+
+    assert (result.verdict, result.error_class) == (Verdict.PERMANENT, "refused_address")
+    assert "10.0.0.7 is a private address" in result.error
+
+
+def test_loopback_is_refused_without_allowed_networks(httpserver, partner_url):
+    result = _get(partner_url("/pb"))
+
+    assert (result.verdict, result.error_class) == (Verdict.PERMANENT, "refused_address")
+    assert httpserver.log == []
+
+
+def test_redirects_are_not_followed_and_fail_permanently(httpserver, partner_url, loopback_allowed):
+    httpserver.expect_request("/pb").respond_with_response(Response(status=302, headers={"Location": "/other"}))
+
+    result = _get(partner_url("/pb"))
+
+    assert (result.verdict, result.error_class) == (Verdict.PERMANENT, "redirect")
+    assert "/other" in result.error
+    assert len(httpserver.log) == 1
+
+
+@pytest.mark.parametrize(
+    "status, verdict, error_class",
+    [(500, Verdict.TRANSIENT, "http_5xx"), (503, Verdict.TRANSIENT, "http_5xx"), (408, Verdict.TRANSIENT, "http_4xx"),
+     (429, Verdict.TRANSIENT, "http_4xx"), (404, Verdict.PERMANENT, "http_4xx"), (400, Verdict.PERMANENT, "http_4xx"),
+     (204, Verdict.SUCCESS, "")],
+)
+def test_status_codes_are_classified(httpserver, partner_url, loopback_allowed, status, verdict, error_class):
+    httpserver.expect_request("/pb").respond_with_data("", status=status)
+
+    result = _get(partner_url("/pb"))
+
+    assert (result.verdict, result.error_class, result.status_code) == (verdict, error_class, status)
+
+
+def test_2xx_without_the_expected_body_is_retried(httpserver, partner_url, loopback_allowed):
+    httpserver.expect_request("/pb").respond_with_data("ERROR: unknown click")
+
+    result = _get(partner_url("/pb"), success_body_contains="OK")
+
+    assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "body_mismatch")
+
+
+def test_retry_after_is_read_from_429(httpserver, partner_url, loopback_allowed):
+    httpserver.expect_request("/pb").respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
+
+    assert _get(partner_url("/pb")).retry_after_seconds == 120
+
+
+def test_timeout_is_transient(httpserver, partner_url, loopback_allowed):
+    httpserver.expect_request("/pb").respond_with_handler(lambda request: time.sleep(1.5) or Response("late"))
+
+    result = _get(partner_url("/pb"), timeout_seconds=0.3)
+
+    assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "timeout")
+
+
+def test_connection_refused_is_transient(loopback_allowed):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    result = _get(f"http://127.0.0.1:{closed_port}/pb")
+
+    assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "connection")
+
+
+def test_long_response_is_cut_to_an_excerpt(httpserver, partner_url, loopback_allowed):
+    httpserver.expect_request("/pb").respond_with_data("x" * 200_000)
+
+    assert len(_get(partner_url("/pb")).response_excerpt) == http.RESPONSE_EXCERPT_CHARS
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    assert parse_retry_after("30") == 30
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
