@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "partners",
     "events",
     "deliveries",
+    "reporting",
 ]
 
 MIDDLEWARE = [
@@ -173,7 +174,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAdminKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["postback_platform.parsers.SizeLimitedJSONParser"],
+    "EXCEPTION_HANDLER": "postback_platform.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -194,6 +196,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "deliveries.models.Delivery.Status",
+        "IngestStatusEnum": "events.services.INGEST_STATUSES",
+    },
 }
 
 # --- Cache (rate limits, throttles) ----------------------------------------------

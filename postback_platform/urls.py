@@ -9,6 +9,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz-live"),
     path("healthz/ready", health.ready, name="healthz-ready"),
+    path("api/v1/", include("events.urls")),
+    path("api/v1/", include("deliveries.urls")),
+    path("api/v1/", include(("reporting.urls", "reporting"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

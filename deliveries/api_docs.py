@@ -1,0 +1,66 @@
+"""OpenAPI documentation of the delivery status routes."""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+
+from postback_platform.api_docs import NOT_FOUND, common_errors, invalid, time_range_parameters
+
+from .serializers import DeliveryDetailSerializer, DeliverySerializer
+
+DELIVERY = {
+    "id": 5012,
+    "event": 90211,
+    "endpoint": 3,
+    "partner": "acme-affiliates",
+    "event_type": "first_deposit",
+    "status": "retrying",
+    "attempts": 1,
+    "next_attempt_at": "2026-11-23T10:00:31Z",
+    "delivered_at": None,
+    "last_status_code": 503,
+    "last_error": "HTTP 503 from the partner",
+    "created_at": "2026-11-23T10:00:01.204518Z",
+}
+ATTEMPT = {
+    "number": 1,
+    "outcome": "retry",
+    "started_at": "2026-11-23T10:00:01.310000Z",
+    "finished_at": "2026-11-23T10:00:01.552000Z",
+    "duration_ms": 242,
+    "request_method": "GET",
+    "request_url": "https://track.acme.example/postback?click=abc123&event=first_deposit",
+    "status_code": 503,
+    "error": "HTTP 503 from the partner",
+    "error_class": "http_5xx",
+    "response_excerpt": "Service Unavailable",
+}
+
+DELIVERY_FILTERS = [
+    OpenApiParameter("status", str, enum=["pending", "retrying", "delivered", "failed", "cancelled"]),
+    OpenApiParameter("partner", str, description="Partner slug."),
+    OpenApiParameter("endpoint", int, description="Postback endpoint id."),
+    OpenApiParameter("event_type", str, description="The type the endpoint receives, e.g. first_deposit."),
+    *time_range_parameters("created_at"),
+]
+
+DELIVERY_LIST = extend_schema(
+    summary="List deliveries",
+    description="Newest first; `attempts` is the number made so far. Cursor pagination (follow `next`).",
+    parameters=DELIVERY_FILTERS,
+    responses={200: DeliverySerializer(many=True), 400: invalid({"status": ["Unknown value 'sent'. …"]}),
+               **common_errors()},
+    examples=[OpenApiExample("A retrying delivery", value=DELIVERY, response_only=True)],
+)
+
+DELIVERY_RETRIEVE = extend_schema(
+    summary="One delivery with its attempts",
+    description="Every HTTP attempt, oldest first. Request headers are never shown: they may hold credentials.",
+    responses={200: DeliveryDetailSerializer, 404: NOT_FOUND, **common_errors()},
+    examples=[
+        OpenApiExample(
+            "After one failed attempt",
+            value={**DELIVERY, "attempts": [ATTEMPT], "attempt_count": 1, "request_method": "GET",
+                   "request_url": ATTEMPT["request_url"]},
+            response_only=True,
+        )
+    ],
+)

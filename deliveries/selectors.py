@@ -1,0 +1,40 @@
+"""Reads of deliveries that the status API, the admin and exports share."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from .models import Delivery
+
+
+def delivery_list(
+    *,
+    status: str | None = None,
+    partner: str | None = None,
+    endpoint: int | None = None,
+    event_type: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> QuerySet[Delivery]:
+    """Deliveries matching every filter given, newest first; ``partner`` is a slug, ``endpoint`` an id."""
+    deliveries = Delivery.objects.select_related("partner", "event").order_by("-id")
+    conditions = {
+        "status": status,
+        "partner__slug": partner,
+        "endpoint_id": endpoint,
+        "event_type_id": event_type,
+        "created_at__gte": created_from,
+        "created_at__lt": created_to,
+    }
+    return deliveries.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
+
+
+def delivery_get(*, pk: int) -> Delivery | None:
+    """One delivery with its attempts, oldest attempt first."""
+    return (
+        Delivery.objects.select_related("partner", "event")
+        .prefetch_related("attempts")
+        .filter(pk=pk)
+        .first()
+    )
+

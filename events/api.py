@@ -1,0 +1,105 @@
+"""Event ingestion and the event status API (thin: parse, call a service or selector, answer)."""
+
+from drf_spectacular.utils import extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.response import Response
+
+from postback_platform.viewsets import StatusViewSet
+
+from . import api_docs
+from .filter_params import event_filters
+from .selectors import event_get, event_list, events_with_deliveries
+from .serializers import EventSerializer, IngestedEventSerializer
+from .services import (
+    CONFLICT,
+    CREATED,
+    ERROR,
+    INGEST_STATUSES,
+    MAX_BATCH_SIZE,
+    IngestResult,
+    event_ingest,
+    events_ingest,
+)
+
+
+class EventIdConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, result: IngestResult):
+        super().__init__(result.detail)
+        self.field_errors = result.errors
+
+
+@extend_schema_view(
+    list=api_docs.EVENT_LIST,
+    retrieve=api_docs.EVENT_RETRIEVE,
+    create=api_docs.EVENT_CREATE,
+    batch=api_docs.EVENT_BATCH,
+)
+class EventViewSet(StatusViewSet):
+    serializer_class = EventSerializer
+
+    def create(self, request):
+        result = event_ingest(data=request.data)
+        if result.status == ERROR:
+            raise ValidationError(result.errors)
+        if result.status == CONFLICT:
+            raise EventIdConflict(result)
+        body = IngestedEventSerializer(_with_warnings(event_get(pk=result.event.pk), result.warnings)).data
+        return Response(body, status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK)
+
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        items = _batch_items(request.data)
+        results = [_batch_item(index, result) for index, result in enumerate(events_ingest(items=items))]
+        counts = dict.fromkeys(INGEST_STATUSES, 0)
+        for item in results:
+            counts[item["status"]] += 1
+        return Response({**counts, "results": results})
+
+    def list(self, request):
+        events = events_with_deliveries(event_list(**event_filters(request.query_params)))
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+    def retrieve(self, request, pk: str):
+        event = event_get(pk=int(pk))
+        if event is None:
+            raise NotFound(f"No event with id {pk}. Look an event up by the platform's id with ?event_id=.")
+        return Response(EventSerializer(event).data)
+
+
+def _with_warnings(event, warnings: list[str]):
+    event.warnings = warnings
+    return event
+
+
+def _batch_items(data) -> list:
+    if not isinstance(data, dict) or set(data) != {"events"}:
+        raise ValidationError({"events": ['Send {"events": [event, …]}: an object whose only key is events.']})
+    items = data["events"]
+    if not isinstance(items, list) or not items:
+        raise ValidationError({"events": ["Must be a non-empty list of events."]})
+    if len(items) > MAX_BATCH_SIZE:
+        raise ValidationError(
+            {"events": [f"At most {MAX_BATCH_SIZE:,} events per batch; this one has {len(items):,}. Split it."]}
+        )
+    return items
+
+
+def _batch_item(index: int, result: IngestResult) -> dict:
+    item = {"index": index, "event_id": result.event_id, "status": result.status}
+    if result.event is not None:
+        item["id"] = result.event.pk
+        item["is_first_deposit"] = result.event.is_first_deposit
+    if result.status in (ERROR, CONFLICT):
+        item["errors"] = result.errors
+    if result.detail:
+        item["detail"] = result.detail
+    if result.warnings:
+        item["warnings"] = result.warnings
+    return item
+

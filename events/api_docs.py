@@ -1,0 +1,151 @@
+"""OpenAPI documentation of the event routes: parameters, bodies and examples."""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+
+from deliveries.api_docs import DELIVERY as STATUS_API_DELIVERY
+from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, time_range_parameters
+
+from .serializers import (
+    EventBatchInputSerializer,
+    EventBatchResultSerializer,
+    EventInputSerializer,
+    EventSerializer,
+    IngestedEventSerializer,
+)
+
+DEPOSIT = {
+    "event_id": "dep-2026-11-23-000417",
+    "type": "deposit",
+    "player_id": "p-1001",
+    "occurred_at": "2026-11-23T10:00:00Z",
+    "partner": "acme-affiliates",
+    "click_id": "abc123",
+    "amount": "25.00",
+    "currency": "EUR",
+    "params": {"sub1": "campaign-7", "country": "DE"},
+}
+REGISTRATION = {
+    "event_id": "reg-2026-11-23-000311",
+    "type": "registration",
+    "player_id": "p-1002",
+    "partner": "acme-affiliates",
+    "click_id": "xyz789",
+    "params": {"sub1": "campaign-7"},
+}
+DELIVERY = {
+    **STATUS_API_DELIVERY,
+    "status": "pending",
+    "attempts": 0,
+    "next_attempt_at": "2026-11-23T10:00:01.204518Z",
+    "last_status_code": None,
+    "last_error": "",
+}
+STORED_DEPOSIT = {
+    "id": 90211,
+    **{key: DEPOSIT[key] for key in ("event_id", "type", "player_id", "partner", "click_id", "amount", "currency")},
+    "params": DEPOSIT["params"],
+    "occurred_at": "2026-11-23T10:00:00Z",
+    "received_at": "2026-11-23T10:00:01.204518Z",
+    "is_first_deposit": True,
+    "deliveries": [DELIVERY],
+}
+
+EVENT_FILTERS = [
+    OpenApiParameter("event_id", str, description="The platform's event id: finds one event."),
+    OpenApiParameter("type", str, description="Event type slug, e.g. deposit."),
+    OpenApiParameter("player_id", str, description="The platform's player id."),
+    OpenApiParameter("partner", str, description="Slug of the partner the events are attributed to."),
+    *time_range_parameters("occurred_at"),
+]
+
+EVENT_CREATE = extend_schema(
+    summary="Ingest one event",
+    description=(
+        "Validates, deduplicates by `event_id`, attributes and stores one event, and creates its deliveries in "
+        "the same transaction. `201` when stored; `200` with the stored event when the same `event_id` comes "
+        "again with the same content; `409` when it comes with different content. A player is attributed to "
+        "the first partner an event names; a later event naming another partner is stored for the original "
+        "partner and says so in `warnings`."
+    ),
+    request=EventInputSerializer,
+    responses={
+        201: OpenApiResponse(IngestedEventSerializer, description="Stored"),
+        200: OpenApiResponse(IngestedEventSerializer, description="Already stored with the same content"),
+        400: invalid({"amount": ["Must be greater than zero. Send a positive decimal, preferably as a string such "
+                                 "as \"25.00\"."],
+                      "type": ["Unknown event type 'deposite'. Allowed types: conversion, deposit, first_deposit, "
+                               "game_activity, registration, withdrawal."]}),
+        409: error_response(
+            "The event_id is already used by an event with different content",
+            "event_id 'dep-2026-11-23-000417' is already used by event 90211 with different content (differs in: "
+            "amount). Resend the original content, or use a new event_id for a new event.",
+            {"event_id": ["event_id 'dep-2026-11-23-000417' is already used by event 90211 with different "
+                          "content (differs in: amount). …"]},
+        ),
+        413: error_response("The body is too large", "The request body is larger than 5242880 bytes. …"),
+        **common_errors(),
+    },
+    examples=[
+        OpenApiExample("A deposit", value=DEPOSIT, request_only=True),
+        OpenApiExample("A registration", value=REGISTRATION, request_only=True),
+        OpenApiExample("Stored", value={**STORED_DEPOSIT, "warnings": []}, response_only=True, status_codes=["201"]),
+        OpenApiExample("Replay", value={**STORED_DEPOSIT, "warnings": []}, response_only=True, status_codes=["200"]),
+    ],
+)
+
+EVENT_BATCH = extend_schema(
+    summary="Ingest up to 1,000 events",
+    description=(
+        "Each item is handled as `POST /api/v1/events/` would, and gets one result, in order: `created`, "
+        "`duplicate`, `conflict` or `error` with its errors. One bad item never rejects the others. More than "
+        "1,000 items is a `400`."
+    ),
+    request=EventBatchInputSerializer,
+    responses={
+        200: EventBatchResultSerializer,
+        400: invalid({"events": ["At most 1,000 events per batch; this one has 1,200. Split it."]}),
+        413: error_response("The body is too large", "The request body is larger than 5242880 bytes. …"),
+        **common_errors(),
+    },
+    examples=[
+        OpenApiExample("Two events and a bad one", value={"events": [DEPOSIT, REGISTRATION, {"event_id": "x"}]},
+                       request_only=True),
+        OpenApiExample(
+            "Results",
+            value={
+                "created": 1, "duplicate": 1, "conflict": 0, "error": 1,
+                "results": [
+                    {"index": 0, "event_id": DEPOSIT["event_id"], "status": "duplicate", "id": 90211,
+                     "is_first_deposit": True},
+                    {"index": 1, "event_id": REGISTRATION["event_id"], "status": "created", "id": 90212,
+                     "is_first_deposit": False},
+                    {"index": 2, "event_id": "x", "status": "error",
+                     "errors": {"type": ["This field is required."], "player_id": ["This field is required."]}},
+                ],
+            },
+            response_only=True,
+        ),
+    ],
+)
+
+EVENT_LIST = extend_schema(
+    summary="List events",
+    description="Newest first, with their deliveries; cursor pagination (follow `next`).",
+    parameters=EVENT_FILTERS,
+    responses={200: EventSerializer(many=True), 400: invalid({"from": ["'yesterday' is not a date …"]}),
+               **common_errors()},
+    examples=[
+        OpenApiExample(
+            "One page",
+            value={"next": "http://127.0.0.1:8000/api/v1/events/?cursor=cD0yMDI2", "previous": None,
+                   "results": [STORED_DEPOSIT]},
+            response_only=True,
+        )
+    ],
+)
+
+EVENT_RETRIEVE = extend_schema(
+    summary="One event with its deliveries and their statuses",
+    responses={200: EventSerializer, 404: NOT_FOUND, **common_errors()},
+    examples=[OpenApiExample("A first deposit", value=STORED_DEPOSIT, response_only=True)],
+)

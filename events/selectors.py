@@ -1,0 +1,41 @@
+"""Reads of events that the status API, the admin and exports share."""
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from deliveries.models import Delivery
+
+from .models import Event
+
+
+def event_list(
+    *,
+    event_id: str | None = None,
+    type: str | None = None,  # noqa: A002 - the query parameter's name
+    player_id: str | None = None,
+    partner: str | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+) -> QuerySet[Event]:
+    """Events matching every filter given, newest first; ``partner`` is a slug."""
+    events = Event.objects.select_related("partner").order_by("-id")
+    conditions = {
+        "event_id": event_id,
+        "type_id": type,
+        "player_id": player_id,
+        "partner__slug": partner,
+        "occurred_at__gte": occurred_from,
+        "occurred_at__lt": occurred_to,
+    }
+    return events.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
+
+
+def events_with_deliveries(events: QuerySet[Event]) -> QuerySet[Event]:
+    """The events with their deliveries loaded in one more query, for the status API."""
+    deliveries = Delivery.objects.select_related("partner").order_by("id")
+    return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
+
+
+def event_get(*, pk: int) -> Event | None:
+    return events_with_deliveries(Event.objects.select_related("partner")).filter(pk=pk).first()

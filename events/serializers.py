@@ -1,0 +1,105 @@
+"""Event bodies of the REST API.
+
+Incoming events are validated by ``events.validation`` (plain Python, fast
+for batches); ``EventInputSerializer`` only documents that body in the
+OpenAPI schema, and a test keeps its fields equal to the validator's.
+"""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from deliveries.serializers import DeliverySerializer
+
+from .currencies import smallest_unit
+from .models import Event
+from .services import INGEST_STATUSES, MAX_BATCH_SIZE
+from .validation import MAX_PARAMS
+
+
+class EventSerializer(serializers.ModelSerializer):
+    """An event as stored, with its deliveries and their statuses."""
+
+    type = serializers.CharField(source="type_id", read_only=True)
+    partner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    amount = serializers.SerializerMethodField()
+    deliveries = DeliverySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id", "event_id", "type", "player_id", "partner", "click_id", "amount", "currency", "params",
+            "occurred_at", "received_at", "is_first_deposit", "deliveries",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "25.00"})
+    def get_amount(self, event: Event) -> str | None:
+        """The amount at its currency's precision (``25.00`` EUR, ``2500`` JPY)."""
+        if event.amount is None:
+            return None
+        step = smallest_unit(event.currency)
+        return str(event.amount if step is None else event.amount.quantize(step))
+
+
+class IngestedEventSerializer(EventSerializer):
+    """The answer to an ingest: the stored event, and notes about how it was taken in."""
+
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="How the event was taken in differently from what was sent, e.g. a partner that was not applied.",
+    )
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+
+class EventInputSerializer(serializers.Serializer):
+    """The event body a platform sends (documentation of ``events.validation``)."""
+
+    event_id = serializers.CharField(max_length=128, help_text="The platform's unique id for this event.")
+    type = serializers.CharField(help_text="registration, first_deposit, deposit, game_activity, withdrawal, "
+                                 "conversion, or a custom type configured on the platform.")
+    player_id = serializers.CharField(max_length=128)
+    occurred_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="RFC 3339 with an offset; defaults to the time of receipt."
+    )
+    partner = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=64,
+        help_text="Slug of the partner that brought the player; binds the player on its first event.",
+    )
+    click_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=256)
+    amount = serializers.CharField(
+        required=False, allow_null=True,
+        help_text="Positive decimal at the currency's precision; required for deposit, first_deposit, withdrawal.",
+    )
+    currency = serializers.CharField(
+        required=False, allow_null=True, min_length=3, max_length=3, help_text="ISO 4217 code, with amount."
+    )
+    params = serializers.DictField(
+        required=False, allow_null=True, help_text=f"Up to {MAX_PARAMS} flat values (string, number, boolean)."
+    )
+
+
+class EventBatchInputSerializer(serializers.Serializer):
+    events = EventInputSerializer(many=True, max_length=MAX_BATCH_SIZE)
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the submitted list, from 0.")
+    event_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=INGEST_STATUSES)
+    id = serializers.IntegerField(required=False, help_text="The stored event's id (created, duplicate, conflict).")
+    is_first_deposit = serializers.BooleanField(required=False)
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    conflict = serializers.IntegerField()
+    error = serializers.IntegerField()
+    results = BatchItemResultSerializer(many=True)

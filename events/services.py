@@ -1,0 +1,234 @@
+"""Event ingestion: validate, deduplicate, attribute, store, fan out to deliveries.
+
+A single event is a batch of one; both go through ``events_ingest``, which
+stores with set-based statements whatever the batch size:
+
+    event types, partners named   2 reads (the second only when a partner is named)
+    players                       1 INSERT … ON CONFLICT DO NOTHING, 1 SELECT … FOR UPDATE
+    already stored event_ids      1 read
+    earlier first deposits        1 read, only for players with no first deposit yet
+    events                        1 INSERT
+    players' attribution          1 UPDATE, only when something changed
+    deliveries                    2 reads of endpoint routes, 1 INSERT when any matched
+
+Idempotency does not rest on the read of stored event_ids: the unique
+constraint on ``event_id`` does. When a concurrent request stores the same
+event_id (or a first deposit) between that read and the insert, the insert
+fails, the transaction is rolled back and the batch is worked out again, now
+seeing the other request's rows. Players are locked in key order, so two
+requests for one player take turns: attribution and the first deposit are
+decided by whoever comes first, and concurrent batches cannot deadlock.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deliveries.services import deliveries_create_for_events
+from partners.models import Partner
+
+from .models import Event, EventType, Player
+from .validation import Catalog, EventInput, differing_fields, validate_event
+
+CREATED, DUPLICATE, CONFLICT, ERROR = "created", "duplicate", "conflict", "error"
+INGEST_STATUSES = (CREATED, DUPLICATE, CONFLICT, ERROR)
+MAX_BATCH_SIZE = 1000
+# A retry only follows a concurrent insert of the same event_id, which the
+# retry then sees; a handful of rounds covers any realistic pile-up.
+MAX_STORE_ROUNDS = 5
+FIRST_DEPOSIT_TYPES = (EventType.DEPOSIT, EventType.FIRST_DEPOSIT)
+_PLAYER_FIELDS = ["partner", "click_id", "tracking_params", "attributed_at", "registered_at", "first_deposit_at"]
+
+
+@dataclass
+class IngestResult:
+    """What became of one submitted event."""
+
+    status: str
+    event: Event | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    detail: str = ""
+    warnings: list[str] = field(default_factory=list)
+    event_id: str | None = None
+
+
+def event_ingest(*, data) -> IngestResult:
+    return events_ingest(items=[data])[0]
+
+
+def events_ingest(*, items: list) -> list[IngestResult]:
+    """Store every valid, new event of ``items``; return one result per item, in order."""
+    catalog = catalog_load(items=items)
+    outcomes = [validate_event(raw, catalog) for raw in items]
+    inputs = _first_occurrences(outcome for outcome in outcomes if isinstance(outcome, EventInput))
+    stored = _store(inputs=inputs, partners=catalog.partners) if inputs else {}
+    return [_result_for(raw, outcome, stored, inputs) for raw, outcome in zip(items, outcomes, strict=True)]
+
+
+def catalog_load(*, items: list) -> Catalog:
+    slugs = {item.get("partner") for item in items if isinstance(item, dict)}
+    slugs = [slug for slug in slugs if isinstance(slug, str) and slug]
+    return Catalog(
+        amount_required=dict(EventType.objects.values_list("slug", "requires_amount")),
+        partners=Partner.objects.in_bulk(slugs, field_name="slug") if slugs else {},
+    )
+
+
+def _first_occurrences(inputs: Iterable[EventInput]) -> dict[str, EventInput]:
+    """One input per event_id; a repeat within the batch is judged against what gets stored."""
+    first: dict[str, EventInput] = {}
+    for event_input in inputs:
+        first.setdefault(event_input.event_id, event_input)
+    return first
+
+
+@dataclass
+class _Stored:
+    event: Event
+    created: bool
+    warnings: list[str]
+
+
+def _result_for(raw, outcome, stored: dict[str, _Stored], inputs: dict[str, EventInput]) -> IngestResult:
+    if not isinstance(outcome, EventInput):
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        return IngestResult(status=ERROR, errors=outcome, event_id=event_id if isinstance(event_id, str) else None)
+    entry = stored[outcome.event_id]
+    if entry.event.content_hash != outcome.content_hash():
+        return _conflict(outcome, entry.event)
+    # A repeat inside one batch is a duplicate of its first occurrence.
+    is_first_occurrence = inputs[outcome.event_id] is outcome
+    created = entry.created and is_first_occurrence
+    warnings = _attribution_warnings(outcome, entry.event) + (entry.warnings if created else [])
+    return IngestResult(
+        status=CREATED if created else DUPLICATE, event=entry.event, warnings=warnings, event_id=outcome.event_id
+    )
+
+
+def _conflict(event_input: EventInput, event: Event) -> IngestResult:
+    fields = differing_fields(event_input, event)
+    which = f"differs in: {', '.join(fields)}" if fields else "differs in fields sent one time and left out the other"
+    detail = (
+        f"event_id {event_input.event_id!r} is already used by event {event.pk} with different content ({which}). "
+        "Resend the original content, or use a new event_id for a new event."
+    )
+    return IngestResult(
+        status=CONFLICT, event=event, detail=detail, errors={"event_id": [detail]}, event_id=event_input.event_id
+    )
+
+
+def _attribution_warnings(event_input: EventInput, event: Event) -> list[str]:
+    if not event_input.partner or event.partner is None or event.partner.slug == event_input.partner:
+        return []
+    return [
+        f"partner {event_input.partner!r} was not applied: player {event.player_id!r} is attributed to "
+        f"{event.partner.slug!r} (first touch wins); the event is attributed to {event.partner.slug!r}."
+    ]
+
+
+def _store(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _Stored]:
+    for _ in range(MAX_STORE_ROUNDS - 1):
+        try:
+            with transaction.atomic():
+                return _store_once(inputs=inputs, partners=partners)
+        except IntegrityError:
+            # A concurrent request stored one of these event_ids (or a first
+            # deposit) first; the next round sees its rows.
+            continue
+    with transaction.atomic():
+        return _store_once(inputs=inputs, partners=partners)
+
+
+def _store_once(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _Stored]:
+    now = timezone.now()
+    existing = {
+        event.event_id: _Stored(event=event, created=False, warnings=[])
+        for event in Event.objects.filter(event_id__in=list(inputs)).select_related("partner")
+    }
+    new_inputs = [event_input for event_id, event_input in inputs.items() if event_id not in existing]
+    if not new_inputs:
+        return existing
+    players = _players_locked(player_ids={event_input.player_id for event_input in new_inputs}, now=now)
+    has_first_deposit = _players_with_first_deposit(players=players.values(), inputs=new_inputs)
+    changed: dict[str, Player] = {}
+    built = [
+        _event_for(event_input, players[event_input.player_id], has_first_deposit, changed, partners, now)
+        for event_input in new_inputs
+    ]
+    # A fixed insert order keeps two batches with common event_ids from deadlocking.
+    Event.objects.bulk_create(sorted((stored.event for stored in built), key=lambda event: event.event_id))
+    if changed:
+        Player.objects.bulk_update(list(changed.values()), _PLAYER_FIELDS)
+    deliveries_create_for_events(events=[stored.event for stored in built])
+    return existing | {stored.event.event_id: stored for stored in built}
+
+
+def _players_locked(*, player_ids: set[str], now: datetime) -> dict[str, Player]:
+    ordered = sorted(player_ids)
+    Player.objects.bulk_create([Player(player_id=pid, created_at=now) for pid in ordered], ignore_conflicts=True)
+    locked = (
+        Player.objects.select_for_update(of=("self",))
+        .select_related("partner")
+        .filter(player_id__in=ordered)
+        .order_by("player_id")
+    )
+    return {player.player_id: player for player in locked}
+
+
+def _players_with_first_deposit(*, players: Iterable[Player], inputs: list[EventInput]) -> set[str]:
+    """Players that already have a first deposit, so a deposit now is a plain one."""
+    depositing = {event_input.player_id for event_input in inputs if event_input.type in FIRST_DEPOSIT_TYPES}
+    done = {player.player_id for player in players if player.first_deposit_at is not None}
+    candidates = depositing - done
+    if candidates:
+        done |= set(
+            Event.objects.filter(player_id__in=candidates, is_first_deposit=True).values_list("player_id", flat=True)
+        )
+    return done
+
+
+def _event_for(event_input, player, has_first_deposit, changed, partners, now) -> _Stored:
+    occurred_at = event_input.occurred_at or now
+    _attribute(player, event_input, partners, occurred_at, changed)
+    warnings = []
+    is_first_deposit = event_input.type in FIRST_DEPOSIT_TYPES and player.player_id not in has_first_deposit
+    if is_first_deposit:
+        has_first_deposit.add(player.player_id)
+        player.first_deposit_at = occurred_at
+        changed[player.player_id] = player
+    elif event_input.type == EventType.FIRST_DEPOSIT:
+        warnings.append(
+            f"player {player.player_id!r} already made a first deposit; this event is stored as a plain deposit."
+        )
+    if event_input.type == EventType.REGISTRATION and player.registered_at is None:
+        player.registered_at = occurred_at
+        changed[player.player_id] = player
+    event = Event(
+        event_id=event_input.event_id,
+        type_id=event_input.type,
+        player=player,
+        partner=player.partner,
+        click_id=player.click_id if player.partner_id else event_input.click_id,
+        amount=event_input.amount,
+        currency=event_input.currency,
+        params=event_input.params,
+        occurred_at=occurred_at,
+        received_at=now,
+        is_first_deposit=is_first_deposit,
+        content_hash=event_input.content_hash(),
+    )
+    return _Stored(event=event, created=True, warnings=warnings)
+
+
+def _attribute(player, event_input, partners, occurred_at, changed) -> None:
+    """Bind an unattributed player to the first partner an event names; later events inherit it."""
+    if not event_input.partner or player.partner_id is not None:
+        return
+    player.partner = partners[event_input.partner]
+    player.click_id = event_input.click_id
+    player.tracking_params = event_input.params
+    player.attributed_at = occurred_at
+    changed[player.player_id] = player
