@@ -1,0 +1,94 @@
+"""Statistics and CSV exports over the REST API; readable with platform and admin keys."""
+
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsPlatformOrAdminKey
+
+from .exports import stats_chunks
+from .params import stats_query_from_params
+from .selectors import StatsQuery, stats_rows, stats_totals
+from .serializers import StatsRowSerializer
+
+STATS_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (inclusive), reporting time zone; default 29 days before 'to'."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive); default today."),
+    OpenApiParameter("partner", str, description="Partner slug."),
+    OpenApiParameter("event_type", str, description="Event type slug."),
+    OpenApiParameter("group_by", str, description="Comma-separated subset of day,partner,event_type; default all three."),
+]
+BOM_PARAMETER = OpenApiParameter("bom", bool, description="1 to start the file with a UTF-8 byte-order mark (Excel).")
+CSV_RESPONSE = {(200, "text/csv"): OpenApiTypes.STR}
+
+StatsResponse = inline_serializer(
+    name="Stats",
+    fields={
+        "from": serializers.DateField(),
+        "to": serializers.DateField(),
+        "time_zone": serializers.CharField(),
+        "group_by": serializers.ListField(child=serializers.CharField()),
+        "results": StatsRowSerializer(many=True),
+        "totals": StatsRowSerializer(),
+    },
+)
+
+
+class ReportingView(APIView):
+    permission_classes = [IsPlatformOrAdminKey]
+
+    def perform_content_negotiation(self, request, force=False):
+        # A client that asks for text/csv still gets JSON error bodies (400, 401) rather than a 406.
+        return super().perform_content_negotiation(request, force=True)
+
+
+class StatsView(ReportingView):
+    @extend_schema(parameters=STATS_PARAMETERS, responses=StatsResponse, tags=["statistics"])
+    def get(self, request):
+        """Events, players, deposits, payouts and delivery outcomes per day × partner × event type."""
+        query = stats_query_from_params(request.query_params)
+        return Response(stats_payload(query))
+
+
+class StatsCsvView(ReportingView):
+    @extend_schema(parameters=[*STATS_PARAMETERS, BOM_PARAMETER], responses=CSV_RESPONSE, tags=["exports"])
+    def get(self, request):
+        """The statistics as CSV, one row per group (columns in the README)."""
+        query = stats_query_from_params(request.query_params)
+        chunks = stats_chunks(stats_rows(query), query.group_by, bom=bom_requested(request.query_params))
+        return csv_response(chunks, filename="stats.csv")
+
+
+def stats_payload(query: StatsQuery) -> dict:
+    context = {"group_by": query.group_by}
+    return {
+        "from": query.date_from.isoformat(),
+        "to": query.date_to.isoformat(),
+        "time_zone": settings.REPORTING_TIME_ZONE,
+        "group_by": list(query.group_by),
+        "results": StatsRowSerializer(stats_rows(query), many=True, context=context).data,
+        "totals": StatsRowSerializer(stats_totals(query), context={"group_by": ()}).data,
+    }
+
+
+def bom_requested(params) -> bool:
+    raw = (params.get("bom") or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ValidationError({"bom": [f"{raw!r} is not a yes/no value; use bom=1 or bom=0."]})
+
+
+def csv_response(chunks: Iterator[str], *, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

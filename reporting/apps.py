@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ReportingConfig(AppConfig):
+    name = "reporting"
+    verbose_name = "Reporting"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the system checks)

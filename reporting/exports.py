@@ -1,0 +1,111 @@
+"""What each CSV export contains: its columns, in their documented order, and its rows.
+
+The column lists are part of the contract with spreadsheet users: add new
+columns at the end, never reorder or rename. Nothing secret is exported:
+no signing secrets, no request headers, no rendered request URL or body
+(partners often put their own tokens in postback URLs).
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from .csv_export import csv_chunks
+from .selectors import StatsRow
+
+# Rows fetched per round trip; on PostgreSQL a server-side cursor, so memory
+# stays flat however many rows match.
+FETCH_SIZE = 2000
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    source: str  # a ``values_list`` path
+
+
+EVENT_COLUMNS = (
+    Column("id", "id"),
+    Column("event_id", "event_id"),
+    Column("type", "type_id"),
+    Column("player_id", "player_id"),
+    Column("partner", "partner__slug"),
+    Column("click_id", "click_id"),
+    Column("amount", "amount"),
+    Column("currency", "currency"),
+    Column("occurred_at", "occurred_at"),
+    Column("received_at", "received_at"),
+    Column("is_first_deposit", "is_first_deposit"),
+    Column("is_test", "is_test"),
+    Column("params", "params"),
+)
+
+DELIVERY_COLUMNS = (
+    Column("id", "id"),
+    Column("event", "event_id"),
+    Column("event_id", "event__event_id"),
+    Column("event_type", "event_type_id"),
+    Column("partner", "partner__slug"),
+    Column("endpoint", "endpoint_id"),
+    Column("endpoint_name", "endpoint__name"),
+    Column("status", "status"),
+    Column("is_test", "is_test"),
+    Column("attempts", "attempt_count"),
+    Column("created_at", "created_at"),
+    Column("next_attempt_at", "next_attempt_at"),
+    Column("delivered_at", "delivered_at"),
+    Column("last_status_code", "last_status_code"),
+    Column("last_error", "last_error"),
+)
+
+STATS_MEASURES = (
+    "events",
+    "unique_players",
+    "registrations",
+    "first_deposits",
+    "deliveries_delivered",
+    "deliveries_failed",
+    "deliveries_pending",
+    "conversion_rate",
+)
+
+
+def table_chunks(queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False) -> Iterator[str]:
+    """Stream ``queryset`` as CSV, oldest row first, without loading it into memory."""
+    rows = queryset.order_by("id").values_list(*(column.source for column in columns))
+    return csv_chunks([column.header for column in columns], rows.iterator(chunk_size=FETCH_SIZE), bom=bom)
+
+
+def stats_table(rows: Sequence[StatsRow], group_by: Sequence[str]) -> tuple[list[str], list[list]]:
+    """Header and rows of the statistics CSV.
+
+    The group columns come first (those asked for, in the order day,
+    partner, event_type), then ``STATS_MEASURES``, then one
+    ``deposit_sum_<CUR>`` column per currency and one ``payout_sum_<CUR>``
+    per currency, currencies in alphabetical order.
+    """
+    deposit_currencies = sorted({currency for row in rows for currency in row.deposit_sum})
+    payout_currencies = sorted({currency for row in rows for currency in row.payout_sum})
+    header = [
+        *group_by,
+        *STATS_MEASURES,
+        *(f"deposit_sum_{currency}" for currency in deposit_currencies),
+        *(f"payout_sum_{currency}" for currency in payout_currencies),
+    ]
+    body = [
+        [
+            *(getattr(row, name) for name in (*group_by, *STATS_MEASURES)),
+            *(row.deposit_sum.get(currency, ZERO) for currency in deposit_currencies),
+            *(row.payout_sum.get(currency, ZERO) for currency in payout_currencies),
+        ]
+        for row in rows
+    ]
+    return header, body
+
+
+def stats_chunks(rows: Sequence[StatsRow], group_by: Sequence[str], *, bom: bool = False) -> Iterator[str]:
+    header, body = stats_table(rows, group_by)
+    return csv_chunks(header, body, bom=bom)

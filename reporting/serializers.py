@@ -1,0 +1,38 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PlainDecimalField(serializers.Field):
+    """A decimal as a plain string (``"125.50"``), never a float or an exponent."""
+
+    def to_representation(self, value):
+        return None if value is None else format(value, "f")
+
+
+class StatsRowSerializer(serializers.Serializer):
+    """One statistics row; group fields the request did not group by are left out."""
+
+    day = serializers.DateField(required=False, help_text="Day in the reporting time zone.")
+    partner = serializers.CharField(required=False, allow_null=True, help_text="Partner slug; null = unattributed.")
+    event_type = serializers.CharField(required=False)
+    events = serializers.IntegerField()
+    unique_players = serializers.IntegerField()
+    registrations = serializers.IntegerField()
+    first_deposits = serializers.IntegerField()
+    deposit_sum = serializers.DictField(child=PlainDecimalField(), help_text="Currency → sum of deposits.")
+    payout_sum = serializers.DictField(child=PlainDecimalField(), help_text="Currency → sum of payouts.")
+    deliveries_delivered = serializers.IntegerField()
+    deliveries_failed = serializers.IntegerField()
+    deliveries_pending = serializers.IntegerField(help_text="Pending or retrying.")
+    conversion_rate = PlainDecimalField(
+        allow_null=True, help_text="First deposits / registrations, 4 places; null without registrations."
+    )
+
+    def to_representation(self, row):
+        data = super().to_representation(row)
+        for name in ("day", "partner", "event_type"):
+            if name not in self.context["group_by"]:
+                data.pop(name)
+        return data
