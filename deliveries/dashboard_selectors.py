@@ -1,0 +1,95 @@
+"""Reads of deliveries for the admin console: partner health and the dashboard.
+
+Every query here is bounded by an index: a time range on created_at, the
+open-status partial index, or the small set of endpoints.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from partners.models import PostbackEndpoint
+from postback_platform.subqueries import count_subquery
+
+from .models import Delivery
+
+BACKLOG_COUNT_CAP = 100_000
+
+
+def _deliveries_for_partner(*, since: datetime):
+    return Delivery.objects.filter(partner=OuterRef("pk"), created_at__gte=since, is_test=False).order_by()
+
+
+def deliveries_since_for_partner(*, since: datetime, status: str) -> Coalesce:
+    """An annotation: the partner's real deliveries in ``status`` since ``since``."""
+    return count_subquery(_deliveries_for_partner(since=since).filter(status=status), outer_field="partner")
+
+
+def last_error_since_for_partner(*, since: datetime) -> Subquery:
+    """An annotation: the error of the partner's newest delivery that has one, since ``since``."""
+    newest = _deliveries_for_partner(since=since).exclude(last_error="").order_by("-created_at").values("last_error")
+    return Subquery(newest[:1])
+
+
+def deliveries_per_day_by_outcome(*, since: datetime, tzinfo) -> dict[tuple[date, str], int]:
+    """Real delivered / failed deliveries per (day, status) from ``since``, days cut in ``tzinfo``."""
+    rows = (
+        Delivery.objects.filter(
+            created_at__gte=since,
+            is_test=False,
+            status__in=[Delivery.Status.DELIVERED, Delivery.Status.FAILED],
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=tzinfo))
+        .values("day", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(row["day"], row["status"]): row["n"] for row in rows}
+
+
+def endpoints_failing_now() -> list[PostbackEndpoint]:
+    """Active endpoints whose latest attempts fail, or that have deliveries waiting for a retry.
+
+    Each carries ``retrying`` (deliveries waiting for a retry) and
+    ``latest_error`` (the newest of their errors). Retrying deliveries are
+    found through the (status, created_at) index; they are few compared with history.
+    """
+    retrying = Delivery.objects.filter(endpoint=OuterRef("pk"), status=Delivery.Status.RETRYING).order_by()
+    latest_error = retrying.exclude(last_error="").order_by("-updated_at").values("last_error")[:1]
+    endpoints = (
+        PostbackEndpoint.objects.filter(is_active=True)
+        .select_related("partner")
+        .annotate(
+            retrying=count_subquery(retrying, outer_field="endpoint"),
+            latest_error=Subquery(latest_error),
+        )
+        .filter(Q(consecutive_failures__gt=0) | Q(retrying__gt=0))
+        .order_by("-consecutive_failures", "-retrying")
+    )
+    return list(endpoints)
+
+
+def endpoints_paused() -> list[PostbackEndpoint]:
+    """Endpoints that hold their deliveries: paused themselves, or their partner is."""
+    endpoints = PostbackEndpoint.objects.filter(Q(is_active=False) | Q(partner__is_active=False))
+    return list(endpoints.select_related("partner").order_by("partner__name", "name"))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    due: int  # capped at BACKLOG_COUNT_CAP + 1
+    oldest_due_at: datetime | None
+
+    @property
+    def is_capped(self) -> bool:
+        return self.due > BACKLOG_COUNT_CAP
+
+
+def delivery_backlog() -> Backlog:
+    """Open deliveries whose next attempt is due now; read from the partial "due" index."""
+    due = Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=timezone.now()).order_by()
+    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return Backlog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)

@@ -1,0 +1,150 @@
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from deliveries.models import Delivery
+from postback_platform.admin_paginator import CappedCountPaginator
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PlayerFactory, PostbackEndpointFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, url) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def test_delivery_changelist_never_counts_the_whole_table(admin_client):
+    DeliveryFactory.create_batch(3)
+
+    with CaptureQueriesContext(connection) as queries:
+        _page(admin_client, "/admin/deliveries/delivery/")
+
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert counts, "the page shows how many rows there are"
+    assert all("LIMIT" in sql.upper() for sql in counts), counts
+
+
+def test_delivery_changelist_loads_related_rows_in_one_query(admin_client):
+    DeliveryFactory.create_batch(5)
+
+    with CaptureQueriesContext(connection) as few:
+        _page(admin_client, "/admin/deliveries/delivery/")
+    DeliveryFactory.create_batch(10)
+    with CaptureQueriesContext(connection) as many:
+        _page(admin_client, "/admin/deliveries/delivery/")
+
+    assert len(many) == len(few)
+
+
+def test_a_list_longer_than_the_cap_says_more_than_instead_of_counting(admin_client, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    DeliveryFactory.create_batch(5)
+
+    page = _page(admin_client, "/admin/deliveries/delivery/")
+
+    assert "More than 3 deliveries" in page
+
+
+def test_failing_now_shows_retrying_and_recently_failed_deliveries_only(admin_client):
+    retrying = DeliveryFactory(status=Delivery.Status.RETRYING)
+    failed_today = DeliveryFactory(status=Delivery.Status.FAILED)
+    failed_long_ago = DeliveryFactory(status=Delivery.Status.FAILED, created_at=timezone.now() - timedelta(days=3))
+    delivered = DeliveryFactory(status=Delivery.Status.DELIVERED)
+
+    response = admin_client.get("/admin/deliveries/delivery/?health=failing")
+
+    shown = {delivery.pk for delivery in response.context["cl"].result_list}
+    assert shown == {retrying.pk, failed_today.pk}
+    assert failed_long_ago.pk not in shown and delivered.pk not in shown
+
+
+def test_delivery_filters_by_partner_endpoint_type_and_time(admin_client):
+    endpoint = PostbackEndpointFactory()
+    wanted = DeliveryFactory(endpoint=endpoint, event=EventFactory(type_id="deposit", amount=5, currency="EUR"))
+    DeliveryFactory(created_at=timezone.now() - timedelta(days=2))
+    query = f"partner__id__exact={endpoint.partner_id}&endpoint__id__exact={endpoint.pk}&event_type__slug__exact=deposit&recent=24h"
+
+    response = admin_client.get(f"/admin/deliveries/delivery/?{query}")
+
+    assert [delivery.pk for delivery in response.context["cl"].result_list] == [wanted.pk]
+
+
+@pytest.mark.parametrize("term", ["evt-wanted", "p-wanted", "click-wanted"])
+def test_events_are_found_by_exact_event_player_or_click_id(admin_client, term):
+    EventFactory(event_id="evt-wanted", player=PlayerFactory(player_id="p-wanted"), click_id="click-wanted")
+    EventFactory(event_id="evt-wanted-not")
+
+    response = admin_client.get("/admin/events/event/", {"q": term})
+
+    assert [event.event_id for event in response.context["cl"].result_list] == ["evt-wanted"]
+
+
+def test_event_page_lists_its_deliveries(admin_client):
+    delivery = DeliveryFactory(status=Delivery.Status.FAILED, last_error="HTTP 500 from partner")
+
+    page = _page(admin_client, f"/admin/events/event/{delivery.event_id}/change/")
+
+    assert "HTTP 500 from partner" in page
+    assert f"/admin/deliveries/delivery/{delivery.pk}/change/" in page
+
+
+def test_delivery_page_shows_attempt_history(admin_client):
+    delivery = DeliveryFactory(status=Delivery.Status.RETRYING)
+    delivery.attempts.create(
+        number=1,
+        outcome="retry",
+        request_method="GET",
+        request_url="https://partner.example/pb?click=c-1",
+        status_code=503,
+        response_excerpt="upstream busy",
+        duration_ms=812,
+        error="HTTP 503",
+    )
+
+    page = _page(admin_client, f"/admin/deliveries/delivery/{delivery.pk}/change/")
+
+    for shown in ["https://partner.example/pb?click=c-1", "503", "upstream busy", "812", "HTTP 503"]:
+        assert shown in page
+
+
+def test_partner_list_shows_last_24h_activity_success_rate_and_last_error(admin_client):
+    partner = PartnerFactory(name="Acme Ads")
+    endpoint = PostbackEndpointFactory(partner=partner)
+    for _ in range(3):
+        DeliveryFactory(endpoint=endpoint, event=EventFactory(partner=partner), status=Delivery.Status.DELIVERED)
+    DeliveryFactory(
+        endpoint=endpoint, event=EventFactory(partner=partner), status=Delivery.Status.FAILED, last_error="HTTP 404"
+    )
+    EventFactory(partner=partner, occurred_at=timezone.now() - timedelta(days=2))
+
+    response = admin_client.get("/admin/partners/partner/")
+
+    row = response.context["cl"].result_list[0]
+    assert (row.events_24h, row.delivered_24h, row.failed_24h) == (4, 3, 1)
+    page = response.content.decode()
+    assert "75.0%" in page and "HTTP 404" in page
+
+
+def test_endpoint_page_shows_the_macro_reference_beside_the_template(admin_client):
+    endpoint = PostbackEndpointFactory()
+
+    page = _page(admin_client, f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+
+    for macro in ["{click_id}", "{payout}", "{timestamp}", "{params.NAME}"]:
+        assert macro in page
+
+
+@pytest.mark.parametrize("by", ["delivery id", "event id"])
+def test_deliveries_are_found_by_exact_delivery_or_event_id(admin_client, by):
+    wanted = DeliveryFactory(event=EventFactory(event_id="evt-42"))
+    DeliveryFactory(event=EventFactory(event_id="evt-420"))
+    term = str(wanted.pk) if by == "delivery id" else "evt-42"
+
+    response = admin_client.get("/admin/deliveries/delivery/", {"q": term})
+
+    assert [delivery.pk for delivery in response.context["cl"].result_list] == [wanted.pk]

@@ -1,0 +1,56 @@
+import pytest
+
+from tests.factories import DeliveryFactory, PostbackEndpointFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_marketing_sees_endpoint_configuration_read_only(marketing_client):
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb?c={click_id}")
+
+    page = marketing_client.get(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/").content.decode()
+
+    assert "https://partner.example/pb?c={click_id}" in page
+    assert 'name="_save"' not in page and 'name="url_template"' not in page
+
+
+def test_marketing_cannot_add_partners(marketing_client):
+    assert marketing_client.get("/admin/partners/partner/add/").status_code == 403
+
+
+def test_marketing_browses_deliveries_without_actions(marketing_client):
+    DeliveryFactory()
+
+    response = marketing_client.get("/admin/deliveries/delivery/")
+
+    assert response.status_code == 200
+    form = response.context["action_form"]
+    offered = {name for name, _ in form.fields["action"].choices} if form else set()
+    assert not offered & {"resend", "cancel"}
+
+
+def test_affiliate_manager_adds_a_partner(manager_client):
+    response = manager_client.post(
+        "/admin/partners/partner/add/",
+        {
+            "name": "Acme Ads",
+            "slug": "acme-ads",
+            "scope": "attributed",
+            "is_active": "on",
+            "endpoints-TOTAL_FORMS": "0",
+            "endpoints-INITIAL_FORMS": "0",
+            "payout_rules-TOTAL_FORMS": "0",
+            "payout_rules-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    assert manager_client.get("/admin/partners/partner/").content.decode().count("Acme Ads") >= 1
+
+
+def test_delivery_history_has_no_save_button(manager_client):
+    delivery = DeliveryFactory()
+
+    page = manager_client.get(f"/admin/deliveries/delivery/{delivery.pk}/change/").content.decode()
+
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
