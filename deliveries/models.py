@@ -32,6 +32,9 @@ class Delivery(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     is_test = models.BooleanField(default=False)
     attempt_count = models.PositiveSmallIntegerField(default=0)
+    retry_base = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="attempt_count when last resent; max_attempts counts from here."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     claimed_until = models.DateTimeField(
         null=True, blank=True, help_text="Lease: a sender holds the delivery until then; after it, anyone may retry."
@@ -68,6 +71,22 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
+
+    @property
+    def held_reason(self) -> str:
+        """Why an open delivery is waiting although it may be due: its endpoint or partner is paused."""
+        if self.status not in self.OPEN_STATUSES:
+            return ""
+        if not self.partner.is_active:
+            return f"partner {self.partner.slug} is paused"
+        if not self.endpoint.is_active:
+            reason = self.endpoint.pause_reason
+            return f"endpoint is paused: {reason}" if reason else "endpoint is paused"
+        return ""
+
+    @property
+    def is_held(self) -> bool:
+        return bool(self.held_reason)
 
 
 class DeliveryAttempt(models.Model):

@@ -1,20 +1,41 @@
-"""Writes for deliveries and their attempts."""
+"""Writes for deliveries and their attempts: creating, resending, cancelling, previewing, test sends, retention."""
 
+import uuid
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
 
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from events.models import Event, Player
+from partners.models import PostbackEndpoint
+from partners.payouts import payout_for
 from partners.routing import routes_for
-from partners.selectors import EndpointRoute, endpoint_routes
+from partners.selectors import EndpointRoute, endpoint_routes, payout_rules_by_partner_type
 
-from .models import Delivery, Heartbeat
+from . import signing
+from .models import Delivery, DeliveryAttempt, Heartbeat
+from .rendering import RenderedRequest, macro_values, render_request, sample_event
+from .sender import deliveries_send_claimed, outbound_request
+from .wakeup import sender_wake_on_commit
+
+PRUNE_CHUNK = 5000
+TEST_PLAYER_ID = "postback-test-player"
+
+
+class DeliveryStateError(ValueError):
+    """The delivery is not in a state that allows the action; the message says why."""
 
 
 def deliveries_create_for_events(*, events: Iterable, routes: list[EndpointRoute] | None = None) -> list[Delivery]:
     """Create one pending delivery per matching endpoint for each stored event.
 
     Called inside the ingest transaction, so an event and its deliveries
-    commit together. Endpoints are loaded once for the whole batch.
+    commit together; one sender wake-up follows the commit, however many
+    deliveries the batch made. Endpoints are loaded once for the whole batch.
     """
     routes = endpoint_routes() if routes is None else routes
     now = timezone.now()
@@ -31,7 +52,108 @@ def deliveries_create_for_events(*, events: Iterable, routes: list[EndpointRoute
         for event in events
         for route, delivery_type in routes_for(event, routes)
     ]
-    return Delivery.objects.bulk_create(deliveries, batch_size=1000) if deliveries else []
+    if not deliveries:
+        return []
+    created = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    sender_wake_on_commit()
+    return created
+
+
+def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
+    """Queue the deliveries again with a fresh attempt budget; returns how many.
+
+    Any status may be resent (a partner may have lost a delivered postback);
+    one being sent right now (its lease is running) is left alone.
+    """
+    now = timezone.now()
+    count = queryset.exclude(claimed_until__gt=now).update(
+        status=Delivery.Status.PENDING,
+        next_attempt_at=now,
+        claimed_until=None,
+        claimed_by="",
+        delivered_at=None,
+        retry_base=F("attempt_count"),
+        updated_at=now,
+    )
+    if count:
+        sender_wake_on_commit()
+    return count
+
+
+def delivery_resend(*, delivery: Delivery) -> Delivery:
+    if not deliveries_resend(queryset=Delivery.objects.filter(pk=delivery.pk)):
+        raise DeliveryStateError("This delivery is being sent right now; resend it once the attempt has finished.")
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_cancel(*, delivery: Delivery) -> Delivery:
+    """Stop a pending or retrying delivery for good (it stays on record, and can be resent)."""
+    now = timezone.now()
+    cancelled = Delivery.objects.filter(pk=delivery.pk, status__in=Delivery.OPEN_STATUSES).update(
+        status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="", updated_at=now
+    )
+    if not cancelled:
+        raise DeliveryStateError(f"Only pending or retrying deliveries can be cancelled; this one is {delivery.status}.")
+    delivery.refresh_from_db()
+    return delivery
+
+
+def template_preview(*, endpoint: PostbackEndpoint, event: Event | None = None) -> RenderedRequest:
+    """The request the endpoint would receive for ``event`` (a sample when None), signature masked; nothing is sent."""
+    event = event or sample_event(endpoint)
+    event_type = event.type_id
+    rule = payout_rules_by_partner_type([endpoint.partner_id]).get((endpoint.partner_id, event_type))
+    values = macro_values(
+        event=event,
+        event_type=event_type,
+        partner_slug=endpoint.partner.slug,
+        delivery_id="preview",
+        payout=payout_for(rule, event.amount),
+    )
+    rendered = render_request(endpoint=endpoint, values=values)
+    signed = outbound_request(endpoint=endpoint, rendered=rendered, msg_id="preview")
+    return replace(rendered, headers=signing.headers_for_record(signed.headers))
+
+
+def endpoint_send_test(*, endpoint: PostbackEndpoint, event_type: str | None = None) -> DeliveryAttempt:
+    """Send a test postback to the endpoint now, paused or not, and return its attempt.
+
+    The test event and delivery are stored (``is_test``, left out of
+    statistics) so the attempt is on record like any other.
+    """
+    sample = sample_event(endpoint)
+    with transaction.atomic():
+        player, _ = Player.objects.get_or_create(player_id=TEST_PLAYER_ID)
+        event = Event.objects.create(
+            event_id=f"test-{uuid.uuid4().hex}", type_id=event_type or sample.type_id, player=player,
+            click_id=sample.click_id, amount=sample.amount, currency=sample.currency, params=sample.params,
+            occurred_at=timezone.now(), is_test=True, content_hash="test",
+        )
+        worker = f"test-send:{uuid.uuid4().hex[:8]}"
+        delivery = Delivery.objects.create(
+            event=event, endpoint=endpoint, partner_id=endpoint.partner_id, event_type_id=event.type_id,
+            is_test=True, next_attempt_at=None, claimed_by=worker,
+            claimed_until=timezone.now() + timedelta(seconds=settings.POSTBACK_LEASE_SECONDS),
+        )
+    deliveries_send_claimed(ids=[delivery.pk], worker=worker)
+    # A test is a one-off check: it is not retried on the schedule.
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.RETRYING).update(
+        status=Delivery.Status.FAILED, next_attempt_at=None
+    )
+    return delivery.attempts.order_by("-number").first()
+
+
+def attempt_bodies_prune(*, older_than_days: int | None = None) -> int:
+    """Clear request and response bodies of old attempts, in bounded chunks; returns how many were cleared."""
+    days = settings.POSTBACK_ATTEMPT_BODY_RETENTION_DAYS if older_than_days is None else older_than_days
+    stale = DeliveryAttempt.objects.filter(started_at__lt=timezone.now() - timedelta(days=days)).exclude(
+        request_body="", response_excerpt=""
+    )
+    cleared = 0
+    while ids := list(stale.values_list("id", flat=True)[:PRUNE_CHUNK]):
+        cleared += DeliveryAttempt.objects.filter(id__in=ids).update(request_body="", response_excerpt="")
+    return cleared
 
 
 def heartbeat_record(*, name: str) -> Heartbeat:

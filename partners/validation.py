@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from deliveries import templating
 from deliveries.http import address_refusal, literal_address
+from deliveries.signing import SECRET_PREFIX
 
 from .filters import FilterError, validate_filters
 from .models import PostbackEndpoint
 
-SECRET_PREFIX = "whsec_"
 MAX_HEADERS = 20
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Set by the sender itself; an endpoint overriding them would break signing or framing.

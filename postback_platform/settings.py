@@ -237,8 +237,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# Keep the worker's database connections open across tasks (the sender runs
+# many short tasks); Django's CONN_MAX_AGE and health checks still recycle them.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE = {
     "scheduler-heartbeat": {"task": "deliveries.tasks.record_heartbeat", "schedule": 10.0},
+    # The recovery path: what is due in the database gets sent even when a
+    # wake-up message was lost or a worker died holding a lease.
+    "send-due-deliveries": {
+        "task": "deliveries.tasks.send_due_deliveries",
+        "schedule": env.float("POSTBACK_SCHEDULER_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 10},
+    },
+    "prune-attempt-bodies": {"task": "deliveries.tasks.prune_attempt_bodies", "schedule": 3600.0},
 }
 # /healthz/ready fails when beat + a worker have not recorded a heartbeat for this long.
 SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env.int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
@@ -261,6 +272,29 @@ def _parse_networks(raw):
 
 POSTBACK_ALLOWED_NETWORKS = _parse_networks(env.list("POSTBACK_ALLOWED_NETWORKS", default=[]))
 POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPlatform/1.0")
+# The sender: deliveries claimed per batch, concurrent requests per worker
+# process, seconds one sender task keeps looping, and the lease after which a
+# claimed delivery is free again (longer than a batch can take to send).
+POSTBACK_SENDER_BATCH_SIZE = env.int("POSTBACK_SENDER_BATCH_SIZE", default=64)
+POSTBACK_SENDER_THREADS = env.int("POSTBACK_SENDER_THREADS", default=32)
+POSTBACK_SENDER_TIME_BUDGET_SECONDS = env.float("POSTBACK_SENDER_TIME_BUDGET_SECONDS", default=20.0)
+POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=300)
+# Seconds between retries, one entry per failed attempt; the last repeats.
+_retry_schedule = env.list("POSTBACK_RETRY_SCHEDULE", default="30,120,300,900,1800,3600,7200,14400,28800,43200".split(","))
+try:
+    POSTBACK_RETRY_SCHEDULE = [float(item) for item in _retry_schedule]
+except ValueError:
+    POSTBACK_RETRY_SCHEDULE = []
+if not POSTBACK_RETRY_SCHEDULE or min(POSTBACK_RETRY_SCHEDULE) < 0:
+    raise ImproperlyConfigured("POSTBACK_RETRY_SCHEDULE must be a comma-separated list of seconds, e.g. 30,120,300.")
+POSTBACK_RETRY_AFTER_CAP_SECONDS = env.int("POSTBACK_RETRY_AFTER_CAP_SECONDS", default=3600)
+# A wake-up message is published after an ingest commits unless one is
+# already waiting; that needs a cache all processes share (REDIS_URL).
+POSTBACK_COALESCE_WAKE_UPS = env.bool("POSTBACK_COALESCE_WAKE_UPS", default=bool(REDIS_URL))
+# Hours a rotated-out signing secret keeps signing beside the new one.
+POSTBACK_SECRET_ROTATION_GRACE_HOURS = env.int("POSTBACK_SECRET_ROTATION_GRACE_HOURS", default=24)
+# Request and response bodies of attempts older than this are cleared (the rest of the record stays).
+POSTBACK_ATTEMPT_BODY_RETENTION_DAYS = env.int("POSTBACK_ATTEMPT_BODY_RETENTION_DAYS", default=30)
 
 # --- Logging ------------------------------------------------------------------
 
