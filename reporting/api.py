@@ -3,17 +3,25 @@
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsPlatformOrAdminKey
+from deliveries.api_docs import DELIVERY_FILTERS
+from deliveries.filter_params import delivery_filters
+from deliveries.selectors import delivery_list
+from events.api_docs import EVENT_FILTERS
+from events.filter_params import event_filters
+from events.selectors import event_list
+from postback_platform.api_docs import common_errors, invalid
 
-from .exports import stats_chunks
+from .exports import DELIVERY_COLUMNS, EVENT_COLUMNS, stats_chunks, table_chunks
 from .params import stats_query_from_params
 from .selectors import StatsQuery, stats_rows, stats_totals
 from .serializers import StatsRowSerializer
@@ -25,8 +33,13 @@ STATS_PARAMETERS = [
     OpenApiParameter("event_type", str, description="Event type slug."),
     OpenApiParameter("group_by", str, description="Comma-separated subset of day,partner,event_type; default all three."),
 ]
+def _unpaged(parameters: list[OpenApiParameter]) -> list[OpenApiParameter]:
+    """The list's filters without its page size: an export is never paged."""
+    return [parameter for parameter in parameters if parameter.name != "page_size"]
+
+
 BOM_PARAMETER = OpenApiParameter("bom", bool, description="1 to start the file with a UTF-8 byte-order mark (Excel).")
-CSV_RESPONSE = {(200, "text/csv"): OpenApiTypes.STR}
+CSV_RESPONSE = {(200, "text/csv"): OpenApiTypes.STR, 400: invalid({"from": ["'soon' is not a date …"]}), **common_errors()}
 
 StatsResponse = inline_serializer(
     name="Stats",
@@ -50,7 +63,11 @@ class ReportingView(APIView):
 
 
 class StatsView(ReportingView):
-    @extend_schema(parameters=STATS_PARAMETERS, responses=StatsResponse, tags=["statistics"])
+    @extend_schema(
+        parameters=STATS_PARAMETERS,
+        responses={200: StatsResponse, 400: invalid({"group_by": ["unknown 'country' …"]}), **common_errors()},
+        tags=["statistics"],
+    )
     def get(self, request):
         """Events, players, deposits, payouts and delivery outcomes per day × partner × event type."""
         query = stats_query_from_params(request.query_params)
@@ -64,6 +81,45 @@ class StatsCsvView(ReportingView):
         query = stats_query_from_params(request.query_params)
         chunks = stats_chunks(stats_rows(query), query.group_by, bom=bom_requested(request.query_params))
         return csv_response(chunks, filename="stats.csv")
+
+
+class TableCsvView(ReportingView):
+    """A list's rows, under the list's own filters, streamed as CSV."""
+
+    columns: tuple
+    filename: str
+
+    def matching(self, params) -> QuerySet:
+        raise NotImplementedError
+
+    def get(self, request):
+        rows = self.matching(request.query_params)
+        chunks = table_chunks(rows, self.columns, bom=bom_requested(request.query_params))
+        return csv_response(chunks, filename=self.filename)
+
+
+@extend_schema_view(get=extend_schema(
+    summary="Export events as CSV",
+    description="Every event matching the event list's filters, oldest first (columns in the README).",
+    parameters=[*_unpaged(EVENT_FILTERS), BOM_PARAMETER], responses=CSV_RESPONSE, tags=["exports"],
+))
+class EventsCsvView(TableCsvView):
+    columns, filename = EVENT_COLUMNS, "events.csv"
+
+    def matching(self, params) -> QuerySet:
+        return event_list(**event_filters(params))
+
+
+@extend_schema_view(get=extend_schema(
+    summary="Export deliveries as CSV",
+    description="Every delivery matching the delivery list's filters, oldest first (columns in the README).",
+    parameters=[*_unpaged(DELIVERY_FILTERS), BOM_PARAMETER], responses=CSV_RESPONSE, tags=["exports"],
+))
+class DeliveriesCsvView(TableCsvView):
+    columns, filename = DELIVERY_COLUMNS, "deliveries.csv"
+
+    def matching(self, params) -> QuerySet:
+        return delivery_list(**delivery_filters(params))
 
 
 def stats_payload(query: StatsQuery) -> dict:

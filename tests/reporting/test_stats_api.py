@@ -77,7 +77,7 @@ def test_bad_parameters_get_400_naming_the_field(platform_client, params, field)
     response = platform_client.get("/api/v1/stats/", params)
 
     assert response.status_code == 400
-    assert list(response.json()) == [field]
+    assert list(response.json()["errors"]) == [field]
 
 
 def test_stats_need_an_api_key(anonymous_client):
@@ -102,4 +102,6 @@ def test_stats_csv_errors_are_json_even_when_csv_is_asked_for(platform_client):
     response = platform_client.get("/api/v1/export/stats.csv", {"to": "soon"}, HTTP_ACCEPT="text/csv")
 
     assert response.status_code == 400
-    assert response.json() == {"to": ["'soon' is not a date; use YYYY-MM-DD (a day in the reporting time zone)."]}
+    assert response.json()["errors"] == {
+        "to": ["'soon' is not a date; use YYYY-MM-DD (a day in the reporting time zone)."]
+    }
