@@ -12,6 +12,11 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from deliveries.filter_params import delivery_filters
+from deliveries.selectors import delivery_list
+from events.filter_params import event_filters
+from events.selectors import event_list
+
 from .csv_export import csv_chunks
 from .selectors import StatsRow
 
@@ -73,10 +78,29 @@ STATS_MEASURES = (
 )
 
 
-def table_chunks(queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False) -> Iterator[str]:
-    """Stream ``queryset`` as CSV, oldest row first, without loading it into memory."""
+def events_matching(params) -> QuerySet:
+    """The events the event list would show for these query parameters (a bad one raises a 400 error)."""
+    return event_list(**event_filters(params))
+
+
+def deliveries_matching(params) -> QuerySet:
+    """The deliveries the delivery list would show for these query parameters."""
+    return delivery_list(**delivery_filters(params))
+
+
+def table_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[tuple]:
+    """The columns' values of ``queryset``, oldest row first, fetched ``FETCH_SIZE`` at a time."""
     rows = queryset.order_by("id").values_list(*(column.source for column in columns))
-    return csv_chunks([column.header for column in columns], rows.iterator(chunk_size=FETCH_SIZE), bom=bom)
+    return rows.iterator(chunk_size=FETCH_SIZE)
+
+
+def table_chunks(queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False) -> Iterator[str]:
+    """Stream ``queryset`` as CSV without loading it into memory."""
+    return csv_chunks(headers(columns), table_rows(queryset, columns), bom=bom)
+
+
+def headers(columns: Sequence[Column]) -> list[str]:
+    return [column.header for column in columns]
 
 
 def stats_table(rows: Sequence[StatsRow], group_by: Sequence[str]) -> tuple[list[str], list[list]]:
