@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz/ready", health.ready, name="healthz-ready"),
     path("api/v1/", include("events.urls")),
     path("api/v1/", include("deliveries.urls")),
+    path("api/v1/", include("partners.urls")),
     path("api/v1/", include(("reporting.urls", "reporting"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

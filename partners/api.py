@@ -1,0 +1,138 @@
+"""The configuration API: partners, their postback endpoints and payout rules (admin keys only).
+
+Thin: validate with a serializer, write through ``partners.services``,
+answer. Partners and endpoints are paused (``is_active: false``) rather
+than deleted, so delivery history is never lost with them.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from deliveries.serializers import DeliveryAttemptSerializer
+from deliveries.services import endpoint_send_test, template_preview
+from events.models import Event
+from postback_platform.api_docs import NOT_FOUND, common_errors
+from postback_platform.pagination import NewestFirstCursorPagination
+
+from .models import Partner, PayoutRule, PostbackEndpoint
+from .serializers import (
+    EndpointSerializer,
+    PartnerSerializer,
+    PayoutRuleSerializer,
+    PreviewSerializer,
+    RenderedRequestSerializer,
+    TestPostbackSerializer,
+)
+from .services import endpoint_save, partner_save, payout_rule_save
+
+_READ_WRITE = ["get", "post", "put", "patch", "head", "options"]
+
+
+class PartnerViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Partner.objects.all()
+    serializer_class = PartnerSerializer
+    pagination_class = NewestFirstCursorPagination
+    lookup_field = "slug"
+    http_method_names = _READ_WRITE
+
+    def perform_create(self, serializer):
+        serializer.instance = partner_save(partner=Partner(), fields=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = partner_save(partner=serializer.instance, fields=serializer.validated_data)
+
+
+class _PartnerChildViewSet(viewsets.GenericViewSet):
+    """Objects under ``/partners/{slug}/``; an unknown slug is a clear 404."""
+
+    pagination_class = NewestFirstCursorPagination
+
+    def partner(self) -> Partner:
+        if not hasattr(self, "_partner"):
+            self._partner = Partner.objects.filter(slug=self.kwargs["partner_slug"]).first()
+            if self._partner is None:
+                raise NotFound(f"No partner with slug {self.kwargs['partner_slug']!r}; list them at /api/v1/partners/.")
+        return self._partner
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "partner": self.partner()}
+
+
+@extend_schema_view(
+    preview=extend_schema(
+        summary="Render the endpoint's request without sending it",
+        description="For a stored event (`event`) or a sample one; unsaved template changes may be given to try them "
+        "first. The signature header is masked.",
+        request=PreviewSerializer, responses={200: RenderedRequestSerializer, 404: NOT_FOUND, **common_errors()},
+    ),
+    test=extend_schema(
+        summary="Send a test postback now",
+        description="Sends a sample event to the endpoint, paused or not, and answers with the attempt. Test events "
+        "are kept out of statistics and are not retried.",
+        request=TestPostbackSerializer, responses={200: DeliveryAttemptSerializer, **common_errors()},
+    ),
+)
+class EndpointViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    _PartnerChildViewSet,
+):
+    serializer_class = EndpointSerializer
+    http_method_names = _READ_WRITE
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self):
+        return PostbackEndpoint.objects.filter(partner=self.partner()).prefetch_related("event_types")
+
+    def perform_create(self, serializer):
+        endpoint = PostbackEndpoint(partner=self.partner())
+        serializer.instance = endpoint_save(endpoint=endpoint, **serializer.save_kwargs())
+
+    def perform_update(self, serializer):
+        serializer.instance = endpoint_save(endpoint=serializer.instance, **serializer.save_kwargs())
+
+    @action(detail=True, methods=["post"])
+    def preview(self, request, partner_slug: str, pk: str):
+        endpoint = self.get_object()
+        body = PreviewSerializer(data=request.data, context={"endpoint": endpoint})
+        body.is_valid(raise_exception=True)
+        changes = {name: value for name, value in body.validated_data.items() if name != "event"}
+        for name, value in changes.items():
+            setattr(endpoint, name, value)  # never saved: a preview of what the changes would send
+        event = None
+        if "event" in body.validated_data:
+            event = get_object_or_404(Event, pk=body.validated_data["event"])
+        rendered = template_preview(endpoint=endpoint, event=event)
+        return Response(RenderedRequestSerializer(rendered).data)
+
+    @action(detail=True, methods=["post"])
+    def test(self, request, partner_slug: str, pk: str):
+        endpoint = self.get_object()
+        body = TestPostbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event_type = body.validated_data.get("event_type")
+        attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type.slug if event_type else None)
+        return Response(DeliveryAttemptSerializer(attempt).data, status=status.HTTP_200_OK)
+
+
+class PayoutRuleViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin, _PartnerChildViewSet,
+):
+    serializer_class = PayoutRuleSerializer
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self):
+        return PayoutRule.objects.filter(partner=self.partner())
+
+    def perform_create(self, serializer):
+        serializer.instance = payout_rule_save(rule=PayoutRule(partner=self.partner()), fields=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = payout_rule_save(rule=serializer.instance, fields=serializer.validated_data)

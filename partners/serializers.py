@@ -1,0 +1,147 @@
+"""Configuration bodies for partners, postback endpoints and payout rules.
+
+Endpoints are checked by ``partners.validation``, the same functions the
+admin's model ``clean`` calls. Signing secrets are write-only: a response
+says whether one is set, never what it is.
+"""
+
+from datetime import timedelta
+
+from rest_framework import serializers
+
+from events.currencies import minor_units
+from events.models import EventType
+
+from .models import Partner, PayoutRule, PostbackEndpoint
+from .validation import endpoint_config_errors, signing_secret_error
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Partner
+        fields = ["slug", "name", "scope", "is_active", "notes", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    event_types = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=EventType.objects.all(),
+        help_text="Event types this endpoint receives, e.g. [\"registration\", \"first_deposit\"].",
+    )
+    signing_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+        help_text="whsec_ followed by base64 (Standard Webhooks). Write-only; a new value rotates the secret.",
+    )
+    rotation_grace_hours = serializers.IntegerField(
+        write_only=True, required=False, min_value=0, max_value=24 * 30,
+        help_text="With a new signing_secret: hours the old one keeps signing too (default from settings).",
+    )
+    has_signing_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PostbackEndpoint
+        fields = [
+            "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
+            "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
+            "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second", "auto_pause_after",
+            "consecutive_failures", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "id", "previous_secret_expires_at", "consecutive_failures", "paused_at", "pause_reason",
+            "created_at", "updated_at",
+        ]
+
+    def get_has_signing_secret(self, endpoint: PostbackEndpoint) -> bool:
+        return bool(endpoint.signing_secret)
+
+    def validate_signing_secret(self, value: str) -> str:
+        if reason := signing_secret_error(value):
+            raise serializers.ValidationError(reason)
+        return value
+
+    def validate_event_types(self, value):
+        if not value:
+            raise serializers.ValidationError("Choose at least one event type, e.g. [\"registration\"].")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        current = self.instance or PostbackEndpoint()
+        merged = {
+            name: attrs.get(name, getattr(current, name))
+            for name in ("url_template", "method", "body_format", "body_template", "headers", "filters")
+        }
+        if errors := endpoint_config_errors(**merged):
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def save_kwargs(self) -> dict:
+        """What ``partners.services.endpoint_save`` takes, from the validated body."""
+        fields = dict(self.validated_data)
+        grace_hours = fields.pop("rotation_grace_hours", None)
+        event_types = fields.pop("event_types", None)
+        return {
+            "fields": fields,
+            "event_types": event_types,
+            "rotation_grace": None if grace_hours is None else timedelta(hours=grace_hours),
+        }
+
+
+class PreviewSerializer(serializers.Serializer):
+    """What to preview: a stored event (by its numeric id) or a sample, optionally with unsaved template changes."""
+
+    event = serializers.IntegerField(required=False, help_text="Id of a stored event; a sample event when left out.")
+    url_template = serializers.CharField(required=False)
+    method = serializers.ChoiceField(choices=PostbackEndpoint.Method.choices, required=False)
+    body_format = serializers.ChoiceField(choices=PostbackEndpoint.BodyFormat.choices, required=False)
+    body_template = serializers.CharField(required=False, allow_blank=True)
+    headers = serializers.JSONField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        endpoint: PostbackEndpoint = self.context["endpoint"]
+        merged = {
+            name: attrs.get(name, getattr(endpoint, name))
+            for name in ("url_template", "method", "body_format", "body_template", "headers")
+        }
+        if errors := endpoint_config_errors(**merged, filters=endpoint.filters):
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class RenderedRequestSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    url = serializers.CharField()
+    headers = serializers.DictField(child=serializers.CharField())
+    body = serializers.CharField()
+
+
+class TestPostbackSerializer(serializers.Serializer):
+    event_type = serializers.SlugRelatedField(
+        slug_field="slug", queryset=EventType.objects.all(), required=False,
+        help_text="The event type to test with; the endpoint's first one when left out.",
+    )
+
+
+class PayoutRuleSerializer(serializers.ModelSerializer):
+    event_type = serializers.SlugRelatedField(slug_field="slug", queryset=EventType.objects.all())
+
+    class Meta:
+        model = PayoutRule
+        fields = ["id", "event_type", "kind", "value", "currency"]
+        read_only_fields = ["id"]
+
+    def validate_currency(self, value: str) -> str:
+        if minor_units(value.upper()) is None:
+            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code; use one such as EUR.")
+        return value.upper()
+
+    def validate(self, attrs: dict) -> dict:
+        partner = self.context["partner"]
+        event_type = attrs.get("event_type", getattr(self.instance, "event_type", None))
+        duplicate = PayoutRule.objects.filter(partner=partner, event_type=event_type)
+        if self.instance is not None:
+            duplicate = duplicate.exclude(pk=self.instance.pk)
+        if duplicate.exists():
+            raise serializers.ValidationError(
+                {"event_type": f"{partner.slug} already has a payout rule for {event_type}; change that one instead."}
+            )
+        return attrs

@@ -1,0 +1,222 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deliveries.models import Delivery
+from deliveries.signing import secret_generate
+from partners.models import Partner, PostbackEndpoint
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINT = {
+    "name": "ACME FTD",
+    "url_template": "https://track.acme.example/pb?click={click_id}&payout={payout}",
+    "method": "GET",
+    "event_types": ["registration", "first_deposit"],
+    "max_attempts": 5,
+    "timeout_seconds": "3.5",
+}
+
+
+def test_partners_need_an_admin_key(platform_client, anonymous_client):
+    assert platform_client.get("/api/v1/partners/").status_code == 403
+    assert anonymous_client.get("/api/v1/partners/").status_code == 401
+
+
+def test_create_and_read_a_partner(admin_client_api):
+    response = admin_client_api.post(
+        "/api/v1/partners/", {"slug": "acme", "name": "ACME", "scope": "attributed"}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    body = admin_client_api.get("/api/v1/partners/acme/").json()
+    assert (body["slug"], body["name"], body["scope"], body["is_active"]) == ("acme", "ACME", "attributed", True)
+
+
+def test_bad_partner_gets_field_errors(admin_client_api):
+    response = admin_client_api.post("/api/v1/partners/", {"slug": "no spaces", "scope": "everyone"}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"slug", "name", "scope"}
+
+
+def test_partners_are_not_deleted(admin_client_api):
+    PartnerFactory(slug="acme")
+
+    assert admin_client_api.delete("/api/v1/partners/acme/").status_code == 405
+
+
+def test_create_an_endpoint_and_the_secret_stays_write_only(admin_client_api):
+    PartnerFactory(slug="acme")
+    secret = secret_generate()
+
+    response = admin_client_api.post(
+        "/api/v1/partners/acme/endpoints/", ENDPOINT | {"signing_secret": secret}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["has_signing_secret"] is True and "signing_secret" not in body
+    assert secret not in json.dumps(admin_client_api.get(f"/api/v1/partners/acme/endpoints/{body['id']}/").json())
+    assert sorted(body["event_types"]) == ["first_deposit", "registration"]
+    assert PostbackEndpoint.objects.get().signing_secret == secret
+
+
+@pytest.mark.parametrize(
+    "change, field, reason",
+    [
+        ({"url_template": "https://p.example/?c={clickid}"}, "url_template", "Unknown macro {clickid}"),
+        ({"url_template": "gopher://p.example/"}, "url_template", "http:// or https://"),
+        ({"url_template": "http://10.0.0.1/pb"}, "url_template", "private"),
+        ({"method": "POST", "body_template": "{bad json"}, "body_template", "not valid JSON"),
+        ({"headers": {"Host": "x"}}, "headers", "set by the platform"),
+        ({"filters": [{"field": "amount", "op": "gte", "value": "lots"}]}, "filters", "not a number"),
+        ({"signing_secret": "hunter2"}, "signing_secret", "whsec_"),
+        ({"event_types": ["nope"]}, "event_types", "nope"),
+        ({"event_types": []}, "event_types", "at least one"),
+    ],
+)
+def test_bad_endpoint_is_refused_with_the_reason(admin_client_api, change, field, reason):
+    PartnerFactory(slug="acme")
+
+    response = admin_client_api.post("/api/v1/partners/acme/endpoints/", ENDPOINT | change, format="json")
+
+    assert response.status_code == 400
+    assert reason in " ".join(response.json()["errors"][field])
+    assert not PostbackEndpoint.objects.exists()
+
+
+def test_partial_update_is_validated_against_the_stored_values(admin_client_api):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), method="GET")
+
+    response = admin_client_api.patch(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/", {"body_template": '{"a": "b"}'}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "GET requests have no body" in response.json()["errors"]["body_template"][0]
+
+
+def test_a_new_secret_rotates_with_a_grace_period(admin_client_api):
+    old, new = secret_generate(), secret_generate()
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), signing_secret=old)
+
+    response = admin_client_api.patch(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/",
+        {"signing_secret": new, "rotation_grace_hours": 2},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    endpoint.refresh_from_db()
+    assert (endpoint.signing_secret, endpoint.previous_signing_secret) == (new, old)
+    expected = timezone.now() + timedelta(hours=2)
+    assert abs((endpoint.previous_secret_expires_at - expected).total_seconds()) < 60
+    assert old not in response.content.decode() and new not in response.content.decode()
+
+
+def test_endpoints_of_an_unknown_partner_are_a_clear_404(admin_client_api):
+    response = admin_client_api.get("/api/v1/partners/ghost/endpoints/")
+
+    assert response.status_code == 404
+    assert "No partner with slug 'ghost'" in response.json()["detail"]
+
+
+def test_pausing_and_resuming_an_endpoint_through_the_api(admin_client_api, django_capture_on_commit_callbacks):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"))
+    url = f"/api/v1/partners/acme/endpoints/{endpoint.pk}/"
+
+    paused = admin_client_api.patch(url, {"is_active": False}, format="json").json()
+    assert (paused["is_active"], paused["pause_reason"]) == (False, "paused by a manager")
+    assert paused["paused_at"] is not None
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        resumed = admin_client_api.patch(url, {"is_active": True}, format="json").json()
+    assert (resumed["is_active"], resumed["paused_at"], resumed["pause_reason"]) == (True, None, "")
+    assert len(callbacks) == 1  # the sender is woken to send what was held
+
+
+def test_payout_rules_crud_and_one_per_event_type(admin_client_api):
+    PartnerFactory(slug="acme")
+    url = "/api/v1/partners/acme/payouts/"
+
+    created = admin_client_api.post(
+        url, {"event_type": "first_deposit", "kind": "percent", "value": "25", "currency": "eur"}, format="json"
+    )
+    duplicate = admin_client_api.post(
+        url, {"event_type": "first_deposit", "kind": "fixed", "value": "5", "currency": "EUR"}, format="json"
+    )
+    bad = admin_client_api.post(url, {"event_type": "deposit", "kind": "cpa", "value": "-1", "currency": "XX"},
+                                format="json")
+
+    assert created.status_code == 201, created.json()
+    assert created.json() | {"id": 0} == {
+        "id": 0, "event_type": "first_deposit", "kind": "percent", "value": "25.0000", "currency": "EUR",
+    }
+    assert duplicate.status_code == 400 and "already has a payout rule" in duplicate.json()["errors"]["event_type"][0]
+    assert bad.status_code == 400 and {"kind", "value", "currency"} <= set(bad.json()["errors"])
+    assert admin_client_api.delete(f"{url}{created.json()['id']}/").status_code == 204
+
+
+def test_preview_renders_a_sample_without_sending(admin_client_api):
+    partner = PartnerFactory(slug="acme")
+    endpoint = PostbackEndpointFactory(
+        partner=partner, url_template="https://p.example/pb?c={click_id}&p={payout}&t={event_type}",
+        signing_secret=secret_generate(), event_types=["deposit"],
+    )
+    PayoutRuleFactory(partner=partner, event_type_id="deposit", kind="percent", value="10")
+
+    response = admin_client_api.post(f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/", {}, format="json")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["url"] == "https://p.example/pb?c=sample-click-1&p=2.50&t=deposit"
+    assert body["headers"]["webhook-signature"] == "********"
+    assert not Delivery.objects.exists()
+
+
+def test_preview_of_a_stored_event_with_unsaved_changes(admin_client_api):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"))
+    event = EventFactory(click_id="real-click")
+
+    response = admin_client_api.post(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/",
+        {"event": event.pk, "method": "POST", "body_template": '{"click": "{click_id}"}'},
+        format="json",
+    )
+
+    assert json.loads(response.json()["body"]) == {"click": "real-click"}
+    endpoint.refresh_from_db()
+    assert endpoint.method == "GET" and endpoint.body_template == ""
+
+
+def test_preview_refuses_invalid_changes(admin_client_api):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"))
+
+    response = admin_client_api.post(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/", {"url_template": "https://x/{nope}"}, format="json"
+    )
+
+    assert response.status_code == 400 and "Unknown macro {nope}" in response.json()["errors"]["url_template"][0]
+
+
+def test_endpoint_list_is_per_partner(admin_client_api):
+    PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), name="mine")
+    PostbackEndpointFactory(partner=PartnerFactory(slug="other"), name="theirs")
+
+    names = [item["name"] for item in admin_client_api.get("/api/v1/partners/acme/endpoints/").json()["results"]]
+
+    assert names == ["mine"]
+
+
+def test_held_delivery_reason_follows_partner_pause():
+    partner = PartnerFactory(is_active=False, slug="sleepy")
+    delivery = DeliveryFactory(endpoint=PostbackEndpointFactory(partner=partner))
+
+    assert delivery.held_reason == "partner sleepy is paused"
+    Partner.objects.filter(pk=partner.pk).update(is_active=True)
+    delivery.partner.refresh_from_db()
+    assert delivery.held_reason == "" and not delivery.is_held
