@@ -1,18 +1,24 @@
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import Q
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from events.models import Event
 from partners.models import PostbackEndpoint
+from postback_platform.admin_export import CsvExportAdminMixin
 from postback_platform.admin_filters import RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
 
+from reporting.exports import DELIVERY_COLUMNS
+
 from .models import Delivery, DeliveryAttempt
+from .services import DeliveryStateError, deliveries_resend, delivery_cancel, delivery_resend
 
 FAILING_WINDOW = timedelta(hours=24)
 
@@ -89,7 +95,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(HugeTableAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "status_badge",
@@ -109,6 +115,8 @@ class DeliveryAdmin(HugeTableAdminMixin, admin.ModelAdmin):
     search_help_text = "Exact delivery id or event id."
     ordering = ["-created_at"]
     inlines = [DeliveryAttemptInline]
+    actions = ["resend", "cancel", "export_csv"]
+    csv_columns, csv_filename = DELIVERY_COLUMNS, "deliveries.csv"
     fieldsets = [
         (None, {"fields": ["event_link", "partner", "endpoint", "event_type", "status", "is_test"]}),
         ("Progress", {"fields": ["attempt_count", "next_attempt_at", "delivered_at", "last_status_code", "last_error"]}),
@@ -116,6 +124,60 @@ class DeliveryAdmin(HugeTableAdminMixin, admin.ModelAdmin):
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]
     readonly_fields = flatten_fieldsets(fieldsets)
+
+    @admin.action(description="Resend selected deliveries", permissions=["change"])
+    def resend(self, request, queryset):
+        selected = queryset.count()
+        queued = deliveries_resend(queryset=queryset)
+        self.message_user(request, f"Queued {queued} of {selected} selected deliveries to be sent again.")
+        if queued < selected:
+            self.message_user(
+                request,
+                f"{selected - queued} were being sent at that moment and were left alone; resend them once they finish.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Cancel selected deliveries", permissions=["change"])
+    def cancel(self, request, queryset):
+        cancelled, refused = 0, []
+        for delivery in queryset.iterator():
+            try:
+                delivery_cancel(delivery=delivery)
+                cancelled += 1
+            except DeliveryStateError:
+                refused.append(delivery)
+        self.message_user(request, f"Cancelled {cancelled} deliveries; they stay on record and can be resent.")
+        if refused:
+            states = ", ".join(sorted({delivery.status for delivery in refused}))
+            self.message_user(
+                request,
+                f"{len(refused)} were not cancelled: only pending or retrying deliveries can be (these were {states}).",
+                messages.WARNING,
+            )
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/resend/", self.admin_site.admin_view(self.resend_view), name="deliveries_delivery_resend"),
+            path("<int:pk>/cancel/", self.admin_site.admin_view(self.cancel_view), name="deliveries_delivery_cancel"),
+        ]
+        return own + super().get_urls()
+
+    def resend_view(self, request, pk):
+        return self._state_change(request, pk, delivery_resend, "Queued to be sent again.")
+
+    def cancel_view(self, request, pk):
+        return self._state_change(request, pk, delivery_cancel, "Cancelled; it stays on record and can be resent.")
+
+    def _state_change(self, request, pk, service, done: str):
+        delivery = get_object_or_404(Delivery, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, delivery):
+            raise PermissionDenied
+        try:
+            service(delivery=delivery)
+            self.message_user(request, f"Delivery {delivery.pk}: {done}")
+        except DeliveryStateError as exc:
+            self.message_user(request, f"Delivery {delivery.pk}: {exc}", messages.ERROR)
+        return redirect("admin:deliveries_delivery_change", delivery.pk)
 
     def get_search_results(self, request, queryset, search_term):
         # An OR across a join would scan; a sub-select on the unique event_id and

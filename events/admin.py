@@ -3,8 +3,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from deliveries.models import Delivery
+from postback_platform.admin_export import CsvExportAdminMixin
 from postback_platform.admin_filters import RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
+from reporting.exports import EVENT_COLUMNS
 
 from .models import Event, EventType, Player
 
@@ -52,7 +54,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(HugeTableAdminMixin, admin.ModelAdmin):
+class EventAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "type", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
     list_filter = [EventRecentFilter, "type", "partner", "is_test"]
     list_select_related = ["partner"]
@@ -61,6 +63,7 @@ class EventAdmin(HugeTableAdminMixin, admin.ModelAdmin):
     search_help_text = "Exact event id, player id or click id."
     ordering = ["-occurred_at"]
     inlines = [DeliveryInline]
+    csv_columns, csv_filename = EVENT_COLUMNS, "events.csv"
 
     @admin.display(description="Player", ordering="player")
     def player_link(self, event):
