@@ -46,5 +46,13 @@ superuser: migrate
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest
 
+# Benchmarks on PostgreSQL + Redis (loopback): bench/RESULTS.md says what they measure and what they found.
+$(VENV)/.bench-installed: requirements.txt bench/requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

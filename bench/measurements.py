@@ -1,0 +1,587 @@
+"""One function per figure. Each returns a dict; a feature not in the tree yet gives ``status: not available yet``.
+
+Every loop here is bounded by a count and a time limit.
+"""
+
+import base64
+import importlib
+import json
+import secrets
+import subprocess
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+import psycopg2
+import requests
+from psycopg2.extras import execute_values
+
+from . import env as bench_env
+from . import procs, profiling
+from .load import closed_loop, http_request, open_loop, percentile
+from .stack import CeleryWorkers, Gunicorn, Sink, StackConfig, beat_start
+
+NOT_AVAILABLE = "not available yet"
+FANOUT_PARTNER = "bench-fanout"
+LATENCY_PARTNER = "bench-latency"
+
+
+@dataclass
+class Scale:
+    """Counts and time limits; ``quick`` shrinks them for a smoke run."""
+
+    noop_requests: int = 60_000
+    noop_seconds: float = 10
+    single_events: int = 30_000
+    single_seconds: float = 15
+    client_connections: int = 32
+    batch_requests: int = 60
+    batch_seconds: float = 25
+    batch_connections: int = 4
+    raw_rows: int = 100_000
+    raw_seconds: float = 15
+    http_requests: int = 10_000
+    http_seconds: float = 10
+    delivery_events: int = 5_000
+    delivery_seconds: float = 120
+    peer_seconds: float = 120
+    latency_rate: float = 1_000
+    latency_seconds: float = 10
+    kill_events_max: int = 20_000
+    profile_seconds: float = 8
+
+    @classmethod
+    def quick(cls) -> "Scale":
+        return cls(
+            noop_requests=3_000, noop_seconds=3, single_events=1_000, single_seconds=4, batch_requests=4,
+            batch_seconds=8, raw_rows=5_000, raw_seconds=5, http_requests=500, http_seconds=3, delivery_events=300,
+            delivery_seconds=40, peer_seconds=40, latency_rate=200, latency_seconds=3, kill_events_max=600,
+            profile_seconds=3,
+        )
+
+
+@dataclass
+class Context:
+    scale: Scale
+    config: StackConfig
+    env: dict
+    sink: Sink
+    gunicorn: Gunicorn
+    api_key: str
+    fanout: int
+    deadline: float
+    notes: dict = field(default_factory=dict)
+
+    def seconds_left(self) -> float:
+        return self.deadline - time.time()
+
+
+def not_available(reason: str) -> dict:
+    return {"status": NOT_AVAILABLE, "reason": reason}
+
+
+# --- fixtures -------------------------------------------------------------------
+
+
+def fixtures_create(*, sink_port: int, fanout: int) -> str:
+    """A platform API key and two partners: one with ``fanout`` endpoints, one with a single endpoint."""
+    from accounts.services import api_key_create
+    from events.models import EventType
+    from partners.models import Partner, PostbackEndpoint
+
+    deposit = EventType.objects.get(slug=EventType.DEPOSIT)
+
+    for slug, count in ((FANOUT_PARTNER, fanout), (LATENCY_PARTNER, 1)):
+        partner = Partner.objects.create(slug=slug, name=slug, scope=Partner.Scope.ATTRIBUTED)
+        for number in range(count):
+            endpoint = PostbackEndpoint.objects.create(
+                partner=partner,
+                name=f"{slug}-{number}",
+                url_template=f"http://127.0.0.1:{sink_port}/pb/{slug}/{number}?e={{event_id}}&d={{delivery_id}}",
+                method=PostbackEndpoint.Method.GET,
+                signing_secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+            )
+            endpoint.event_types.set([deposit])
+    return api_key_create(name="bench", role="platform").plaintext
+
+
+def event_body(*, run: str, index: int, partner: str) -> dict:
+    return {
+        "event_id": f"{run}-{index}",
+        "type": "deposit",
+        "player_id": f"p-{index % 20_000}",
+        "partner": partner,
+        "click_id": f"click-{index % 20_000}",
+        "amount": "25.00",
+        "currency": "EUR",
+        "params": {"sub1": "campaign-7", "country": "DE"},
+    }
+
+
+def _json_request(ctx: Context, path: str, payload) -> bytes:
+    headers = {"Authorization": f"Bearer {ctx.api_key}", "Content-Type": "application/json"}
+    return http_request("POST", path, body=json.dumps(payload).encode(), headers=headers)
+
+
+def _probe(ctx: Context, path: str) -> int:
+    response = requests.post(
+        f"http://127.0.0.1:{ctx.gunicorn.port}{path}", json={}, timeout=10,
+        headers={"Authorization": f"Bearer {ctx.api_key}"},
+    )
+    return response.status_code
+
+
+def open_deliveries_cancel() -> int:
+    """Take the ingest runs' pending postbacks off the queue so the delivery runs start from a known backlog."""
+    from deliveries.models import Delivery
+
+    return Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES).update(status=Delivery.Status.CANCELLED)
+
+
+def delivery_count(*, partner: str | None = None, since_id: int = 0) -> int:
+    from deliveries.models import Delivery
+
+    queryset = Delivery.objects.filter(id__gt=since_id)
+    return queryset.filter(partner__slug=partner).count() if partner else queryset.count()
+
+
+def last_delivery_id() -> int:
+    from deliveries.models import Delivery
+
+    return Delivery.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def delivery_engine_available() -> bool:
+    try:
+        tasks = importlib.import_module("deliveries.tasks")
+    except ImportError:
+        return False
+    return hasattr(tasks, "send_due_deliveries")
+
+
+def _summary(result, *, count_statuses: tuple[int, ...], per_request: int = 1) -> dict:
+    ok = result.ok_count(*count_statuses)
+    latencies = [(o.done - o.sent) * 1000 for o in result.outcomes if o.status in count_statuses]
+    return {
+        "requests_ok": ok,
+        "per_second": round(ok * per_request / result.elapsed, 1) if result.elapsed else None,
+        "elapsed_s": round(result.elapsed, 2),
+        "statuses": {str(k): v for k, v in result.statuses.items()},
+        "client_errors": dict(result.errors),
+        "latency_ms": {
+            "p50": _ms(percentile(latencies, 0.50)),
+            "p95": _ms(percentile(latencies, 0.95)),
+            "p99": _ms(percentile(latencies, 0.99)),
+        },
+    }
+
+
+def _ms(value):
+    return None if value is None else round(value, 2)
+
+
+# --- baselines --------------------------------------------------------------------
+
+
+def noop_view(ctx: Context) -> dict:
+    """Web ceiling: a no-op Django view through the full middleware stack on the same gunicorn."""
+    request = http_request("GET", "/bench/noop")
+    result = closed_loop(ctx.gunicorn.port, lambda _: request, count=ctx.scale.noop_requests,
+                         max_seconds=ctx.scale.noop_seconds, concurrency=ctx.scale.client_connections)
+    return {"status": "measured", **_summary(result, count_statuses=(200,))}
+
+
+def raw_inserts(ctx: Context) -> dict:
+    """Storage ceiling: the rows one ingested batch writes (events, players, deliveries), by execute_values."""
+    connection = psycopg2.connect(bench_env.database_url())
+    with connection, connection.cursor() as cursor:
+        for table in ("events_event", "events_player", "deliveries_delivery"):
+            cursor.execute(f"DROP TABLE IF EXISTS raw_{table}")
+            cursor.execute(f"CREATE TABLE raw_{table} (LIKE {table} INCLUDING ALL)")
+    rows_done, start = 0, time.time()
+    while rows_done < ctx.scale.raw_rows and time.time() - start < ctx.scale.raw_seconds:
+        with connection, connection.cursor() as cursor:
+            _raw_batch(cursor, first=rows_done, size=1000, fanout=ctx.fanout)
+        rows_done += 1000
+    elapsed = time.time() - start
+    connection.close()
+    return {
+        "status": "measured", "events": rows_done, "elapsed_s": round(elapsed, 2),
+        "per_second": round(rows_done / elapsed, 1),
+        "shape": f"per 1,000 events: 1,000 event rows + 1,000 player upserts + {1000 * ctx.fanout} delivery rows, "
+                 "one transaction, tables copied with LIKE ... INCLUDING ALL (same indexes and constraints)",
+    }
+
+
+def _raw_batch(cursor, *, first: int, size: int, fanout: int) -> None:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    params = json.dumps({"sub1": "campaign-7", "country": "DE"})
+    players = [{"player_id": f"raw-p-{i}", "click_id": f"click-{i}", "tracking_params": "{}", "created_at": now}
+               for i in range(first, first + size)]
+    _raw_insert(cursor, "raw_events_player", players, suffix=" ON CONFLICT (player_id) DO NOTHING")
+    events = [{"event_id": f"raw-{i}", "type_id": "deposit", "player_id": f"raw-p-{i}", "click_id": f"click-{i}",
+               "amount": "25.00", "currency": "EUR", "params": params, "occurred_at": now, "received_at": now,
+               "content_hash": secrets.token_hex(32)} for i in range(first, first + size)]
+    ids = _raw_insert(cursor, "raw_events_event", events, suffix=" RETURNING id")
+    deliveries = [{"event_id": event_id, "endpoint_id": endpoint, "partner_id": 1, "event_type_id": "deposit",
+                   "status": "pending", "next_attempt_at": now, "created_at": now, "updated_at": now}
+                  for (event_id,) in ids for endpoint in range(fanout)]
+    _raw_insert(cursor, "raw_deliveries_delivery", deliveries)
+
+
+# Values for NOT NULL columns without a default, by type: the model keeps growing, the baseline must keep up.
+_FILLERS = {"text": "", "character varying": "", "boolean": False, "smallint": 0, "integer": 0, "bigint": 0,
+            "numeric": 0, "jsonb": "{}", "timestamp with time zone": "2026-01-01T00:00:00Z"}
+
+
+_required_columns: dict[str, list[tuple[str, str]]] = {}
+
+
+def _raw_insert(cursor, table: str, rows: list[dict], *, suffix: str = ""):
+    if table not in _required_columns:
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+            "AND is_nullable = 'NO' AND column_default IS NULL AND is_identity = 'NO'", [table],
+        )
+        _required_columns[table] = cursor.fetchall()
+    required = {name: _FILLERS[kind] for name, kind in _required_columns[table] if name not in rows[0]}
+    columns = [*rows[0], *required]
+    values = [(*row.values(), *required.values()) for row in rows]
+    return execute_values(
+        cursor, f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s{suffix}", values,
+        fetch="RETURNING" in suffix, page_size=len(rows),
+    )
+
+
+def http_loop(ctx: Context) -> dict:
+    """HTTP ceiling per sender: a bare requests.Session GET loop to the same sink, one thread."""
+    session = requests.Session()
+    url = f"http://127.0.0.1:{ctx.sink.port}/http-ceiling"
+    done, start = 0, time.time()
+    while done < ctx.scale.http_requests and time.time() - start < ctx.scale.http_seconds:
+        session.get(url, timeout=5).raise_for_status()
+        done += 1
+    elapsed = time.time() - start
+    ctx.sink.reset()
+    return {"status": "measured", "requests": done, "elapsed_s": round(elapsed, 2),
+            "per_second": round(done / elapsed, 1), "client": "one thread, requests.Session keep-alive"}
+
+
+# --- ingest -----------------------------------------------------------------------
+
+
+def single_ingest(ctx: Context) -> dict:
+    if _probe(ctx, "/api/v1/events/") == 404:
+        return not_available("POST /api/v1/events/ answers 404")
+    run = f"s{int(time.time())}"
+    result = closed_loop(
+        ctx.gunicorn.port,
+        lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=FANOUT_PARTNER)),
+        count=ctx.scale.single_events, max_seconds=ctx.scale.single_seconds,
+        concurrency=ctx.scale.client_connections,
+    )
+    figures = {"status": "measured", **_summary(result, count_statuses=(201,))}
+    figures["fanout"] = ctx.fanout
+    return figures
+
+
+def single_ingest_p99_at_rate(ctx: Context, rate: float) -> dict:
+    """Single-event ingest latency at a steady rate (open loop), for the p99 target."""
+    run = f"r{int(time.time())}"
+    result = open_loop(
+        ctx.gunicorn.port,
+        lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=FANOUT_PARTNER)),
+        rate=rate, count=int(rate * ctx.scale.single_seconds), max_seconds=ctx.scale.single_seconds,
+        concurrency=ctx.scale.client_connections,
+    )
+    latencies = [(o.done - o.scheduled) * 1000 for o in result.outcomes if o.status == 201]
+    return {
+        "rate": rate, "accepted": len(latencies), "elapsed_s": round(result.elapsed, 2),
+        "latency_ms": {"p50": _ms(percentile(latencies, 0.5)), "p95": _ms(percentile(latencies, 0.95)),
+                       "p99": _ms(percentile(latencies, 0.99))},
+    }
+
+
+def batch_ingest(ctx: Context) -> dict:
+    if _probe(ctx, "/api/v1/events/batch/") == 404:
+        return not_available("POST /api/v1/events/batch/ answers 404")
+    run = f"b{int(time.time())}"
+
+    def batch(i: int) -> bytes:
+        events = [event_body(run=run, index=i * 1000 + n, partner=FANOUT_PARTNER) for n in range(1000)]
+        return _json_request(ctx, "/api/v1/events/batch/", {"events": events})
+
+    bodies = [batch(i) for i in range(ctx.scale.batch_requests)]  # built up front: the client must not be the limit
+    result = closed_loop(ctx.gunicorn.port, bodies.__getitem__, count=len(bodies),
+                         max_seconds=ctx.scale.batch_seconds, concurrency=ctx.scale.batch_connections)
+    figures = {"status": "measured", **_summary(result, count_statuses=(200,), per_request=1000)}
+    figures["events_per_request"] = 1000
+    figures["fanout"] = ctx.fanout
+    return figures
+
+
+def ingest_rows_settle(ctx: Context) -> dict:
+    cancelled = open_deliveries_cancel()
+    return {"cancelled_open_deliveries": cancelled}
+
+
+# --- delivery -----------------------------------------------------------------------
+
+
+def _backlog_ingest(ctx: Context, *, run: str, events: int, partner: str) -> None:
+    """Ingest ``events`` through the batch API (or the single API when there is no batch API)."""
+    if _probe(ctx, "/api/v1/events/batch/") != 404:
+        per = 1000
+        count = (events + per - 1) // per
+        request = lambda i: _json_request(  # noqa: E731
+            ctx, "/api/v1/events/batch/",
+            {"events": [event_body(run=run, index=n, partner=partner) for n in range(i * per, min(events, (i + 1) * per))]},
+        )
+        closed_loop(ctx.gunicorn.port, request, count=count, max_seconds=60, concurrency=2)
+    else:
+        closed_loop(ctx.gunicorn.port, lambda i: _json_request(ctx, "/api/v1/events/",
+                                                               event_body(run=run, index=i, partner=partner)),
+                    count=events, max_seconds=60, concurrency=16)
+
+
+def _drain(ctx: Context, *, expected: int, timeout: float) -> dict:
+    stats = procs.wait_until(lambda: (s := ctx.sink.stats())["unique"] >= expected and s, timeout=timeout,
+                             interval=0.1) or ctx.sink.stats()
+    window = (stats["last"] - stats["first"]) if stats["count"] > 1 else None
+    return {
+        "expected": expected, "received": stats["count"], "unique": stats["unique"],
+        "duplicates": stats["count"] - stats["unique"], "window_s": _round(window),
+        "per_second": round((stats["count"] - 1) / window, 1) if window else None,
+        "first": stats["first"], "last": stats["last"],
+    }
+
+
+def _round(value, digits: int = 3):
+    return None if value is None else round(value, digits)
+
+
+def delivery_throughput(ctx: Context) -> dict:
+    if not delivery_engine_available():
+        return not_available("deliveries.tasks.send_due_deliveries is not in the tree")
+    if _probe(ctx, "/api/v1/events/") == 404:
+        return not_available("no ingest API to create the backlog with")
+    ctx.sink.reset()
+    before = last_delivery_id()
+    _backlog_ingest(ctx, run=f"d{int(time.time())}", events=ctx.scale.delivery_events, partner=FANOUT_PARTNER)
+    expected = delivery_count(since_id=before)
+    if expected == 0:
+        return not_available("ingesting events created no delivery rows")
+    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "deliver")
+    started = time.time()
+    workers.start()
+    try:
+        drained = _drain(ctx, expected=expected, timeout=ctx.scale.delivery_seconds)
+    finally:
+        workers.stop()
+    drained["events"] = ctx.scale.delivery_events
+    drained["fanout"] = ctx.fanout
+    drained["workers_started_to_last_s"] = _round(drained["last"] - started if drained["last"] else None)
+    drained["status"] = "measured"
+    return drained
+
+
+def delivery_profile(ctx: Context) -> dict:
+    """Profile the Celery workers while they drain a backlog, for the missed-target analysis."""
+    ctx.sink.reset()
+    before = last_delivery_id()
+    _backlog_ingest(ctx, run=f"dp{int(time.time())}", events=ctx.scale.delivery_events, partner=FANOUT_PARTNER)
+    expected = delivery_count(since_id=before)
+    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "dprof").start()
+    try:
+        profile = profiling.record(workers.processes[0].pid, seconds=ctx.scale.profile_seconds,
+                                   name="profile-delivery")
+        _drain(ctx, expected=expected, timeout=30)
+    finally:
+        workers.stop()
+    return profile
+
+
+def peer_throughput(ctx: Context, *, expected: int) -> dict:
+    """django-webhook, as shipped, sending ``expected`` webhooks to the same sink with the same worker set-up."""
+    try:
+        importlib.import_module("django_webhook")
+    except ImportError:
+        return not_available("django-webhook is not installed (pip install -r bench/requirements.txt)")
+    env = bench_env.peer_env()
+    connection = psycopg2.connect(bench_env.database_url())
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS peer CASCADE; CREATE SCHEMA peer")
+    connection.close()
+    _peer_call(env, ["-m", "django", "migrate", "--noinput", "-v", "0"])
+    events = max(1, expected // ctx.fanout)
+    _peer_call(env, ["-m", "bench.peer.commands", "setup", f"http://127.0.0.1:{ctx.sink.port}/peer", str(ctx.fanout)])
+    ctx.sink.reset()
+    produced = time.time()
+    _peer_call(env, ["-m", "bench.peer.commands", "produce", f"g{int(produced)}", str(events)])
+    produce_seconds = time.time() - produced
+    workers = CeleryWorkers("bench.peer", env, ctx.config, "peer")
+    started = time.time()
+    workers.start()
+    try:
+        drained = _drain(ctx, expected=events * ctx.fanout, timeout=ctx.scale.peer_seconds)
+    finally:
+        workers.stop()
+    drained.update(status="measured", events=events, fanout=ctx.fanout, produce_s=round(produce_seconds, 2),
+                   workers_started_to_last_s=_round(drained["last"] - started if drained["last"] else None),
+                   version=_version("django-webhook"), store_events="on (package default)")
+    return drained
+
+
+def _peer_call(env: dict, args: list[str]) -> None:
+    subprocess.run([procs.PY, *args], cwd=procs.ROOT, env=env, check=True, timeout=300,
+                   stdout=subprocess.DEVNULL)
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def latency(ctx: Context) -> dict:
+    """201 from the API to the sink receiving the postback, with events ingested at a steady rate."""
+    if not delivery_engine_available():
+        return not_available("deliveries.tasks.send_due_deliveries is not in the tree")
+    if _probe(ctx, "/api/v1/events/") == 404:
+        return not_available("POST /api/v1/events/ answers 404")
+    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "latency").start()
+    beat = beat_start(ctx.env)
+    ctx.sink.reset()
+    run = f"l{int(time.time())}"
+    try:
+        result = open_loop(
+            ctx.gunicorn.port,
+            lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=LATENCY_PARTNER)),
+            rate=ctx.scale.latency_rate, count=int(ctx.scale.latency_rate * ctx.scale.latency_seconds),
+            max_seconds=ctx.scale.latency_seconds, concurrency=ctx.scale.client_connections,
+        )
+        accepted = {f"{run}-{o.index}": o for o in result.outcomes if o.status == 201}
+        drained = _drain(ctx, expected=len(accepted), timeout=30)
+    finally:
+        workers.stop()
+        procs.stop(beat)
+    received = _first_receipt_by_event(ctx.sink.dump())
+    gaps = [(received[eid] - o.done) * 1000 for eid, o in accepted.items() if eid in received]
+    ingest = [(o.done - o.scheduled) * 1000 for o in accepted.values()]
+    return {
+        "status": "measured", "rate": ctx.scale.latency_rate, "accepted": len(accepted),
+        "offered": int(ctx.scale.latency_rate * ctx.scale.latency_seconds),
+        "achieved_rate": round(len(accepted) / result.elapsed, 1), "fanout": 1,
+        "delivered": len(gaps), "lost": len(accepted) - len(gaps), "duplicates": drained["duplicates"],
+        "accepted_to_received_ms": _percentiles(gaps),
+        "ingest_latency_ms": _percentiles(ingest),
+    }
+
+
+def _percentiles(values: list[float]) -> dict:
+    return {name: _ms(percentile(values, q)) for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))} | {
+        "max": _ms(max(values)) if values else None}
+
+
+def _first_receipt_by_event(dump: list) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for received_at, target in dump:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
+        event_id = query.get("e", [None])[0]
+        if event_id and event_id not in first:
+            first[event_id] = received_at
+    return first
+
+
+def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
+    """SIGKILL one of two workers mid-run; every delivery must still arrive, re-attempted within 60 s."""
+    if not delivery_engine_available():
+        return not_available("deliveries.tasks.send_due_deliveries is not in the tree")
+    if _probe(ctx, "/api/v1/events/") == 404:
+        return not_available("no ingest API to create the backlog with")
+    # Big enough that the kill lands mid-run (about six seconds of sending), small enough to stay bounded.
+    events = int(min(ctx.scale.kill_events_max, max(300, (delivery_rate or 500) * 6 / ctx.fanout)))
+    ctx.sink.reset()
+    before = last_delivery_id()
+    _backlog_ingest(ctx, run=f"k{int(time.time())}", events=events, partner=FANOUT_PARTNER)
+    expected = delivery_count(since_id=before)
+    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "kill").start(count=2)
+    beat = beat_start(ctx.env)
+    try:
+        procs.wait_until(lambda: ctx.sink.stats()["count"] >= expected * 0.2, timeout=60, interval=0.01)
+        victim = workers.processes[0]
+        held_before = _held_by(victim.node_name, since_id=before)
+        killed_at = time.time()
+        procs.kill(victim)
+        workers.processes.remove(victim)
+        received_at_kill = ctx.sink.stats()["unique"]
+        drained = _drain(ctx, expected=expected, timeout=max(10.0, min(150.0, ctx.seconds_left() - 60)))
+    finally:
+        workers.stop()
+        procs.stop(beat)
+    receipts = _first_receipt_by_delivery(ctx.sink.dump())
+    held_delays = [receipts[d] - killed_at for d in held_before if d in receipts]
+    return {
+        "status": "measured", "events": events, "fanout": ctx.fanout, "expected": expected,
+        "received_before_kill": received_at_kill, "unique_received": drained["unique"],
+        "lost": expected - drained["unique"], "duplicates": drained["duplicates"],
+        "held_by_killed_worker": len(held_before),
+        "held_reattempted": len(held_delays),
+        "held_reattempt_max_s": _round(max(held_delays)) if held_delays else None,
+        "kill_to_last_receipt_s": _round(drained["last"] - killed_at if drained["last"] else None),
+        "open_in_database_after": _open_count(since_id=before),
+    }
+
+
+def _held_by(node_name: str, *, since_id: int) -> list[str]:
+    """Deliveries the worker had claimed (open, leased to it) at the moment of the kill."""
+    from deliveries.models import Delivery
+
+    rows = Delivery.objects.filter(id__gt=since_id, status__in=Delivery.OPEN_STATUSES).exclude(claimed_until=None)
+    return [str(pk) for pk, owner in rows.values_list("id", "claimed_by") if node_name.split("@")[0] in owner]
+
+
+def _first_receipt_by_delivery(dump: list) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for received_at, target in dump:
+        delivery_id = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query).get("d", [None])[0]
+        if delivery_id and delivery_id not in first:
+            first[delivery_id] = received_at
+    return first
+
+
+def _open_count(*, since_id: int) -> int:
+    from deliveries.models import Delivery
+
+    return Delivery.objects.filter(id__gt=since_id, status__in=Delivery.OPEN_STATUSES).count()
+
+
+def export(ctx: Context) -> dict:
+    """CSV export at 10k and 1M rows, through the reporting app's own export benchmark script."""
+    script = next((p for p in EXPORT_SCRIPTS if (procs.ROOT / p).exists()), None)
+    if script is None:
+        return not_available(f"no export benchmark script in the tree (looked for {', '.join(EXPORT_SCRIPTS)})")
+    return {"status": NOT_AVAILABLE, "reason": f"{script} found; wiring pending"}
+
+
+EXPORT_SCRIPTS = ("bench/export.py", "bench/bench_export.py", "reporting/bench_export.py")
+
+
+def profile_ingest(ctx: Context) -> dict:
+    """Profile gunicorn's workers while single-event ingest runs at full load."""
+    run = f"pi{int(time.time())}"
+
+    def load():
+        closed_loop(
+            ctx.gunicorn.port,
+            lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=FANOUT_PARTNER)),
+            count=ctx.scale.single_events, max_seconds=ctx.scale.profile_seconds + 1,
+            concurrency=ctx.scale.client_connections,
+        )
+
+    return profiling.record(ctx.gunicorn.process.pid, seconds=ctx.scale.profile_seconds, name="profile-ingest",
+                            during=load)

@@ -1,0 +1,267 @@
+"""Facts about the run, the targets, and the two outputs: results/latest.json and RESULTS.md."""
+
+import json
+import os
+import platform
+import subprocess
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import psycopg2
+import redis
+
+from . import env as bench_env
+
+BENCH = Path(__file__).resolve().parent
+JSON_PATH = BENCH / "results" / "latest.json"
+MD_PATH = BENCH / "RESULTS.md"
+ANALYSIS_PATH = BENCH / "analysis.md"
+PACKAGES = ("Django", "djangorestframework", "celery", "kombu", "redis", "gunicorn", "psycopg2-binary", "requests",
+            "django-webhook", "py-spy")
+
+
+def load_average() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def hardware() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal")))
+    return {"nproc": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem_kib / 2**20, 1),
+            "kernel": platform.release()}
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    with psycopg2.connect(bench_env.database_url()) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        found["postgresql"] = cursor.fetchone()[0]
+    connection.close()
+    found["redis_server"] = redis.Redis.from_url(bench_env.redis_url(bench_env.CACHE_DB)).info("server")["redis_version"]
+    return found
+
+
+def git_state() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=BENCH.parent, capture_output=True, text=True, check=False).stdout
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
+            "uncommitted_paths": len(git("status", "--porcelain").splitlines())}
+
+
+def run_facts(config, *, quick: bool, fanout: int) -> dict:
+    return {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": quick, "fanout": fanout, "hardware": hardware(), "versions": versions(), "git": git_state(),
+        "load_average_start": load_average(),
+        "gunicorn": config.gunicorn_description(), "celery": config.celery_description(),
+        "client": "asyncio raw HTTP/1.1 keep-alive connections in the orchestrating process (bench/load.py)",
+        "sink": "asyncio raw HTTP/1.1 keep-alive server in its own process (bench/sink.py)",
+        "settings": "DEBUG=false, LOG_LEVEL=WARNING, PostgreSQL + Redis broker/cache, "
+                    f"API_THROTTLE_RATE={bench_env.API_THROTTLE_RATE}",
+    }
+
+
+# --- targets -----------------------------------------------------------------------
+
+
+def _get(out: dict, name: str, *path):
+    value = out.get(name, {})
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def target_met(name: str, out: dict) -> bool | None:
+    """True / False against the issue's target; None when there is nothing measured to judge."""
+    if _get(out, name, "status") != "measured":
+        return None
+    checks = {
+        "single_ingest": lambda: _get(out, name, "per_second") >= 1500 and _get(out, name, "latency_ms", "p99") <= 50,
+        "batch_ingest": lambda: _get(out, name, "per_second") >= 25_000,
+        "delivery": lambda: (_get(out, name, "per_second") or 0) >= 5000 and (ratio(out, name, "peer_django_webhook") or 0) >= 10,
+        "latency": lambda: _get(out, name, "achieved_rate") >= 950 and _get(out, name, "lost") == 0
+        and _get(out, name, "accepted_to_received_ms", "p50") <= 15
+        and _get(out, name, "accepted_to_received_ms", "p99") <= 100,
+        "worker_kill": lambda: _get(out, name, "lost") == 0 and _kill_within(out, 60),
+        "export": lambda: all(size["rows_per_second"] >= 200_000 and size["peak_memory_mib"] <= 100
+                              for size in _get(out, name, "sizes").values()),
+    }
+    check = checks.get(name)
+    if check is None:
+        return None
+    try:
+        return bool(check())
+    except (TypeError, AttributeError):
+        return False
+
+
+def _kill_within(out: dict, seconds: float) -> bool:
+    delay = _get(out, "worker_kill", "held_reattempt_max_s")
+    if delay is None:
+        delay = _get(out, "worker_kill", "kill_to_last_receipt_s")
+    return delay is not None and delay <= seconds
+
+
+def ratio(out: dict, name: str, baseline: str) -> float | None:
+    figure, base = _get(out, name, "per_second"), _get(out, baseline, "per_second")
+    if _get(out, name, "status") != "measured" or _get(out, baseline, "status") != "measured" or not base or not figure:
+        return None
+    return round(figure / base, 3)
+
+
+def brief(result: dict) -> dict:
+    keep = ("status", "reason", "per_second", "latency_ms", "accepted_to_received_ms", "lost", "duplicates",
+            "unique", "expected", "held_reattempt_max_s", "kill_to_last_receipt_s", "step_s")
+    return {k: v for k, v in result.items() if k in keep}
+
+
+# --- outputs -----------------------------------------------------------------------
+
+
+ROWS = (
+    # (label, measurement, unit, baseline measurement, baseline label, target text)
+    ("Single-event ingest", "single_ingest", "events/s", "noop_view", "no-op Django view, req/s",
+     ">= 1,500 events/s, p99 <= 50 ms"),
+    ("Batch ingest (1,000 per request)", "batch_ingest", "events/s", "raw_inserts", "raw execute_values, events/s",
+     ">= 25,000 events/s"),
+    ("Postbacks delivered to the sink", "delivery", "postbacks/s", "http_loop", "bare requests.Session loop, req/s",
+     ">= 5,000/s and >= 10x django-webhook"),
+    ("django-webhook (peer), same sink and workers", "peer_django_webhook", "webhooks/s", None, None, "-"),
+)
+
+
+def _fmt(value, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}{suffix}"
+    return f"{value:,}{suffix}"
+
+
+def _verdict(name: str, out: dict) -> str:
+    met = target_met(name, out)
+    status = _get(out, name, "status")
+    if status != "measured":
+        return f"**{status or 'not run'}**"
+    return "met" if met else ("**missed**" if met is False else "-")
+
+
+def markdown(results: dict) -> str:
+    run, out = results["run"], results["measurements"]
+    hw, v = run["hardware"], run["versions"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `make bench` (`bench/run.py`) on {run['started_at']}, run time {run.get('duration_s')} s"
+        f"{' (QUICK smoke run: small counts, not figures to quote)' if run['quick'] else ''}.",
+        "Raw figures: [`results/latest.json`](results/latest.json).",
+        "",
+        "## Machine and stack",
+        "",
+        f"- Hardware: {hw['nproc']} cores, {hw['cpu_model']}, {hw['memory_gib']} GiB RAM, Linux {hw['kernel']}.",
+        f"- Load average at start / end: {run['load_average_start']} / {run.get('load_average_end')} "
+        "(everything - PostgreSQL, Redis, gunicorn, Celery, the sink and the load client - shares these cores;"
+        " a load average above ~0.5 at the start means other work was running on the machine too).",
+        f"- Versions: Python {v['python']}, Django {v['Django']}, DRF {v['djangorestframework']}, Celery {v['celery']},"
+        f" gunicorn {v['gunicorn']}, PostgreSQL {v['postgresql']}, Redis {v['redis_server']},"
+        f" django-webhook {v['django-webhook']}.",
+        f"- Code: commit {run['git']['commit']} ({run['git']['uncommitted_paths']} uncommitted paths in the tree).",
+        f"- Web: {run['gunicorn']}. Workers: {run['celery']}.",
+        f"- Client: {run['client']}. Sink: {run['sink']}.",
+        f"- Settings: {run['settings']}. Fan-out in the delivery runs: {run['fanout']} endpoints per event.",
+        "",
+        "## Figures beside their same-run baselines",
+        "",
+        "| measurement | figure | baseline (same run) | ratio | target | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, name, unit, base, base_label, target in ROWS:
+        figure = _get(out, name, "per_second")
+        base_text = f"{_fmt(_get(out, base, 'per_second'))} ({base_label})" if base else "-"
+        ratio_text = _fmt(ratio(out, name, base), "x") if base else "-"
+        verdict = _verdict(name, out) if name != "peer_django_webhook" else _get(out, name, "status") or "not run"
+        lines.append(f"| {label} | {_fmt(figure)} {unit} | {base_text} | {ratio_text} | {target} | {verdict} |")
+    lines += _latency_rows(out)
+    lines += _kill_rows(out)
+    lines += _export_rows(out)
+    lines += ["", "Delivery vs django-webhook: " + _fmt(ratio(out, "delivery", "peer_django_webhook"), "x") + ".", ""]
+    lines += _details(out)
+    if ANALYSIS_PATH.exists():
+        lines += ["", ANALYSIS_PATH.read_text().strip(), ""]
+    return "\n".join(lines) + "\n"
+
+
+def _latency_rows(out: dict) -> list[str]:
+    gap = _get(out, "latency", "accepted_to_received_ms") or {}
+    noop = _get(out, "noop_view", "latency_ms") or {}
+    figure = f"p50 {_fmt(gap.get('p50'))} / p95 {_fmt(gap.get('p95'))} / p99 {_fmt(gap.get('p99'))} ms"
+    rate = _get(out, "latency", "achieved_rate")
+    at_rate = _get(out, "single_ingest_at_1000", "latency_ms") or {}
+    return [
+        f"| 201 -> partner received, at {_fmt(rate)} events/s (fan-out 1) | {figure} | no-op view round trip p50 "
+        f"{_fmt(noop.get('p50'))} ms | - | p50 <= 15 ms, p99 <= 100 ms at 1,000 events/s | {_verdict('latency', out)} |",
+        f"| Single ingest at 1,000 events/s (open loop) | p50 {_fmt(at_rate.get('p50'))} / p99 "
+        f"{_fmt(at_rate.get('p99'))} ms | - | - | - | {_get(out, 'single_ingest_at_1000', 'status') or 'not run'} |",
+    ]
+
+
+def _kill_rows(out: dict) -> list[str]:
+    kill = out.get("worker_kill", {})
+    figure = (f"lost {_fmt(kill.get('lost'))}, duplicates {_fmt(kill.get('duplicates'))}, held deliveries re-sent "
+              f"within {_fmt(kill.get('held_reattempt_max_s'))} s, kill -> last receipt "
+              f"{_fmt(kill.get('kill_to_last_receipt_s'))} s")
+    return [f"| One of two workers SIGKILLed mid-run | {figure} | - | - | none lost, re-attempted within 60 s "
+            f"| {_verdict('worker_kill', out)} |"]
+
+
+def _export_rows(out: dict) -> list[str]:
+    sizes = _get(out, "export", "sizes") or {}
+    if not sizes:
+        return [f"| CSV export, 10k and 1M rows | - | - | - | >= 200,000 rows/s, <= 100 MiB | {_verdict('export', out)} |"]
+    return [
+        f"| CSV export, {label} rows | {_fmt(size.get('rows_per_second'))} rows/s, peak {_fmt(size.get('peak_memory_mib'))}"
+        f" MiB | {_fmt(size.get('baseline_rows_per_second'))} rows/s ({size.get('baseline', 'raw COPY')}) | "
+        f"{_fmt(size.get('ratio'), 'x')} | >= 200,000 rows/s, <= 100 MiB | {_verdict('export', out)} |"
+        for label, size in sizes.items()
+    ]
+
+
+def _details(out: dict) -> list[str]:
+    lines = ["## Every measurement", ""]
+    missing = [name for name, result in out.items() if result.get("status") not in ("measured", "recorded")]
+    if missing:
+        lines += ["Not measured in this run: " + ", ".join(
+            f"`{name}` ({out[name].get('status')}: {out[name].get('reason', '')})" for name in missing) + ".", ""]
+    for name, result in out.items():
+        shown = {k: v for k, v in result.items() if k not in ("top_self", "top_inclusive")}
+        lines += [f"### {name}", "", "```json", json.dumps(shown, indent=1, default=str), "```", ""]
+        for key in ("top_self", "top_inclusive"):
+            if result.get(key):
+                lines += [f"{key.replace('_', ' ')} (share of {result.get('samples')} samples):", ""]
+                lines += [f"- {row['share']:.1%} `{row['frame']}`" for row in result[key]]
+                lines.append("")
+    return lines
+
+
+def write(results: dict) -> None:
+    JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
+    results["summary"] = {
+        name: {"target_met": target_met(name, results["measurements"])}
+        for name in ("single_ingest", "batch_ingest", "delivery", "latency", "worker_kill", "export")
+    }
+    results["summary"]["ratios"] = {
+        "single_ingest/noop_view": ratio(results["measurements"], "single_ingest", "noop_view"),
+        "batch_ingest/raw_inserts": ratio(results["measurements"], "batch_ingest", "raw_inserts"),
+        "delivery/http_loop": ratio(results["measurements"], "delivery", "http_loop"),
+        "delivery/peer_django_webhook": ratio(results["measurements"], "delivery", "peer_django_webhook"),
+    }
+    JSON_PATH.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    MD_PATH.write_text(markdown(results))

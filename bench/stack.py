@@ -1,0 +1,145 @@
+"""The stack under test: database, Redis, sink, gunicorn and Celery, started and stopped by the run."""
+
+import json
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+import psycopg2
+import redis
+from celery import Celery
+
+from . import env as bench_env
+from . import procs
+
+
+@dataclass
+class StackConfig:
+    gunicorn_workers: int = 3
+    gunicorn_threads: int = 4
+    celery_workers: int = 1
+    celery_pool: str = "prefork"
+    celery_concurrency: int = 2
+
+    def gunicorn_description(self) -> str:
+        return f"gunicorn gthread, {self.gunicorn_workers} workers x {self.gunicorn_threads} threads, keep-alive 30 s"
+
+    def celery_description(self) -> str:
+        return (
+            f"{self.celery_workers} celery worker process(es), --pool {self.celery_pool} "
+            f"--concurrency {self.celery_concurrency}, --prefetch-multiplier from settings"
+        )
+
+
+def database_recreate(name: str) -> None:
+    """Drop and create one of the benchmark's own databases (never any other)."""
+    if name not in (bench_env.MAIN_DB, bench_env.SCALE_DB):
+        raise ValueError(f"refusing to recreate {name!r}: only the benchmark databases may be dropped")
+    connection = psycopg2.connect(bench_env.database_url("postgres"))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+
+
+def redis_flush() -> None:
+    for db in (bench_env.BROKER_DB, bench_env.CACHE_DB, bench_env.PEER_BROKER_DB):
+        redis.Redis.from_url(bench_env.redis_url(db)).flushdb()
+
+
+@dataclass
+class Sink:
+    port: int
+    process: object = None
+
+    def start(self, env: dict) -> "Sink":
+        self.process = procs.start("sink", [procs.PY, "-m", "bench.sink", str(self.port)], env)
+        procs.wait_port(self.port, timeout=10, process=self.process)
+        return self
+
+    def _call(self, method: str, path: str):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict:
+        return self._call("GET", "/__stats")
+
+    def dump(self) -> list[tuple[float, str]]:
+        return self._call("GET", "/__dump")
+
+    def reset(self) -> None:
+        self._call("POST", "/__reset")
+
+
+@dataclass
+class Gunicorn:
+    port: int
+    config: StackConfig
+    process: object = None
+
+    def start(self, env: dict) -> "Gunicorn":
+        argv = [
+            procs.PY, "-m", "gunicorn", "postback_platform.wsgi",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--worker-class", "gthread",
+            "--workers", str(self.config.gunicorn_workers),
+            "--threads", str(self.config.gunicorn_threads),
+            "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
+        ]
+        self.process = procs.start("gunicorn", argv, env)
+        procs.wait_port(self.port, timeout=30, process=self.process)
+        return self
+
+
+@dataclass
+class CeleryWorkers:
+    """``count`` worker processes of one app, each its own process group so one can be killed alone."""
+
+    app: str
+    env: dict
+    config: StackConfig
+    label: str
+    processes: list = field(default_factory=list)
+
+    def start(self, *, count: int | None = None, timeout: float = 60) -> "CeleryWorkers":
+        count = self.config.celery_workers if count is None else count
+        for number in range(count):
+            name = f"{self.label}{number}-{int(time.time() * 1000)}"
+            argv = [
+                procs.PY, "-m", "celery", "-A", self.app, "worker", "-n", f"{name}@bench",
+                "--pool", self.config.celery_pool, "--concurrency", str(self.config.celery_concurrency),
+                "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+            ]
+            process = procs.start(name, argv, self.env)
+            process.node_name = f"{name}@bench"
+            self.processes.append(process)
+        self.wait_ready(timeout=timeout)
+        return self
+
+    def wait_ready(self, *, timeout: float) -> None:
+        control = Celery(broker=self.env["CELERY_BROKER_URL"]).control
+        wanted = {process.node_name for process in self.processes}
+
+        def all_answer():
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.bench_name} exited with {process.returncode}")
+            replies = control.ping(destination=sorted(wanted), timeout=1.0)
+            return wanted <= {name for reply in replies for name in reply}
+
+        if not procs.wait_until(all_answer, timeout=timeout, interval=0.2):
+            raise RuntimeError(f"celery workers {sorted(wanted)} did not answer a ping within {timeout}s")
+
+    def stop(self) -> None:
+        while self.processes:
+            procs.stop(self.processes.pop(), grace_seconds=10)
+
+
+def beat_start(env: dict):
+    procs.LOG_DIR.mkdir(parents=True, exist_ok=True)
+    schedule = procs.LOG_DIR / "celerybeat-schedule"
+    argv = [procs.PY, "-m", "celery", "-A", "postback_platform", "beat", "--loglevel", "WARNING",
+            "--schedule", str(schedule)]
+    return procs.start("beat", argv, env)
