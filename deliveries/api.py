@@ -4,18 +4,32 @@ A ViewSet, so actions on one delivery (resend) sit beside the reads.
 """
 
 from drf_spectacular.utils import extend_schema_view
-from rest_framework.exceptions import NotFound
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
+from accounts.permissions import IsAdminKey
 from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
 from .filter_params import delivery_filters
 from .selectors import delivery_get, delivery_list
 from .serializers import DeliveryDetailSerializer, DeliverySerializer
+from .services import DeliveryStateError, deliveries_resend, delivery_resend
 
 
-@extend_schema_view(list=api_docs.DELIVERY_LIST, retrieve=api_docs.DELIVERY_RETRIEVE)
+class DeliveryBusy(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+@extend_schema_view(
+    list=api_docs.DELIVERY_LIST,
+    retrieve=api_docs.DELIVERY_RETRIEVE,
+    resend=api_docs.DELIVERY_RESEND,
+    resend_many=api_docs.DELIVERY_RESEND_MANY,
+)
 class DeliveryViewSet(StatusViewSet):
     serializer_class = DeliverySerializer
 
@@ -28,3 +42,26 @@ class DeliveryViewSet(StatusViewSet):
         if delivery is None:
             raise NotFound(f"No delivery with id {pk}. An event's deliveries are listed at /api/v1/events/{{id}}/.")
         return Response(DeliveryDetailSerializer(delivery).data)
+
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminKey])
+    def resend(self, request, pk: str):
+        delivery = delivery_get(pk=int(pk))
+        if delivery is None:
+            raise NotFound(f"No delivery with id {pk}.")
+        try:
+            delivery_resend(delivery=delivery)
+        except DeliveryStateError as exc:
+            raise DeliveryBusy(str(exc)) from None
+        return Response(DeliveryDetailSerializer(delivery_get(pk=delivery.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=False, methods=["post"], url_path="resend", permission_classes=[IsAdminKey])
+    def resend_many(self, request):
+        """Resend every delivery matching the filters of the list (status, partner, endpoint, event_type, from, to)."""
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send an object of filters, e.g. {\"status\": \"failed\"}."]})
+        filters = delivery_filters({name: str(value) for name, value in request.data.items() if value is not None})
+        if all(value is None for value in filters.values()):
+            raise ValidationError(
+                {"non_field_errors": ["Give at least one filter (status, partner, endpoint, event_type, from, to)."]}
+            )
+        return Response({"resent": deliveries_resend(queryset=delivery_list(**filters))}, status=status.HTTP_202_ACCEPTED)

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 
-from postback_platform.api_docs import NOT_FOUND, common_errors, invalid, time_range_parameters
+from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, time_range_parameters
 
 from .serializers import DeliveryDetailSerializer, DeliverySerializer
 
@@ -53,6 +53,7 @@ DELIVERY_LIST = extend_schema(
 
 DELIVERY_RETRIEVE = extend_schema(
     summary="One delivery with its attempts",
+    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")],
     description="Every HTTP attempt, oldest first. Request headers are never shown: they may hold credentials.",
     responses={200: DeliveryDetailSerializer, 404: NOT_FOUND, **common_errors()},
     examples=[
@@ -63,4 +64,23 @@ DELIVERY_RETRIEVE = extend_schema(
             response_only=True,
         )
     ],
+)
+
+DELIVERY_RESEND = extend_schema(
+    summary="Resend one delivery (admin)",
+    description="Queues the delivery again with a fresh attempt budget, whatever its status; the partner gets the "
+    "same `webhook-id`. 409 while an attempt is in flight.",
+    request=None,
+    responses={202: DeliveryDetailSerializer, 404: NOT_FOUND, 409: error_response(
+        "An attempt is in flight", "This delivery is being sent right now; resend it once the attempt has finished."
+    ), **common_errors()},
+)
+
+DELIVERY_RESEND_MANY = extend_schema(
+    summary="Resend deliveries by filter (admin)",
+    description="Body: the list's filters, at least one: `status`, `partner`, `endpoint`, `event_type`, `from`, "
+    "`to`. Answers with how many were queued again.",
+    request={"application/json": {"type": "object", "example": {"status": "failed", "partner": "acme-affiliates"}}},
+    responses={202: {"type": "object", "properties": {"resent": {"type": "integer"}}},
+               400: invalid({"non_field_errors": ["Give at least one filter …"]}), **common_errors()},
 )

@@ -17,7 +17,7 @@ def delivery_list(
     created_to: datetime | None = None,
 ) -> QuerySet[Delivery]:
     """Deliveries matching every filter given, newest first; ``partner`` is a slug, ``endpoint`` an id."""
-    deliveries = Delivery.objects.select_related("partner", "event").order_by("-id")
+    deliveries = Delivery.objects.select_related("partner", "event", "endpoint").order_by("-id")
     conditions = {
         "status": status,
         "partner__slug": partner,
@@ -32,7 +32,7 @@ def delivery_list(
 def delivery_get(*, pk: int) -> Delivery | None:
     """One delivery with its attempts, oldest attempt first."""
     return (
-        Delivery.objects.select_related("partner", "event")
+        Delivery.objects.select_related("partner", "event", "endpoint")
         .prefetch_related("attempts")
         .filter(pk=pk)
         .first()

@@ -39,8 +39,11 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
     attempts = DeliveryAttemptSerializer(many=True, read_only=True)
     attempt_count = serializers.IntegerField(read_only=True)
+    held_reason = serializers.CharField(
+        read_only=True, help_text="Why a pending or retrying delivery is not being sent (a paused endpoint or partner)."
+    )
 
     class Meta(DeliverySerializer.Meta):
-        fields = [*DeliverySerializer.Meta.fields, "attempt_count", "request_method", "request_url"]
+        fields = [*DeliverySerializer.Meta.fields, "attempt_count", "request_method", "request_url", "held_reason"]
         read_only_fields = fields
 

@@ -33,7 +33,7 @@ def event_list(
 
 def events_with_deliveries(events: QuerySet[Event]) -> QuerySet[Event]:
     """The events with their deliveries loaded in one more query, for the status API."""
-    deliveries = Delivery.objects.select_related("partner").order_by("id")
+    deliveries = Delivery.objects.select_related("partner", "endpoint").order_by("id")
     return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
 
 

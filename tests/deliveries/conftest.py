@@ -1,6 +1,7 @@
 import ipaddress
 
 import pytest
+from django.core.cache import cache
 
 
 @pytest.fixture
@@ -13,3 +14,11 @@ def loopback_allowed(settings):
 def partner_url(httpserver):
     """The test server's URL by IP literal, so no name resolution is involved."""
     return lambda path: f"http://127.0.0.1:{httpserver.port}{path}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit windows and wake-up flags from one test must not leak into the next."""
+    cache.clear()
+    yield
+    cache.clear()
