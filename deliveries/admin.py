@@ -84,8 +84,10 @@ class DeliveryAttemptInline(admin.TabularInline):
 
     @admin.display(description="Request")
     def request_line(self, attempt):
-        body = f"\n{attempt.request_body}" if attempt.request_body else ""
-        return format_html("<code>{} {}</code>{}", attempt.request_method, attempt.request_url, body)
+        line = format_html("<code>{} {}</code>", attempt.request_method, attempt.request_url)
+        if not attempt.request_body:
+            return line
+        return format_html('{}<pre class="console-body">{}</pre>', line, attempt.request_body)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -14,7 +14,8 @@ from django.utils import timezone
 from partners.models import PostbackEndpoint
 from postback_platform.subqueries import count_subquery
 
-from .models import Delivery
+from .models import Delivery, DeliveryAttempt
+from .services import TEST_PLAYER_ID
 
 BACKLOG_COUNT_CAP = 100_000
 
@@ -93,3 +94,29 @@ def delivery_backlog() -> Backlog:
     due = Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=timezone.now()).order_by()
     oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     return Backlog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)
+
+
+def endpoint_recent_event(endpoint: PostbackEndpoint):
+    """The event of the endpoint's newest real delivery, for previews; None when it has had none.
+
+    One step down the (endpoint, created_at) index.
+    """
+    newest = (
+        Delivery.objects.filter(endpoint=endpoint, is_test=False)
+        .select_related("event")
+        .order_by("-created_at")
+        .first()
+    )
+    return newest.event if newest else None
+
+
+def endpoint_test_attempts(endpoint: PostbackEndpoint, *, limit: int = 5) -> list[DeliveryAttempt]:
+    """The endpoint's latest test postbacks, newest first, each as its (single) attempt.
+
+    Test events all belong to one player, so the (player, occurred_at) index
+    finds them without walking the endpoint's real history.
+    """
+    attempts = DeliveryAttempt.objects.filter(
+        delivery__endpoint=endpoint, delivery__event__player_id=TEST_PLAYER_ID, delivery__is_test=True
+    )
+    return list(attempts.order_by("-delivery__event__occurred_at", "-number")[:limit])

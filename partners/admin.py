@@ -1,18 +1,28 @@
+import json
 from datetime import timedelta
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
 from deliveries import dashboard_selectors as delivery_reads
 from deliveries import templating
 from deliveries.models import Delivery
+from deliveries.services import endpoint_send_test, template_preview
 from events import dashboard_selectors as event_reads
 from postback_platform.subqueries import count_subquery
 
+from .admin_forms import EndpointAdminForm
 from .models import Partner, PayoutRule, PostbackEndpoint
+from .services import endpoint_pause, endpoint_resume, endpoint_save, partner_save
+from .validation import endpoint_config_errors
 
 ACTIVITY_WINDOW = timedelta(hours=24)
 _MACRO_MEANINGS = {
@@ -31,14 +41,38 @@ _MACRO_MEANINGS = {
 MACRO_REFERENCE = [(f"{{{name}}}", _MACRO_MEANINGS.get(name, "")) for name in templating.MACROS] + [
     ("{params.NAME}", "any value the platform sent in params, e.g. {params.sub1}")
 ]
+TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers")
+
+
+def _names(objects) -> str:
+    return ", ".join(str(obj) for obj in objects)
+
+
+def _paused_badge(reason: str = ""):
+    return format_html('<strong class="console-bad">Paused</strong>{}', f": {reason}" if reason else "")
+
+
+def _keep_previous_active_state(obj, form, change: bool) -> dict:
+    """Undo the form's write of ``is_active`` and return it as a change, so a service pauses or resumes."""
+    if "is_active" not in form.changed_data:
+        return {}
+    wanted = obj.is_active
+    obj.is_active = form.initial.get("is_active", True) if change else True
+    return {"is_active": wanted}
 
 
 class PostbackEndpointInline(admin.TabularInline):
+    """The partner's endpoints at a glance; each is configured on its own page."""
+
     model = PostbackEndpoint
     extra = 0
-    fields = ["name", "method", "url_template", "is_active", "paused_at"]
-    readonly_fields = ["paused_at"]
+    can_delete = False
     show_change_link = True
+    fields = ["name", "method", "url_template", "is_active", "paused_at", "consecutive_failures"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class PayoutRuleInline(admin.TabularInline):
@@ -52,7 +86,9 @@ class PartnerAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "scope"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    fields = ["name", "slug", "scope", "is_active", "notes"]
     inlines = [PostbackEndpointInline, PayoutRuleInline]
+    actions = ["pause", "resume"]
 
     def get_queryset(self, request):
         # Per-row subqueries walk the (partner, …) indexes for the rows on the page only.
@@ -73,10 +109,34 @@ class PartnerAdmin(admin.ModelAdmin):
             )
         )
 
+    def save_model(self, request, obj, form, change):
+        partner_save(partner=obj, fields=_keep_previous_active_state(obj, form, change))
+
+    @admin.action(description="Pause selected partners (hold their deliveries)", permissions=["change"])
+    def pause(self, request, queryset):
+        self._switch(request, queryset, active=False)
+
+    @admin.action(description="Resume selected partners (send what was held)", permissions=["change"])
+    def resume(self, request, queryset):
+        self._switch(request, queryset, active=True)
+
+    def _switch(self, request, queryset, *, active: bool):
+        to_switch = list(queryset.filter(is_active=not active))
+        for partner in to_switch:
+            partner_save(partner=partner, fields={"is_active": active})
+        unchanged = queryset.count() - len(to_switch)
+        if active:
+            done = f"Resumed {len(to_switch)} partner(s): {_names(to_switch) or 'none'}; held deliveries go out now."
+        else:
+            done = f"Paused {len(to_switch)} partner(s): {_names(to_switch) or 'none'}; their deliveries are held, not dropped."
+        self.message_user(request, done)
+        if unchanged:
+            self.message_user(request, f"{unchanged} already {'active' if active else 'paused'}, left as they were.")
+
     @admin.display(description="State", ordering="is_active")
     def state(self, partner):
         if not partner.is_active:
-            return format_html('<strong class="console-bad">Paused</strong>')
+            return _paused_badge()
         if partner.endpoints_held:
             return f"Active · {partner.endpoints_held} endpoint(s) paused"
         return "Active"
@@ -101,23 +161,54 @@ class PartnerAdmin(admin.ModelAdmin):
 
 @admin.register(PostbackEndpoint)
 class PostbackEndpointAdmin(admin.ModelAdmin):
+    form = EndpointAdminForm
     list_display = ["name", "partner", "method", "state", "consecutive_failures", "updated_at"]
     list_filter = ["is_active", "method", "partner"]
     list_select_related = ["partner"]
     search_fields = ["name", "partner__name", "partner__slug"]
-    autocomplete_fields = ["partner"]
     filter_horizontal = ["event_types"]
-    readonly_fields = ["macro_reference", "consecutive_failures", "paused_at", "pause_reason"]
+    readonly_fields = [
+        "macro_reference",
+        "live_preview",
+        "test_postbacks",
+        "signing_secret_state",
+        "consecutive_failures",
+        "paused_at",
+        "pause_reason",
+    ]
+    actions = ["pause", "resume"]
     fieldsets = [
         (None, {"fields": ["partner", "name", "event_types", "is_active"]}),
         (
             "Request",
             {
-                "fields": ["method", ("url_template", "macro_reference"), "body_format", "body_template", "headers"],
+                "fields": [
+                    "method",
+                    ("url_template", "macro_reference"),
+                    "body_format",
+                    "body_template",
+                    "headers",
+                    "live_preview",
+                ],
                 "description": "Macros are replaced by the event's values, escaped for where they land.",
             },
         ),
+        (
+            "Test postbacks",
+            {
+                "fields": ["test_postbacks"],
+                "description": "“Send test postback” (top right) sends a sample event with the saved configuration. "
+                "Tests are real requests, marked as tests and left out of statistics.",
+            },
+        ),
         ("Matching", {"fields": ["filters"]}),
+        (
+            "Signing",
+            {
+                "fields": ["signing_secret_state", "new_signing_secret", "generate_signing_secret"],
+                "description": "Requests carry a Standard Webhooks signature when a secret is set.",
+            },
+        ),
         (
             "Reliability",
             {
@@ -135,13 +226,144 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return self.fieldsets
+        # Read-only visitors get no secret inputs (and no form to put them in).
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in EndpointAdminForm.write_only]})
+            for name, options in self.fieldsets
+        ]
+
+    def save_model(self, request, obj, form, change):
+        fields = _keep_previous_active_state(obj, form, change)
+        secret, generated = form.chosen_secret()
+        if secret:
+            fields["signing_secret"] = secret
+        rotates = change and bool(obj.signing_secret) and secret is not None
+        endpoint_save(endpoint=obj, fields=fields)
+        if generated:
+            self.message_user(
+                request, f"Signing secret generated. Copy it now, it is not shown again: {secret}", messages.WARNING
+            )
+        if rotates:
+            hours = settings.POSTBACK_SECRET_ROTATION_GRACE_HOURS
+            self.message_user(request, f"Signing secret rotated; the previous one keeps signing for {hours} h.")
+
+    @admin.action(description="Pause selected endpoints (hold their deliveries)", permissions=["change"])
+    def pause(self, request, queryset):
+        paused = list(queryset.filter(is_active=True).select_related("partner"))
+        for endpoint in paused:
+            endpoint_pause(endpoint=endpoint, reason=f"paused by {request.user.get_username()} in the admin")
+        self.message_user(
+            request,
+            f"Paused {len(paused)} endpoint(s): {_names(paused) or 'none'}; their deliveries are held, not dropped.",
+        )
+
+    @admin.action(description="Resume selected endpoints (send what was held)", permissions=["change"])
+    def resume(self, request, queryset):
+        resumed = list(queryset.filter(is_active=False).select_related("partner"))
+        for endpoint in resumed:
+            endpoint_resume(endpoint=endpoint)
+        self.message_user(
+            request, f"Resumed {len(resumed)} endpoint(s): {_names(resumed) or 'none'}; held deliveries go out now."
+        )
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="partners_endpoint_preview"),
+            path("<int:pk>/send-test/", self.admin_site.admin_view(self.send_test_view), name="partners_endpoint_test"),
+        ]
+        return own + super().get_urls()
+
+    @staticmethod
+    def _endpoint_or_404(pk) -> PostbackEndpoint:
+        return get_object_or_404(PostbackEndpoint.objects.select_related("partner"), pk=pk)
+
+    def preview_view(self, request, pk):
+        """The request the form's current, unsaved templates would send: the page's live preview."""
+        endpoint = self._endpoint_or_404(pk)
+        if request.method != "POST" or not self.has_view_permission(request, endpoint):
+            raise PermissionDenied
+        errors = _apply_unsaved_templates(endpoint, request.POST) or endpoint_config_errors(
+            **{name: getattr(endpoint, name) for name in TEMPLATE_FIELDS}, filters=endpoint.filters
+        )
+        if errors:
+            return JsonResponse({"errors": errors})
+        return JsonResponse(_preview(endpoint, delivery_reads.endpoint_recent_event(endpoint)))
+
+    def send_test_view(self, request, pk):
+        endpoint = self._endpoint_or_404(pk)
+        if request.method != "POST" or not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        attempt = endpoint_send_test(endpoint=endpoint)
+        succeeded = attempt is not None and attempt.outcome == attempt.Outcome.SUCCESS
+        self.message_user(request, _test_summary(attempt), messages.SUCCESS if succeeded else messages.ERROR)
+        return redirect("admin:partners_postbackendpoint_change", endpoint.pk)
+
     @admin.display(description="State", ordering="is_active")
     def state(self, endpoint):
         if endpoint.is_active:
             return "Active"
-        reason = f": {endpoint.pause_reason}" if endpoint.pause_reason else ""
-        return format_html('<strong class="console-bad">Paused</strong>{}', reason)
+        return _paused_badge(endpoint.pause_reason)
 
     @admin.display(description="Macros")
     def macro_reference(self, endpoint):
         return render_to_string("admin/partners/macro_reference.html", {"macros": MACRO_REFERENCE})
+
+    @admin.display(description="Preview")
+    def live_preview(self, endpoint):
+        if endpoint is None or endpoint.pk is None:
+            return "Save the endpoint to see the request it sends."
+        event = delivery_reads.endpoint_recent_event(endpoint)
+        context = {
+            "endpoint": endpoint,
+            "preview": _preview(endpoint, event),
+            "source": f"its latest event, {event.event_id}" if event else "a sample event",
+        }
+        return render_to_string("admin/partners/endpoint_preview.html", context)
+
+    @admin.display(description="Latest tests")
+    def test_postbacks(self, endpoint):
+        if endpoint is None or endpoint.pk is None:
+            return "Save the endpoint to send it a test postback."
+        attempts = delivery_reads.endpoint_test_attempts(endpoint)
+        return render_to_string("admin/partners/endpoint_tests.html", {"attempts": attempts})
+
+    @admin.display(description="Signing secret")
+    def signing_secret_state(self, endpoint):
+        if not endpoint.signing_secret:
+            return "Not set: requests go out unsigned."
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_signing_secret and expires and expires > timezone.now():
+            return f"Set (hidden). The previous secret also signs until {expires:%Y-%m-%d %H:%M} UTC."
+        return "Set (hidden)."
+
+
+def _apply_unsaved_templates(endpoint: PostbackEndpoint, data) -> dict[str, str]:
+    """Put the form's template fields on ``endpoint`` (never saved); field → reason for what cannot be read."""
+    for name in ("url_template", "method", "body_format", "body_template"):
+        if name in data:
+            setattr(endpoint, name, data[name])
+    if "headers" in data:
+        try:
+            endpoint.headers = json.loads(data["headers"] or "{}")
+        except ValueError as exc:
+            return {"headers": f"Headers are not valid JSON ({exc}); write an object such as {{\"X-Token\": \"abc\"}}."}
+    return {}
+
+
+def _preview(endpoint: PostbackEndpoint, event) -> dict:
+    try:
+        rendered = template_preview(endpoint=endpoint, event=event)
+    except templating.TemplateError as exc:
+        return {"errors": {"template": str(exc)}}
+    return {"method": rendered.method, "url": rendered.url, "headers": rendered.headers, "body": rendered.body}
+
+
+def _test_summary(attempt) -> str:
+    if attempt is None:
+        return "The test postback could not be sent; see the endpoint's deliveries for the reason."
+    answer = f"HTTP {attempt.status_code}" if attempt.status_code else (attempt.error or "no answer")
+    excerpt = f" Response: {attempt.response_excerpt[:200]}" if attempt.response_excerpt else ""
+    return f"Test postback sent: {answer} in {attempt.duration_ms or 0} ms.{excerpt}"

@@ -1,0 +1,49 @@
+"""Admin forms for partner configuration: the endpoint's write-only signing secret."""
+
+from django import forms
+
+from deliveries.signing import secret_generate
+
+from .models import PostbackEndpoint
+from .validation import signing_secret_error
+
+SECRET_FIELDS = ["signing_secret", "previous_signing_secret", "previous_secret_expires_at"]
+
+
+class EndpointAdminForm(forms.ModelForm):
+    """The endpoint form; the signing secret can be set or rotated, never read back."""
+
+    new_signing_secret = forms.CharField(
+        required=False,
+        strip=True,
+        label="New signing secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the current secret. A whsec_… value from the partner, or tick "
+        "“Generate” below. It is never shown again.",
+    )
+    generate_signing_secret = forms.BooleanField(
+        required=False,
+        label="Generate a new signing secret",
+        help_text="The platform makes a random secret and shows it once, after saving, to pass on to the partner.",
+    )
+
+    write_only = ("new_signing_secret", "generate_signing_secret")
+
+    class Meta:
+        model = PostbackEndpoint
+        exclude = SECRET_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        typed, generate = cleaned.get("new_signing_secret"), cleaned.get("generate_signing_secret")
+        if typed and generate:
+            self.add_error("new_signing_secret", "Either type a secret or tick “Generate”, not both.")
+        elif typed and (reason := signing_secret_error(typed)):
+            self.add_error("new_signing_secret", reason)
+        return cleaned
+
+    def chosen_secret(self) -> tuple[str | None, bool]:
+        """The secret to store (None keeps the current one), and whether the platform generated it."""
+        if self.cleaned_data.get("generate_signing_secret"):
+            return secret_generate(), True
+        return self.cleaned_data.get("new_signing_secret") or None, False
