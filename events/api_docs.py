@@ -146,6 +146,7 @@ EVENT_LIST = extend_schema(
 
 EVENT_RETRIEVE = extend_schema(
     summary="One event with its deliveries and their statuses",
+    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The event's id on this platform.")],
     responses={200: EventSerializer, 404: NOT_FOUND, **common_errors()},
     examples=[OpenApiExample("A first deposit", value=STORED_DEPOSIT, response_only=True)],
 )

@@ -20,7 +20,9 @@ class EventSerializer(serializers.ModelSerializer):
     """An event as stored, with its deliveries and their statuses."""
 
     type = serializers.CharField(source="type_id", read_only=True)
-    partner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    partner = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="The partner the player is attributed to."
+    )
     amount = serializers.SerializerMethodField()
     deliveries = DeliverySerializer(many=True, read_only=True)
 

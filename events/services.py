@@ -69,8 +69,8 @@ def events_ingest(*, items: list) -> list[IngestResult]:
 
 
 def catalog_load(*, items: list) -> Catalog:
-    slugs = {item.get("partner") for item in items if isinstance(item, dict)}
-    slugs = [slug for slug in slugs if isinstance(slug, str) and slug]
+    named = (item.get("partner") for item in items if isinstance(item, dict))
+    slugs = list({slug for slug in named if isinstance(slug, str) and slug})
     return Catalog(
         amount_required=dict(EventType.objects.values_list("slug", "requires_amount")),
         partners=Partner.objects.in_bulk(slugs, field_name="slug") if slugs else {},

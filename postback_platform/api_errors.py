@@ -8,7 +8,10 @@ particular field is to blame; an exception may name one through its
 are kept.
 """
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -20,12 +23,17 @@ VALIDATION_DETAIL = "The request has invalid fields; see errors for each one."
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
-    default_detail = "The request body is too large."
+
+    def __init__(self):
+        super().__init__(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes. Send fewer events "
+            "per batch or smaller params."
+        )
 
 
 def api_exception_handler(exc, context) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge(str(exc))
+        exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is not None:
         response.data = error_body(exc, response.data)
@@ -53,3 +61,11 @@ def field_errors(data, prefix: str = "") -> dict[str, list[str]]:
         return flat
     messages = data if isinstance(data, list) else [data]
     return {prefix or "non_field_errors": [str(message) for message in messages]} if messages else {}
+
+
+def not_found(request, exception=None):
+    """Django's 404 for paths no route matches: JSON in the API's format under /api/, the usual page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
+    detail = f"No API route matches {request.path}. The routes are listed at /api/docs/."
+    return JsonResponse({"detail": detail, "errors": {}}, status=status.HTTP_404_NOT_FOUND)

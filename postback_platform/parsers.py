@@ -19,10 +19,7 @@ class SizeLimitedJSONParser(JSONParser):
         declared = _content_length(request.META if request is not None else {})
         body = b"" if declared > limit else stream.read(limit + 1)
         if declared > limit or len(body) > limit:
-            raise PayloadTooLarge(
-                f"The request body is larger than {limit} bytes. Send fewer events per batch "
-                f"(at most 1,000) or smaller params."
-            )
+            raise PayloadTooLarge()
         return super().parse(io.BytesIO(body), media_type, parser_context)
 
 

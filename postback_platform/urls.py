@@ -18,6 +18,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+# Unknown paths under /api/ answer JSON in the API's error format.
+handler404 = "postback_platform.api_errors.not_found"
+
 admin.site.site_header = "Postback platform"
 admin.site.site_title = "Postback platform"
 admin.site.index_title = "Operations"

@@ -1,0 +1,36 @@
+"""A bounded schemathesis run against the event and delivery routes, in-process through the WSGI app.
+
+Requests are generated from the OpenAPI schema, valid and invalid alike;
+none may get a 5xx, and every answer must match what the schema promises.
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from postback_platform.wsgi import application
+from tests.factories import DeliveryFactory
+
+pytestmark = pytest.mark.fuzz
+
+
+# Served by the app itself, in-process: no server, no network.
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(
+    path_regex=r"^/api/v1/(events|deliveries)/"
+)
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_generated_requests_get_no_server_error_and_documented_answers(case, platform_client):
+    DeliveryFactory()
+    case.call_and_validate(
+        headers={"Authorization": platform_client._credentials["HTTP_AUTHORIZATION"]},
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+    )

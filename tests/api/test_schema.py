@@ -1,0 +1,81 @@
+import pytest
+from drf_spectacular.validation import validate_schema
+
+from deliveries import api_docs as delivery_docs
+from deliveries.serializers import DeliveryAttemptSerializer
+from events import api_docs as event_docs
+from events.serializers import EventInputSerializer
+from events.validation import FIELDS
+from tests.factories import DeliveryFactory, PartnerFactory, PostbackEndpointFactory
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = [
+    ("/api/v1/events/", "post"),
+    ("/api/v1/events/", "get"),
+    ("/api/v1/events/{id}/", "get"),
+    ("/api/v1/events/batch/", "post"),
+    ("/api/v1/deliveries/", "get"),
+    ("/api/v1/deliveries/{id}/", "get"),
+]
+
+
+@pytest.fixture
+def openapi(client) -> dict:
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_served_schema_is_valid_openapi_3(openapi):
+    validate_schema(openapi)
+
+    assert openapi["openapi"].startswith("3.")
+    scheme = openapi["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+
+
+def test_the_docs_page_is_served(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_route_documents_its_answers_with_examples(openapi, path, method):
+    operation = openapi["paths"][path][method]
+
+    success = next(code for code in ("200", "201") if code in operation["responses"])
+    assert operation["responses"][success]["content"]["application/json"]["examples"]
+    assert {"401", "403", "429"} <= set(operation["responses"])
+    if method == "post":
+        assert operation["requestBody"]["content"]["application/json"]["examples"]
+
+
+def test_the_documented_event_body_is_what_validation_accepts():
+    assert tuple(EventInputSerializer().fields) == FIELDS
+
+
+def test_the_ingest_example_matches_a_real_answer(platform_client):
+    partner = PartnerFactory(slug="acme-affiliates")
+    PostbackEndpointFactory(partner=partner, event_types=["first_deposit"])
+
+    body = platform_client.post("/api/v1/events/", event_docs.DEPOSIT, format="json").json()
+
+    assert set(body) == set(event_docs.STORED_DEPOSIT) | {"warnings"}
+    assert set(body["deliveries"][0]) == set(event_docs.DELIVERY)
+    assert {key: body[key] for key in ("amount", "is_first_deposit", "partner")} == {
+        key: event_docs.STORED_DEPOSIT[key] for key in ("amount", "is_first_deposit", "partner")
+    }
+
+
+def test_the_delivery_examples_match_real_answers(platform_client):
+    delivery = DeliveryFactory()
+
+    listed = platform_client.get("/api/v1/deliveries/").json()["results"][0]
+    detail = platform_client.get(f"/api/v1/deliveries/{delivery.pk}/").json()
+
+    assert set(listed) == set(delivery_docs.DELIVERY)
+    assert set(detail) >= set(delivery_docs.DELIVERY) | {"attempt_count", "request_method", "request_url"}
+    assert set(delivery_docs.ATTEMPT) == set(DeliveryAttemptSerializer.Meta.fields)
