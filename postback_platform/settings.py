@@ -290,7 +290,9 @@ if not POSTBACK_RETRY_SCHEDULE or min(POSTBACK_RETRY_SCHEDULE) < 0:
 POSTBACK_RETRY_AFTER_CAP_SECONDS = env.int("POSTBACK_RETRY_AFTER_CAP_SECONDS", default=3600)
 # A wake-up message is published after an ingest commits unless one is
 # already waiting; that needs a cache all processes share (REDIS_URL).
-POSTBACK_COALESCE_WAKE_UPS = env.bool("POSTBACK_COALESCE_WAKE_UPS", default=bool(REDIS_URL))
+# Empty means "on when REDIS_URL is set", so the line in .env.example changes nothing.
+_coalesce = env.str("POSTBACK_COALESCE_WAKE_UPS", default="")
+POSTBACK_COALESCE_WAKE_UPS = env.bool("POSTBACK_COALESCE_WAKE_UPS") if _coalesce else bool(REDIS_URL)
 # Hours a rotated-out signing secret keeps signing beside the new one.
 POSTBACK_SECRET_ROTATION_GRACE_HOURS = env.int("POSTBACK_SECRET_ROTATION_GRACE_HOURS", default=24)
 # Request and response bodies of attempts older than this are cleared (the rest of the record stays).
