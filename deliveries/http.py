@@ -7,6 +7,7 @@ an internal target between the check and the connect.
 """
 
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -51,10 +52,23 @@ def address_refusal(address: IPAddress) -> str | None:
     return None
 
 
+# The numeric spellings inet_aton reads as IPv4 (2130706433, 0x7f.1, 0177.0.0.1, 127.1):
+# a resolver connects to them without any DNS look-up, so they are addresses too.
+_LEGACY_IPV4 = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}", re.IGNORECASE)
+
+
 def literal_address(host: str) -> IPAddress | None:
+    """``host`` as an IP address, in any spelling a resolver reads as one; None for a name."""
+    host = host.strip("[]").removesuffix(".")
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    if not _LEGACY_IPV4.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
 
 

@@ -5,8 +5,9 @@ functions, so both refuse the same things with the same reasons.
 """
 
 import base64
+import ipaddress
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from deliveries import templating
 from deliveries.http import address_refusal, literal_address
@@ -58,10 +59,33 @@ def url_template_error(template: str) -> str | None:
         return "The URL has no host name."
     if parts.username is not None or parts.password is not None:
         return "Credentials in the URL are not allowed; send them in a header instead."
-    address = literal_address(parts.hostname)
+    host = _host_as_sent(parts.hostname)
+    if host is None:
+        return f"The host name {parts.hostname!r} is not a valid host name."
+    address = _LOOPBACK if _is_localhost(host) else literal_address(host)
     if address is not None and (reason := address_refusal(address)):
         return f"Postbacks may not go to this address: {reason}. POSTBACK_ALLOWED_NETWORKS can admit it."
     return None
+
+
+_LOOPBACK = ipaddress.ip_address("127.0.0.1")
+
+
+def _host_as_sent(hostname: str) -> str | None:
+    """The host as the HTTP client will send it: percent-decoded and IDNA-encoded (which maps ①②⑦ to 127)."""
+    host = unquote(hostname)
+    if literal_address(host) is not None:
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def _is_localhost(host: str) -> bool:
+    # RFC 6761: localhost and every name under it mean this machine, whatever DNS says.
+    name = host.lower().removesuffix(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def body_template_error(template: str, *, method: str, body_format: str) -> str | None:
