@@ -1,4 +1,4 @@
-"""Export benchmark: rows/s and peak memory of GET /api/v1/export/events.csv.
+"""Export benchmark: rows/s and peak memory of GET /api/v1/export/events.csv (and the stats' time).
 
     .venv/bin/python bench/export_bench.py                      # 10k and 1M rows
     .venv/bin/python bench/export_bench.py --rows 10000 100000  # other sizes
@@ -113,7 +113,8 @@ def _step(database_url: str, step: str, count: int = 0) -> str:
 def _summary(result: dict) -> str:
     return (
         f"{result['rows']:>9,} rows  {result['rows_per_second']:>9,.0f} rows/s  "
-        f"peak RSS {result['peak_rss_mib']:.1f} MiB (+{result['export_rss_growth_mib']:.1f} MiB during the export)"
+        f"peak RSS {result['peak_rss_mib']:.1f} MiB (+{result['export_rss_growth_mib']:.1f} MiB during the export); "
+        f"GET /api/v1/stats/ for a month {result['stats_seconds']:.2f} s"
     )
 
 
@@ -219,6 +220,7 @@ def _export(count: int) -> None:
     lines, size = _stream(client, {})
     seconds = time.perf_counter() - started
     peak = _peak_rss_mib()
+    stats_seconds = _timed_stats(client)
     print(json.dumps({
         "rows": lines - 1,
         "bytes": size,
@@ -226,7 +228,16 @@ def _export(count: int) -> None:
         "rows_per_second": round((lines - 1) / seconds),
         "peak_rss_mib": round(peak, 1),
         "export_rss_growth_mib": round(peak - baseline, 1),
+        "stats_seconds": stats_seconds,
     }))
+
+
+def _timed_stats(client) -> float:
+    """Statistics are aggregated on request: how long a month by day × partner × type takes over these rows."""
+    started = time.perf_counter()
+    response = client.get("/api/v1/stats/", {"from": "2026-11-01", "to": "2026-11-30"})
+    assert response.status_code == 200, response.status_code
+    return round(time.perf_counter() - started, 3)
 
 
 def _stream(client, params: dict) -> tuple[int, int]:

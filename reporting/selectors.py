@@ -31,7 +31,7 @@ Definitions (the README's "Statistics and exports" repeats them):
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -41,12 +41,10 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
-    Exists,
     F,
-    OuterRef,
+    FilteredRelation,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -129,8 +127,7 @@ def stats_rows(query: StatsQuery) -> list[StatsRow]:
 
 def stats_totals(query: StatsQuery) -> StatsRow:
     """The same measures over the whole filtered range, as one row."""
-    ungrouped = StatsQuery(query.date_from, query.date_to, query.partner, query.event_type, group_by=())
-    return (stats_rows(ungrouped) or [StatsRow()])[0]
+    return (stats_rows(replace(query, group_by=())) or [StatsRow()])[0]
 
 
 def _row_order(row: StatsRow) -> tuple:
@@ -217,25 +214,19 @@ def _payout_sums(query: StatsQuery) -> list[dict]:
 
 
 def _with_payout(events: QuerySet) -> QuerySet:
-    """Annotate ``payout`` and ``payout_currency`` from the partner's rule (see the module docstring)."""
-    rules = PayoutRule.objects.filter(partner_id=OuterRef("partner_id"))
-    has_first_deposit_rule = Exists(rules.filter(event_type_id=EventType.FIRST_DEPOSIT))
-    rule_type = Case(
-        When(
-            is_first_deposit=True,
-            then=Case(When(has_first_deposit_rule, then=Value(EventType.FIRST_DEPOSIT)), default=Value(EventType.DEPOSIT)),
-        ),
-        When(type_id__in=DEPOSIT_TYPES, then=Value(EventType.DEPOSIT)),
-        default=F("type_id"),
-        output_field=CharField(),
+    """Annotate ``payout`` and ``payout_currency`` from the partner's rule (see the module docstring).
+
+    The candidate rules are joined (the unique (partner, event type) index
+    serves each join) rather than looked up per row, which keeps a month of
+    a million events in seconds.
+    """
+    joined = events.annotate(
+        own_rule=_rule_of_type(F("type_id")),
+        deposit_rule=_rule_of_type(Value(EventType.DEPOSIT)),
+        first_deposit_rule=_rule_of_type(Value(EventType.FIRST_DEPOSIT)),
     )
-    rule = PayoutRule.objects.filter(partner_id=OuterRef("partner_id"), event_type_id=OuterRef("rule_type"))
-    money_field = DecimalField(max_digits=30, decimal_places=4)
-    return events.annotate(rule_type=rule_type).annotate(
-        rule_kind=Subquery(rule.values("kind")[:1]),
-        rule_value=Subquery(rule.values("value")[:1]),
-        rule_currency=Subquery(rule.values("currency")[:1]),
-    ).annotate(
+    kind, value, currency = (_applicable(attribute) for attribute in ("kind", "value", "currency"))
+    return joined.alias(rule_kind=kind, rule_value=value, rule_currency=currency).annotate(
         payout=Case(
             When(rule_kind=PayoutRule.Kind.FIXED, then=F("rule_value")),
             When(
@@ -243,13 +234,26 @@ def _with_payout(events: QuerySet) -> QuerySet:
                 amount__isnull=False,
                 then=Round(F("amount") * F("rule_value") * Value(PERCENT), precision=2),
             ),
-            output_field=money_field,
+            output_field=DecimalField(max_digits=30, decimal_places=4),
         ),
         payout_currency=Case(
             When(rule_kind=PayoutRule.Kind.FIXED, then=F("rule_currency")),
             default=F("currency"),
             output_field=CharField(),
         ),
+    )
+
+
+def _rule_of_type(event_type) -> FilteredRelation:
+    return FilteredRelation("partner__payout_rules", condition=Q(partner__payout_rules__event_type_id=event_type))
+
+
+def _applicable(attribute: str) -> Case:
+    """The rule's ``attribute``: a first deposit's own rule if any, else deposits' rule, else the type's rule."""
+    return Case(
+        When(is_first_deposit=True, first_deposit_rule__id__isnull=False, then=F(f"first_deposit_rule__{attribute}")),
+        When(Q(is_first_deposit=True) | Q(type_id__in=DEPOSIT_TYPES), then=F(f"deposit_rule__{attribute}")),
+        default=F(f"own_rule__{attribute}"),
     )
 
 

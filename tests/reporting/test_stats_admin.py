@@ -40,6 +40,13 @@ def test_statistics_page_shows_the_table_totals_and_a_daily_chart(admin_client, 
     assert chart["series"]["registrations"] == [0, 2, 0]
 
 
+def test_first_visit_groups_by_everything_and_charts_the_same_days(admin_client, events):
+    response = admin_client.get(URL, {"from": "2026-11-19", "to": "2026-11-21"})
+
+    assert response.context["header"][:3] == ["day", "partner", "event_type"]
+    assert _chart(response.content.decode())["series"]["events"] == [0, 2, 0]
+
+
 def test_statistics_page_offers_the_same_numbers_as_csv(admin_client, events):
     response = admin_client.get(URL, {**RANGE, "group_by": "partner", "download": "csv"})
 
