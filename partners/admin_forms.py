@@ -32,6 +32,7 @@ class EndpointAdminForm(forms.ModelForm):
     class Meta:
         model = PostbackEndpoint
         exclude = SECRET_FIELDS
+        labels = {"url_template": "URL template"}
 
     def clean(self):
         cleaned = super().clean()

@@ -1,0 +1,159 @@
+"""What affiliate managers and marketing do in the admin, in a real browser."""
+
+import csv
+import io
+import ipaddress
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.roles import AFFILIATE_MANAGERS, MARKETING
+from deliveries.models import Delivery
+from partners.models import Partner
+from reporting.exports import DELIVERY_COLUMNS
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
+
+from .conftest import log_in, messages, navigate, png_ink, screenshot, staff_member
+
+# Transactional: the live server answers from its own thread. The seeded event types
+# and role groups are restored for each test (a flush would drop them).
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture
+def partner_server(httpserver, settings):
+    """The partner: a local HTTP server that postbacks may reach."""
+    settings.POSTBACK_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    httpserver.expect_request("/pb").respond_with_data("OK from partner", status=200)
+    httpserver.expect_request("/legacy").respond_with_data("accepted", status=200)
+    return httpserver
+
+
+def _failed_delivery(partner_server) -> Delivery:
+    endpoint = PostbackEndpointFactory(
+        partner=PartnerFactory(name="Legacy Network"), url_template=partner_server.url_for("/legacy") + "?c={click_id}"
+    )
+    delivery = DeliveryFactory(
+        endpoint=endpoint, status=Delivery.Status.FAILED, attempt_count=1, next_attempt_at=None, last_error="HTTP 404"
+    )
+    delivery.attempts.create(
+        number=1, outcome="failure", request_method="GET", request_url=endpoint.url_template,
+        status_code=404, response_excerpt="no such campaign", duration_ms=41, error="HTTP 404",
+    )
+    return delivery
+
+
+def test_affiliate_manager_sets_up_a_partner_tests_it_and_resends_a_failure(page, partner_server):
+    # given
+    failed = _failed_delivery(partner_server)
+    staff_member("manager", AFFILIATE_MANAGERS)
+
+    # logs in and finds the dashboard link
+    log_in(page, "manager")
+    assert page.locator("a[href='/admin/dashboard/']").is_visible()
+    screenshot(page, "01-admin-index")
+
+    # creates a partner
+    page.goto("/admin/partners/partner/add/")
+    page.fill("#id_name", "Acme Ads")
+    navigate(page, "input[name=_save]")
+    assert "was added successfully" in messages(page)[0]
+    partner = Partner.objects.get(slug="acme-ads")
+    screenshot(page, "02-partners")
+
+    # creates a GET endpoint with macros, and sees the live preview follow the template
+    page.goto(f"/admin/partners/postbackendpoint/add/?partner={partner.pk}")
+    page.fill("#id_name", "Acme conversions")
+    page.select_option("#id_event_types_from", label="registration")
+    page.click("#id_event_types_add")
+    page.select_option("#id_method", "GET")
+    page.fill("#id_url_template", partner_server.url_for("/pb") + "?click={click_id}&event={event_type}&p={payout}")
+    navigate(page, "input[name=_continue]")
+    assert "was added successfully" in messages(page)[0]
+    preview_url = page.locator("#console-preview [data-part=url]")
+    assert "/pb?click=sample-click-1&event=registration" in preview_url.inner_text()
+    page.fill("#id_url_template", partner_server.url_for("/pb") + "?click={click_id}&player={player_id}")
+    page.wait_for_function("document.querySelector('#console-preview [data-part=url]').textContent.includes('player=')")
+    assert "player=sample-player-1" in preview_url.inner_text()
+    screenshot(page, "03-endpoint-preview")
+
+    # sends a test postback (the saved template) and sees the partner's answer
+    page.goto(page.url)  # drop the unsaved edit
+    navigate(page, "#send-test-postback")
+    summary = messages(page)[0]
+    assert summary.startswith("Test postback sent: HTTP 200 in ") and "OK from partner" in summary
+    assert "OK from partner" in page.locator("#console-test-postbacks").inner_text()
+    request, _ = partner_server.log[-1]
+    assert (request.path, request.args["click"]) == ("/pb", "sample-click-1")
+    screenshot(page, "04-test-postback")
+
+    # finds the failed delivery and resends it
+    page.goto("/admin/deliveries/delivery/")
+    navigate(page, "text=Failing now")
+    navigate(page, f"#result_list a[href*='/delivery/{failed.pk}/change/']")
+    assert "no such campaign" in page.locator("body").inner_text()
+    navigate(page, "text=Resend")
+    assert messages(page)[0] == f"Delivery {failed.pk}: Queued to be sent again."
+    failed.refresh_from_db()
+    assert failed.status in (Delivery.Status.PENDING, Delivery.Status.DELIVERED)
+    screenshot(page, "05-delivery-resent")
+
+    # exports the deliveries as CSV
+    page.goto("/admin/deliveries/delivery/?is_test__exact=0")
+    with page.expect_download() as download:
+        page.click("text=Export these rows as CSV")
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text())))
+    assert rows[0] == [column.header for column in DELIVERY_COLUMNS]
+    assert [row[0] for row in rows[1:]] == [str(failed.pk)]
+    screenshot(page, "06-deliveries")
+
+
+def test_dashboard_draws_its_charts(page):
+    now = timezone.now()
+    for days_ago, event_type in [(0, "registration"), (1, "registration"), (3, "deposit"), (6, "registration")]:
+        event = EventFactory(type_id=event_type, occurred_at=now - timedelta(days=days_ago), amount=5, currency="EUR")
+        DeliveryFactory(event=event, status=Delivery.Status.DELIVERED, created_at=now - timedelta(days=days_ago))
+    DeliveryFactory(status=Delivery.Status.FAILED, created_at=now - timedelta(days=2))
+    staff_member("manager", AFFILIATE_MANAGERS)
+
+    log_in(page, "manager")
+    navigate(page, "a[href='/admin/dashboard/']")
+    page.wait_for_selector("#chart-events[data-drawn=true]")
+    page.wait_for_selector("#chart-deliveries[data-drawn=true]")
+
+    assert page.locator("#chart-events rect.console-bar").count() >= 4
+    assert page.locator("#chart-deliveries polyline.console-line").count() == 2
+    for chart in ("#chart-events svg", "#chart-deliveries svg"):
+        box = page.locator(chart).bounding_box()
+        assert box["width"] > 200 and box["height"] > 80, (chart, box)
+    screenshot(page, "07-dashboard")
+    for chart in ("#chart-events", "#chart-deliveries"):
+        ink = png_ink(page, page.locator(chart).screenshot())
+        assert ink["inked"] > 0.02 and ink["colours"] >= 3, (chart, ink)
+
+
+def test_marketing_sees_configuration_read_only(page):
+    endpoint = PostbackEndpointFactory(
+        partner=PartnerFactory(name="Acme Ads"), url_template="https://partner.example/pb?c={click_id}"
+    )
+    DeliveryFactory(endpoint=endpoint)
+    staff_member("marketer", MARKETING)
+
+    log_in(page, "marketer")
+    page.goto(f"/admin/partners/partner/{endpoint.partner_id}/change/")
+    assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("#id_name").count() == 0
+    assert "Acme Ads" in page.locator("#content").inner_text()
+    screenshot(page, "08-marketing-partner")
+
+    page.goto(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+    assert page.locator("#send-test-postback").count() == 0
+    assert page.locator("input[type=password], #id_url_template").count() == 0
+    assert "https://partner.example/pb?c={click_id}" in page.locator("#content").inner_text()
+    screenshot(page, "09-marketing-endpoint")
+
+    page.goto("/admin/deliveries/delivery/")
+    offered = page.locator("select[name=action] option").all_inner_texts()
+    assert [text for text in offered if text.strip("- ")] == ["Export selected as CSV"]
+    screenshot(page, "10-marketing-deliveries")
