@@ -30,19 +30,29 @@ from .selectors import StatsQuery, stats_rows, stats_totals
 from .serializers import StatsRowSerializer
 
 STATS_PARAMETERS = [
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (inclusive), reporting time zone; default 29 days before 'to'."),
+    OpenApiParameter(
+        "from", OpenApiTypes.DATE, description="First day (inclusive), reporting time zone; default 'to' - 29 days."
+    ),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive); default today."),
     OpenApiParameter("partner", str, description="Partner slug."),
     OpenApiParameter("event_type", str, description="Event type slug."),
-    OpenApiParameter("group_by", str, description="Comma-separated subset of day,partner,event_type; default all three."),
+    OpenApiParameter(
+        "group_by", str, description="Comma-separated subset of day,partner,event_type; default all three."
+    ),
 ]
+
+
 def _unpaged(parameters: list[OpenApiParameter]) -> list[OpenApiParameter]:
     """The list's filters without its page size: an export is never paged."""
     return [parameter for parameter in parameters if parameter.name != "page_size"]
 
 
 BOM_PARAMETER = OpenApiParameter("bom", bool, description="1 to start the file with a UTF-8 byte-order mark (Excel).")
-CSV_RESPONSE = {(200, "text/csv"): OpenApiTypes.STR, 400: invalid({"from": ["'soon' is not a date …"]}), **common_errors()}
+CSV_RESPONSE = {
+    (200, "text/csv"): OpenApiTypes.STR,
+    400: invalid({"from": ["'soon' is not a date …"]}),
+    **common_errors(),
+}
 
 StatsResponse = inline_serializer(
     name="Stats",

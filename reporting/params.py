@@ -25,8 +25,8 @@ def stats_query_from_params(params: Mapping[str, str]) -> StatsQuery:
     date_from = _date(params, "from", errors) or date_to - dt.timedelta(days=DEFAULT_DAYS - 1)
     if not errors:
         _check_range(date_from, date_to, errors)
-    partner = _known(params, "partner", Partner.objects.filter(slug=params.get("partner")), errors)
-    event_type = _known(params, "event_type", EventType.objects.filter(slug=params.get("event_type")), errors)
+    partner = _known(params, "partner", Partner, errors)
+    event_type = _known(params, "event_type", EventType, errors)
     group_by = _group_by(params.get("group_by"), errors)
     if errors:
         raise ValidationError(errors)
@@ -51,9 +51,10 @@ def _check_range(date_from: dt.date, date_to: dt.date, errors: dict) -> None:
         errors["to"] = [f"the range covers more than {MAX_DAYS} days; ask for a shorter one."]
 
 
-def _known(params: Mapping[str, str], name: str, matches, errors: dict) -> str | None:
+def _known(params: Mapping[str, str], name: str, model, errors: dict) -> str | None:
+    """The slug given as ``name``, if one of ``model`` has it."""
     value = (params.get(name) or "").strip()
-    if value and not matches.exists():
+    if value and not model.objects.filter(slug=value).exists():
         errors[name] = [f"no {name.replace('_', ' ')} {value!r} exists."]
     return value or None
 

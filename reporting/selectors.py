@@ -189,7 +189,8 @@ def _grouped(queryset: QuerySet, keys: dict, extra_keys: tuple[str, ...] = (), *
 
 
 def _event_keys(query: StatsQuery, group_by: Iterable[str] | None = None) -> dict:
-    return _group_keys(query.group_by if group_by is None else group_by, occurred_at="occurred_at", event_type="type_id")
+    names = query.group_by if group_by is None else group_by
+    return _group_keys(names, occurred_at="occurred_at", event_type="type_id")
 
 
 def _event_counts(query: StatsQuery) -> list[dict]:
