@@ -12,7 +12,7 @@ date-time with an offset or a plain date; a date means midnight in
 
 import re
 from collections.abc import Callable, Collection, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -99,10 +99,12 @@ def _time_param(query: Mapping[str, str], name: str, *, end_of_day: bool) -> dat
     try:
         if _DATE.match(value):
             day = date.fromisoformat(value) + timedelta(days=1 if end_of_day else 0)
-            return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.REPORTING_TIME_ZONE))
+            moment = datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.REPORTING_TIME_ZONE))
+            return moment.astimezone(UTC)
         if _DATETIME_WITH_OFFSET.match(value):
-            return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+            return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError):
+        # Not a calendar date, or beyond what a date-time can hold (year 9999 plus a day).
         pass
     raise ValidationError(
         {name: [f"{value[:80]!r} is not a date (2026-11-23) or a date-time with an offset (2026-11-23T10:00:00Z)."]}

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,6 +27,10 @@ PARTNER_MAX_LENGTH = 64
 MAX_PARAMS = 50
 PARAM_NAME_MAX_LENGTH = 64
 PARAM_VALUE_MAX_LENGTH = 512
+# Events from before online gaming platforms, or far ahead of the receiving
+# clock, are mistakes (a wrong unit or time zone), not history.
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_AHEAD = timedelta(days=1)
 # Event.amount is DECIMAL(18, 4): 14 digits before the point.
 AMOUNT_MAX_INTEGER_DIGITS = 14
 
@@ -156,9 +160,13 @@ def _check_occurred_at(value: Any, catalog: Catalog) -> tuple[datetime | None, s
     fraction = (match["fraction"] or "")[:6].ljust(6, "0")
     offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
     try:
-        return datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}"), None
-    except ValueError as exc:
+        moment = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}")
+        in_utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         return None, f"Not a valid date-time ({exc}). {hint}"
+    if not EARLIEST_OCCURRED_AT <= in_utc <= datetime.now(UTC) + MAX_CLOCK_AHEAD:
+        return None, "Must lie between 2000-01-01 and one day from now; check the platform's clock and time zone."
+    return moment, None
 
 
 def _check_params(value: Any, catalog: Catalog) -> tuple[dict, str | None]:

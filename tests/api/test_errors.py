@@ -98,3 +98,28 @@ def test_the_json_parser_reads_a_body_within_the_limit():
     assert SizeLimitedJSONParser().parse(io.BytesIO(b'{"a": "b"}'), "application/json", {"request": request}) == {
         "a": "b"
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('{"event_id": "a\\ud800", "type": "registration", "player_id": "p"}', "lone surrogate"),
+        ('{"event_id": "a", "type": "registration", "player_id": "p", "params": {"x": "\\udc00"}}', "lone surrogate"),
+        ("[" * 50_000, "nested too deeply"),
+    ],
+)
+def test_json_that_cannot_be_stored_is_a_400_not_a_server_error(platform_client, body, reason):
+    response = platform_client.generic("POST", "/api/v1/events/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    assert not Event.objects.exists()
+
+
+def test_a_valid_surrogate_pair_is_an_ordinary_character(platform_client):
+    body = '{"event_id": "smile-\\ud83d\\ude00", "type": "registration", "player_id": "p"}'
+
+    response = platform_client.generic("POST", "/api/v1/events/", body, content_type="application/json")
+
+    assert response.status_code == 201
+    assert response.json()["event_id"] == "smile-\N{GRINNING FACE}"

@@ -93,6 +93,8 @@ def test_lists_are_newest_first_and_paged_with_a_cursor(platform_client):
         ({"from": "2026-11-24", "to": "2026-11-23"}, "to"),
         ({"partner": "not a slug"}, "partner"),
         ({"player_id": "p\x00"}, "player_id"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
     ],
 )
 def test_a_bad_filter_is_a_400_naming_the_parameter(platform_client, params, field):

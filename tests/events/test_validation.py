@@ -127,3 +127,8 @@ def test_ids_are_bounded_plain_strings(value, message):
 def test_partner_must_be_configured():
     assert valid(partner="acme").partner == "acme"
     assert errors_for(partner="ghost")["partner"][0].startswith("Unknown partner 'ghost'.")
+
+
+@pytest.mark.parametrize("value", ["1999-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"])
+def test_occurred_at_far_in_the_past_or_future_is_refused(value):
+    assert errors_for(occurred_at=value)["occurred_at"][0].startswith(("Must lie between", "Not a valid date-time"))
