@@ -23,6 +23,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # Resend and cancel are changes of a delivery's state.
         "deliveries.delivery": ("change", "view"),
         "deliveries.deliveryattempt": ("view",),
+        "reporting.statistics": ("view",),
     },
     MARKETING: {
         "partners.partner": ("view",),
@@ -33,6 +34,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "events.player": ("view",),
         "deliveries.delivery": ("view",),
         "deliveries.deliveryattempt": ("view",),
+        # The statistics page: marketing's reason to use the admin at all.
+        "reporting.statistics": ("view",),
     },
 }
 

@@ -16,7 +16,8 @@ class EventTypeAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "requires_amount", "is_builtin"]
 
     def has_delete_permission(self, request, obj=None):
-        return obj is None or not obj.is_builtin
+        # Built-in types are never deleted; custom ones only with the delete permission.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.is_builtin)
 
 
 @admin.register(Player)

@@ -24,7 +24,9 @@ def test_affiliate_managers_configure_partners_and_handle_deliveries_but_not_key
 def test_marketing_only_views():
     marketing = _member_of(MARKETING)
 
-    assert marketing.has_perms(["partners.view_partner", "events.view_event", "deliveries.view_delivery"])
+    assert marketing.has_perms(
+        ["partners.view_partner", "events.view_event", "deliveries.view_delivery", "reporting.view_statistics"]
+    )
     assert not any(perm.split(".")[1].startswith(("add_", "change_", "delete_")) for perm in marketing.get_all_permissions())
     assert not marketing.has_perm("accounts.view_apikey")
 

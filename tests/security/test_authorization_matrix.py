@@ -1,0 +1,282 @@
+"""Who may call what: every route in the URL conf has a rule here, and each rule is checked.
+
+API routes: no key, a wrong key and a revoked key get 401; a platform key
+on an admin-only route gets 403; the keys a rule admits get past the gate.
+Admin routes: an anonymous visitor is sent to the login page; a marketing
+user is refused configuration changes, API keys, users and lock-out
+records (403) and may read and export. A route added without a rule here
+fails ``test_every_route_has_a_rule``.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib.auth.models import Group, User
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.roles import MARKETING
+from accounts.services import api_key_create, api_key_revoke
+from events.models import EventType
+from tests.admin.conftest import member_of
+from tests.factories import DeliveryFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
+
+PUBLIC, PLATFORM, ADMIN = "public", "platform or admin key", "admin key"
+
+# REST API and other machine routes: route name → method → who may call it.
+API_RULES = {
+    "healthz": {"GET": PUBLIC},
+    "healthz-live": {"GET": PUBLIC},
+    "healthz-ready": {"GET": PUBLIC},
+    "api-schema": {"GET": PUBLIC},
+    "api-docs": {"GET": PUBLIC},
+    "reporting:stats": {"GET": PLATFORM},
+    "reporting:export-stats": {"GET": PLATFORM},
+    "reporting:export-events": {"GET": PLATFORM},
+    "reporting:export-deliveries": {"GET": PLATFORM},
+    "event-list": {"GET": PLATFORM, "POST": PLATFORM},
+    "event-batch": {"POST": PLATFORM},
+    "event-detail": {"GET": PLATFORM},
+    "delivery-list": {"GET": PLATFORM},
+    "delivery-detail": {"GET": PLATFORM},
+    "delivery-resend": {"POST": ADMIN},
+    "delivery-resend-many": {"POST": ADMIN},
+    "partner-list": {"GET": ADMIN, "POST": ADMIN},
+    "partner-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN},
+    "partner-endpoint-list": {"GET": ADMIN, "POST": ADMIN},
+    "partner-endpoint-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN},
+    "partner-endpoint-preview": {"POST": ADMIN},
+    "partner-endpoint-test": {"POST": ADMIN},
+    "partner-payout-list": {"GET": ADMIN, "POST": ADMIN},
+    "partner-payout-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
+}
+
+ALLOWED, FORBIDDEN, NOT_FOUND = "allowed", "forbidden", "not found"
+READ_ONLY = [("GET", ALLOWED), ("POST", FORBIDDEN)]
+NO_ACCESS = [("GET", FORBIDDEN)]
+
+# Admin routes: route name (or pattern, for unnamed ones) → what a marketing user gets.
+# Every admin route but the login page sends an anonymous visitor to log in.
+ADMIN_RULES = {
+    "admin:login": [("GET", ALLOWED)],
+    "admin:index": [("GET", ALLOWED)],
+    "admin-dashboard": [("GET", ALLOWED)],
+    "admin:logout": [("POST", ALLOWED)],
+    "admin:password_change": [("GET", ALLOWED)],
+    "admin:password_change_done": [("GET", ALLOWED)],
+    # No model offers autocompletion, so every completion request is refused.
+    "admin:autocomplete": NO_ACCESS,
+    "admin:jsi18n": [("GET", ALLOWED)],
+    # No model has a public page to view on site.
+    "admin:view_on_site": [("GET", NOT_FOUND)],
+    "admin:app_list": [("GET", ALLOWED)],
+    "admin/(?P<url>.*)$": [("GET", NOT_FOUND)],
+    "admin:reporting_statistics_changelist": [("GET", ALLOWED)],
+    "admin:events_event_export": [("GET", ALLOWED)],
+    "admin:deliveries_delivery_export": [("GET", ALLOWED)],
+    "admin:partners_endpoint_preview": [("POST", ALLOWED)],
+    "admin:partners_endpoint_test": [("POST", FORBIDDEN)],
+    "admin:deliveries_delivery_resend": [("POST", FORBIDDEN)],
+    "admin:deliveries_delivery_cancel": [("POST", FORBIDDEN)],
+    "admin:auth_user_password_change": NO_ACCESS,
+}
+# Model pages: configuration is read-only for marketing; secrets, users and lock-outs are closed.
+_READ_ONLY_MODELS = ["partners_partner", "partners_postbackendpoint", "events_eventtype", "events_player",
+                     "events_event", "deliveries_delivery"]
+_CLOSED_MODELS = ["auth_group", "auth_user", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
+                  "accounts_apikey"]
+for _model in _READ_ONLY_MODELS:
+    ADMIN_RULES |= {
+        f"admin:{_model}_changelist": [("GET", ALLOWED)],
+        f"admin:{_model}_add": NO_ACCESS,
+        f"admin:{_model}_history": [("GET", ALLOWED)],
+        f"admin:{_model}_delete": READ_ONLY[1:] + [("GET", FORBIDDEN)],
+        f"admin:{_model}_change": READ_ONLY,
+        f"admin/{_model.replace('_', '/', 1)}/<path:object_id>/": [("GET", ALLOWED)],
+    }
+for _model in _CLOSED_MODELS:
+    ADMIN_RULES |= {
+        f"admin:{_model}_changelist": NO_ACCESS,
+        f"admin:{_model}_add": NO_ACCESS,
+        f"admin:{_model}_history": NO_ACCESS,
+        f"admin:{_model}_delete": NO_ACCESS,
+        f"admin:{_model}_change": [("GET", FORBIDDEN), ("POST", FORBIDDEN)],
+        # Sends on to the change page, which refuses.
+        f"admin/{_model.replace('_', '/', 1)}/<path:object_id>/": [("GET", ALLOWED)],
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Hundreds of users are made here; the real hasher's cost proves nothing about access rules.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str
+    pattern: str
+    callback: object
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(filter(None, [namespace, pattern.namespace]))
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            route = prefix + str(pattern.pattern)
+            name = ":".join(filter(None, [namespace, pattern.name])) if pattern.name else ""
+            yield Route(key=name or route, pattern=route, callback=pattern.callback)
+
+
+ROUTES = list(_walk(get_resolver().url_patterns))
+
+
+def _is_admin(route: Route) -> bool:
+    return route.pattern.startswith("admin/")
+
+
+def _api_methods(route: Route) -> set[str]:
+    actions = getattr(route.callback, "actions", None)
+    if actions:
+        return {method.upper() for method in actions} - {"HEAD", "OPTIONS"}
+    view = getattr(route.callback, "cls", None) or getattr(route.callback, "view_class", None)
+    if view is None:
+        return {"GET"}
+    return {m.upper() for m in view.http_method_names if hasattr(view, m) and m not in ("head", "options")}
+
+
+def test_every_route_has_a_rule():
+    missing = [r.key for r in ROUTES if r.key not in (ADMIN_RULES if _is_admin(r) else API_RULES)]
+    assert missing == [], f"routes without an authorisation rule: {missing}"
+
+
+def test_every_api_method_has_a_rule():
+    gaps = {
+        r.key: sorted(_api_methods(r) ^ set(API_RULES[r.key]))
+        for r in ROUTES if not _is_admin(r) and r.key in API_RULES
+    }
+    assert {key: methods for key, methods in gaps.items() if methods} == {}
+
+
+def test_no_rule_is_left_over():
+    keys = {r.key for r in ROUTES}
+    assert sorted(set(API_RULES) - keys) == [] and sorted(set(ADMIN_RULES) - keys) == []
+
+
+# --- the REST API ---------------------------------------------------------------
+
+API_CASES = [(key, method, rule) for key, methods in API_RULES.items() for method, rule in methods.items()]
+
+
+@pytest.fixture
+def world(db):
+    """One object of every kind, so every route has something real to address."""
+    delivery = DeliveryFactory(
+        endpoint=PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), url_template="http://127.0.0.1:9/pb")
+    )
+    payout = PayoutRuleFactory(partner=delivery.partner)
+    return {"delivery": delivery, "payout": payout}
+
+
+def _api_url(key: str, world) -> str:
+    delivery = world["delivery"]
+    pattern = next(r.pattern for r in ROUTES if r.key == key)
+    ids = {"events": delivery.event_id, "deliveries": delivery.pk, "endpoints": delivery.endpoint_id,
+           "payouts": world["payout"].pk}
+    url = "/" + pattern.replace("^", "").replace("$", "")
+    url = re.sub(r"\(\?P<(partner_slug|slug)>[^)]*\)", "acme", url)
+    return re.sub(r"(\w+)/\(\?P<pk>[^)]*\)", lambda m: f"{m.group(1)}/{ids[m.group(1)]}", url)
+
+
+def _call(client: APIClient, method: str, url: str):
+    return getattr(client, method.lower())(url, {}, format="json") if method != "GET" else client.get(url)
+
+
+def _keyed(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.mark.parametrize("key, method, rule", API_CASES)
+def test_api_gates(world, key, method, rule):
+    url = _api_url(key, world)
+    platform, admin = (api_key_create(name=role, role=role) for role in (ApiKey.Role.PLATFORM, ApiKey.Role.ADMIN))
+    revoked = api_key_create(name="old", role=ApiKey.Role.ADMIN)
+    api_key_revoke(api_key=revoked.api_key)
+
+    outsiders = {"no key": APIClient(), "wrong key": _keyed("pk_" + "x" * 40), "revoked key": _keyed(revoked.plaintext)}
+    for who, client in outsiders.items():
+        status = _call(client, method, url).status_code
+        assert (status in (401, 403)) is (rule != PUBLIC), f"{method} {url} with {who}: {status}"
+        if rule != PUBLIC:
+            assert status == 401, f"{method} {url} with {who}: {status}, want 401"
+
+    platform_status = _call(_keyed(platform.plaintext), method, url).status_code
+    assert (platform_status == 403) is (rule == ADMIN), f"{method} {url} with a platform key: {platform_status}"
+    admin_status = _call(_keyed(admin.plaintext), method, url).status_code
+    assert admin_status not in (401, 403), f"{method} {url} with an admin key: {admin_status}"
+
+
+# --- the admin ------------------------------------------------------------------
+
+ADMIN_CASES = [(key, method, want) for key, cases in ADMIN_RULES.items() for method, want in cases]
+
+
+@pytest.fixture
+def admin_objects(world):
+    user = User.objects.create_user(username="someone", password="pw-for-tests-only")
+    delivery = world["delivery"]
+    return {
+        "auth/group": Group.objects.get(name=MARKETING).pk,
+        "auth/user": user.pk,
+        "axes/accessattempt": AccessAttempt.objects.create(username="x", failures_since_start=1).pk,
+        "axes/accesslog": AccessLog.objects.create(username="x").pk,
+        "axes/accessfailurelog": AccessFailureLog.objects.create(username="x").pk,
+        "accounts/apikey": api_key_create(name="k", role=ApiKey.Role.ADMIN).api_key.pk,
+        "partners/partner": delivery.partner.pk,
+        "partners/postbackendpoint": delivery.endpoint_id,
+        # A custom type: built-in ones cannot be deleted by anyone.
+        "events/eventtype": EventType.objects.create(slug="vip_upgrade", name="VIP upgrade").pk,
+        "events/player": delivery.event.player_id,
+        "events/event": delivery.event_id,
+        "deliveries/delivery": delivery.pk,
+        "content_type": ContentType.objects.get_for_model(User).pk,
+    }
+
+
+def _admin_url(key: str, objects: dict) -> str:
+    pattern = next(r.pattern for r in ROUTES if r.key == key)
+    if key == "admin:app_list":
+        return "/admin/partners/"
+    if key == "admin/(?P<url>.*)$":
+        return "/admin/no-such-page/"
+    if key == "admin:view_on_site":
+        return f"/admin/r/{objects['content_type']}/{objects['auth/user']}/"
+    model = re.match(r"admin/(\w+/\w+)/", pattern)
+    object_id = objects.get(model.group(1)) if model else None
+    return "/" + re.sub(r"<(path:object_id|id|int:pk)>", str(object_id), pattern)
+
+
+@pytest.mark.parametrize("key, method, want", ADMIN_CASES)
+def test_admin_gates(client, admin_objects, key, method, want):
+    url = _admin_url(key, admin_objects)
+
+    anonymous = getattr(client, method.lower())(url)
+    if key == "admin:login":
+        assert anonymous.status_code == 200
+    elif key == "admin:logout":
+        assert anonymous.status_code == 302 and anonymous["Location"] == "/admin/"
+    else:
+        assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"], (url, anonymous.status_code)
+
+    client.force_login(member_of(MARKETING))
+    status = getattr(client, method.lower())(url).status_code
+    expected = {ALLOWED: status < 400, FORBIDDEN: status == 403, NOT_FOUND: status == 404}[want]
+    assert expected, f"marketing {method} {url}: {status}, want {want}"
