@@ -229,9 +229,9 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if self.has_change_permission(request, obj):
             return self.fieldsets
-        # Read-only visitors get no secret inputs (and no form to put them in).
+        # Read-only visitors get no secret inputs and no test button to read about.
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in EndpointAdminForm.write_only]})
+            (name, {"fields": [f for f in options["fields"] if f not in EndpointAdminForm.write_only]})
             for name, options in self.fieldsets
         ]
 
