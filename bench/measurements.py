@@ -49,6 +49,7 @@ class Scale:
     latency_seconds: float = 10
     kill_events_max: int = 20_000
     profile_seconds: float = 8
+    export_rows: tuple[int, ...] = (10_000, 1_000_000)
 
     @classmethod
     def quick(cls) -> "Scale":
@@ -56,7 +57,7 @@ class Scale:
             noop_requests=3_000, noop_seconds=3, single_events=1_000, single_seconds=4, batch_requests=4,
             batch_seconds=8, raw_rows=5_000, raw_seconds=5, http_requests=500, http_seconds=3, delivery_events=300,
             delivery_seconds=40, peer_seconds=40, latency_rate=200, latency_seconds=3, kill_events_max=600,
-            profile_seconds=3,
+            profile_seconds=3, export_rows=(2_000, 20_000),
         )
 
 
@@ -344,8 +345,9 @@ def _backlog_ingest(ctx: Context, *, run: str, events: int, partner: str) -> Non
                     count=events, max_seconds=60, concurrency=16)
 
 
-def _drain(ctx: Context, *, expected: int, timeout: float) -> dict:
-    stats = procs.wait_until(lambda: (s := ctx.sink.stats())["unique"] >= expected and s, timeout=timeout,
+def _drain(ctx: Context, *, expected: int, timeout: float, counted: str = "unique") -> dict:
+    """Wait until the sink has ``expected`` postbacks (distinct URLs, or all requests when ``counted="count"``)."""
+    stats = procs.wait_until(lambda: (s := ctx.sink.stats())[counted] >= expected and s, timeout=timeout,
                              interval=0.1) or ctx.sink.stats()
     window = (stats["last"] - stats["first"]) if stats["count"] > 1 else None
     return {
@@ -424,9 +426,11 @@ def peer_throughput(ctx: Context, *, expected: int) -> dict:
     started = time.time()
     workers.start()
     try:
-        drained = _drain(ctx, expected=events * ctx.fanout, timeout=ctx.scale.peer_seconds)
+        drained = _drain(ctx, expected=events * ctx.fanout, timeout=ctx.scale.peer_seconds, counted="count")
     finally:
         workers.stop()
+    # django-webhook posts every event to the same URL, so the sink cannot tell re-sends apart.
+    drained.pop("unique"), drained.pop("duplicates")
     drained.update(status="measured", events=events, fanout=ctx.fanout, produce_s=round(produce_seconds, 2),
                    workers_started_to_last_s=_round(drained["last"] - started if drained["last"] else None),
                    version=_version("django-webhook"), store_events="on (package default)")
@@ -470,16 +474,31 @@ def latency(ctx: Context) -> dict:
         workers.stop()
         procs.stop(beat)
     received = _first_receipt_by_event(ctx.sink.dump())
-    gaps = [(received[eid] - o.done) * 1000 for eid, o in accepted.items() if eid in received]
+    stored = _received_at(list(accepted))
+    # Server side: from the moment the API stamped the event (before its commit and its 201) to the sink.
+    gaps = [(received[eid] - stored[eid]) * 1000 for eid in accepted if eid in received and eid in stored]
+    # Client side: from the 201 reaching the load client; the client's own scheduling lag shortens it.
+    client_gaps = [(received[eid] - o.done) * 1000 for eid, o in accepted.items() if eid in received]
     ingest = [(o.done - o.scheduled) * 1000 for o in accepted.values()]
+    due = [o.scheduled for o in result.outcomes]
+    span = (max(o.done for o in result.outcomes) - min(due)) if due else 0
     return {
         "status": "measured", "rate": ctx.scale.latency_rate, "accepted": len(accepted),
         "offered": int(ctx.scale.latency_rate * ctx.scale.latency_seconds),
-        "achieved_rate": round(len(accepted) / result.elapsed, 1), "fanout": 1,
-        "delivered": len(gaps), "lost": len(accepted) - len(gaps), "duplicates": drained["duplicates"],
+        "achieved_rate": round(len(accepted) / span, 1) if span else None,
+        "fanout": 1, "delivered": len(client_gaps), "lost": len(accepted) - len(client_gaps),
+        "duplicates": drained["duplicates"],
         "accepted_to_received_ms": _percentiles(gaps),
+        "client_201_to_received_ms": _percentiles(client_gaps),
         "ingest_latency_ms": _percentiles(ingest),
     }
+
+
+def _received_at(event_ids: list[str]) -> dict[str, float]:
+    from events.models import Event
+
+    rows = Event.objects.filter(event_id__in=event_ids).values_list("event_id", "received_at")
+    return {event_id: stamp.timestamp() for event_id, stamp in rows}
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -497,61 +516,76 @@ def _first_receipt_by_event(dump: list) -> dict[str, float]:
     return first
 
 
+KILL_LEASE_SECONDS = 30
+
+
 def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
-    """SIGKILL one of two workers mid-run; every delivery must still arrive, re-attempted within 60 s."""
+    """SIGKILL one of two workers mid-run; every delivery must still arrive, re-attempted within 60 s.
+
+    The lease is set to KILL_LEASE_SECONDS for this run (POSTBACK_LEASE_SECONDS): a claim held by a dead
+    worker is taken again only when its lease ends, so the lease bounds the re-attempt delay.
+    """
     if not delivery_engine_available():
         return not_available("deliveries.tasks.send_due_deliveries is not in the tree")
     if _probe(ctx, "/api/v1/events/") == 404:
         return not_available("no ingest API to create the backlog with")
     # Big enough that the kill lands mid-run (about six seconds of sending), small enough to stay bounded.
     events = int(min(ctx.scale.kill_events_max, max(300, (delivery_rate or 500) * 6 / ctx.fanout)))
+    run = f"k{int(time.time())}"
     ctx.sink.reset()
     before = last_delivery_id()
-    _backlog_ingest(ctx, run=f"k{int(time.time())}", events=events, partner=FANOUT_PARTNER)
+    _backlog_ingest(ctx, run=run, events=events, partner=FANOUT_PARTNER)
     expected = delivery_count(since_id=before)
-    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "kill").start(count=2)
-    beat = beat_start(ctx.env)
+    env = ctx.env | {"POSTBACK_LEASE_SECONDS": str(KILL_LEASE_SECONDS)}
+    workers = CeleryWorkers("postback_platform", env, ctx.config, "kill").start(count=2)
+    beat = beat_start(env)
     try:
         procs.wait_until(lambda: ctx.sink.stats()["count"] >= expected * 0.2, timeout=60, interval=0.01)
         victim = workers.processes[0]
-        held_before = _held_by(victim.node_name, since_id=before)
+        victim_pids = procs.group_pids(victim)
+        held_before = _held_by(victim_pids, since_id=before)
         killed_at = time.time()
         procs.kill(victim)
         workers.processes.remove(victim)
         received_at_kill = ctx.sink.stats()["unique"]
-        drained = _drain(ctx, expected=expected, timeout=max(10.0, min(150.0, ctx.seconds_left() - 60)))
+        budget = max(10.0, min(KILL_LEASE_SECONDS + 60.0, ctx.seconds_left() - 60))
+        procs.wait_until(lambda: _open_count(since_id=before) == 0, timeout=budget, interval=0.25)
     finally:
         workers.stop()
         procs.stop(beat)
-    receipts = _first_receipt_by_delivery(ctx.sink.dump())
-    held_delays = [receipts[d] - killed_at for d in held_before if d in receipts]
+    receipts = _receipts_by_delivery(ctx.sink.dump(), run=run)
+    first = {delivery_id: times[0] for delivery_id, times in receipts.items()}
+    # A held delivery counts as re-attempted when it arrived after the kill (it may also have arrived before:
+    # sent, then the worker died before recording it; that one shows as a duplicate).
+    held_delays = [max(receipts[d]) - killed_at for d in held_before if d in receipts and max(receipts[d]) > killed_at]
+    duplicates = sum(len(times) - 1 for times in receipts.values())
     return {
         "status": "measured", "events": events, "fanout": ctx.fanout, "expected": expected,
-        "received_before_kill": received_at_kill, "unique_received": drained["unique"],
-        "lost": expected - drained["unique"], "duplicates": drained["duplicates"],
-        "held_by_killed_worker": len(held_before),
-        "held_reattempted": len(held_delays),
+        "lease_seconds": KILL_LEASE_SECONDS, "received_before_kill": received_at_kill,
+        "unique_received": len(first), "lost": expected - len(first), "duplicates": duplicates,
+        "held_by_killed_worker": len(held_before), "held_reattempted": len(held_delays),
         "held_reattempt_max_s": _round(max(held_delays)) if held_delays else None,
-        "kill_to_last_receipt_s": _round(drained["last"] - killed_at if drained["last"] else None),
+        "kill_to_last_receipt_s": _round(max(first.values()) - killed_at) if first else None,
         "open_in_database_after": _open_count(since_id=before),
     }
 
 
-def _held_by(node_name: str, *, since_id: int) -> list[str]:
-    """Deliveries the worker had claimed (open, leased to it) at the moment of the kill."""
+def _held_by(pids: list[int], *, since_id: int) -> list[str]:
+    """Deliveries leased to one of ``pids`` (claimed_by is host:pid:nonce) and still open at the kill."""
     from deliveries.models import Delivery
 
-    rows = Delivery.objects.filter(id__gt=since_id, status__in=Delivery.OPEN_STATUSES).exclude(claimed_until=None)
-    return [str(pk) for pk, owner in rows.values_list("id", "claimed_by") if node_name.split("@")[0] in owner]
+    marks = tuple(f":{pid}:" for pid in pids)
+    rows = Delivery.objects.filter(id__gt=since_id, status__in=Delivery.OPEN_STATUSES).exclude(claimed_by="")
+    return [str(pk) for pk, owner in rows.values_list("id", "claimed_by") if any(m in owner for m in marks)]
 
 
-def _first_receipt_by_delivery(dump: list) -> dict[str, float]:
-    first: dict[str, float] = {}
+def _receipts_by_delivery(dump: list, *, run: str) -> dict[str, list[float]]:
+    receipts: dict[str, list[float]] = {}
     for received_at, target in dump:
-        delivery_id = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query).get("d", [None])[0]
-        if delivery_id and delivery_id not in first:
-            first[delivery_id] = received_at
-    return first
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
+        if query.get("e", [""])[0].startswith(f"{run}-") and "d" in query:
+            receipts.setdefault(query["d"][0], []).append(received_at)
+    return receipts
 
 
 def _open_count(*, since_id: int) -> int:
@@ -560,15 +594,69 @@ def _open_count(*, since_id: int) -> int:
     return Delivery.objects.filter(id__gt=since_id, status__in=Delivery.OPEN_STATUSES).count()
 
 
+def export_copy_baseline(ctx: Context) -> dict:
+    """Export ceiling: PostgreSQL's own COPY ... TO STDOUT (CSV) of the events table, read by psycopg2."""
+    connection = psycopg2.connect(bench_env.database_url())
+    sink = _CountingSink()
+    started = time.time()
+    with connection, connection.cursor() as cursor:
+        cursor.copy_expert("COPY (SELECT * FROM events_event) TO STDOUT WITH CSV HEADER", sink)
+    elapsed = time.time() - started
+    connection.close()
+    rows = max(sink.lines - 1, 0)
+    return {"status": "measured", "rows": rows, "elapsed_s": round(elapsed, 3),
+            "per_second": round(rows / elapsed, 1) if elapsed else None}
+
+
+class _CountingSink:
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def write(self, data) -> None:
+        self.lines += data.count(b"\n" if isinstance(data, bytes) else "\n")
+
+
+EXPORT_SCRIPT = "bench/export_bench.py"
+
+
 def export(ctx: Context) -> dict:
-    """CSV export at 10k and 1M rows, through the reporting app's own export benchmark script."""
-    script = next((p for p in EXPORT_SCRIPTS if (procs.ROOT / p).exists()), None)
-    if script is None:
-        return not_available(f"no export benchmark script in the tree (looked for {', '.join(EXPORT_SCRIPTS)})")
-    return {"status": NOT_AVAILABLE, "reason": f"{script} found; wiring pending"}
+    """CSV export at 10k and 1M rows, by the reporting app's own benchmark script (bench/export_bench.py).
+
+    The script creates the database it is given, fills it and drops it at the end, so it gets
+    bench_main and runs last: nothing after it needs that database.
+    """
+    if not (procs.ROOT / EXPORT_SCRIPT).exists():
+        return not_available(f"{EXPORT_SCRIPT} is not in the tree")
+    from django.db import connections
+
+    connections.close_all()
+    output = procs.LOG_DIR / "export.json"
+    output.unlink(missing_ok=True)
+    env = {k: v for k, v in ctx.env.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env["BENCH_DATABASE_URL"] = bench_env.database_url("postgres")
+    finished = subprocess.run(
+        [procs.PY, EXPORT_SCRIPT, "--rows", *map(str, ctx.scale.export_rows), "--database", bench_env.MAIN_DB,
+         "--output", str(output)],
+        cwd=procs.ROOT, env=env, capture_output=True, text=True, timeout=max(60, ctx.seconds_left() - 10),
+        check=False,
+    )
+    if finished.returncode or not output.exists():
+        return {"status": "error", "reason": finished.stderr[-1500:]}
+    return {"status": "measured", "script": EXPORT_SCRIPT, "sizes": _export_sizes(json.loads(output.read_text()),
+                                                                                     ctx.notes.get("copy_rate"))}
 
 
-EXPORT_SCRIPTS = ("bench/export.py", "bench/bench_export.py", "reporting/bench_export.py")
+def _export_sizes(report: dict, copy_rate: float | None) -> dict:
+    sizes = {}
+    for result in report["results"]:
+        label = f"{result['rows'] // 1_000_000}M" if result["rows"] >= 1_000_000 else f"{result['rows'] // 1000}k"
+        sizes[label] = {
+            "rows": result["rows"], "rows_per_second": result["rows_per_second"],
+            "peak_memory_mib": result["peak_rss_mib"], "growth_during_export_mib": result["export_rss_growth_mib"],
+            "baseline_rows_per_second": copy_rate, "baseline": "COPY TO STDOUT CSV",
+            "ratio": round(result["rows_per_second"] / copy_rate, 3) if copy_rate else None,
+        }
+    return sizes
 
 
 def profile_ingest(ctx: Context) -> dict:

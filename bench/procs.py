@@ -54,6 +54,12 @@ def kill(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
+def group_pids(process: subprocess.Popen) -> list[int]:
+    """Every process of ``process``'s group (it leads its own session): the main process and its pool."""
+    listing = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in listing.stdout.split()]
+
+
 def stop_all() -> None:
     while _started:
         stop(_started.pop(), grace_seconds=3)

@@ -47,7 +47,9 @@ def main() -> int:
     env = bench_env.product_env()
     database_recreate(bench_env.MAIN_DB)
     redis_flush()
-    os.environ.update({k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"})
+    # The orchestrator only reads and writes rows; without CELERY_BROKER_URL here, Celery in this process
+    # cannot mistake the product's broker for the peer's when it pings workers.
+    os.environ.update({k: v for k, v in env.items() if k not in ("PYTHONUNBUFFERED", "CELERY_BROKER_URL")})
     import django
     from django.core.management import call_command
 
@@ -90,13 +92,14 @@ def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: b
         ("peer_django_webhook", lambda: m.peer_throughput(ctx, expected=_expected_postbacks(ctx, out))),
         ("latency", lambda: m.latency(ctx)),
         ("worker_kill", lambda: m.worker_kill(ctx, delivery_rate=out.get("delivery", {}).get("per_second"))),
-        ("export", lambda: m.export(ctx)),
+        ("export_copy_baseline", lambda: _noted(ctx, "copy_rate", m.export_copy_baseline(ctx))),
     ]
     if profile:
         steps += [
             ("profile_ingest", lambda: _if_missed(out, "single_ingest", lambda: m.profile_ingest(ctx))),
             ("profile_delivery", lambda: _if_missed(out, "delivery", lambda: m.delivery_profile(ctx))),
         ]
+    steps.append(("export", lambda: m.export(ctx)))  # last: the export script drops the database when done
     for name, step in steps:
         if only and name not in only:
             continue
@@ -112,6 +115,11 @@ def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: b
             out[name] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500]}
         out[name]["step_s"] = round(time.time() - began, 1)
         print(f"    {json.dumps(report.brief(out[name]))}", flush=True)
+
+
+def _noted(ctx: m.Context, key: str, result: dict) -> dict:
+    ctx.notes[key] = result.get("per_second")
+    return result
 
 
 def _expected_postbacks(ctx: m.Context, out: dict) -> int:

@@ -119,7 +119,8 @@ class CeleryWorkers:
         return self
 
     def wait_ready(self, *, timeout: float) -> None:
-        control = Celery(broker=self.env["CELERY_BROKER_URL"]).control
+        # The run keeps CELERY_BROKER_URL out of its own environment: Celery would prefer it to ``broker=``.
+        control = Celery(broker=self.env["CELERY_BROKER_URL"], set_as_current=False).control
         wanted = {process.node_name for process in self.processes}
 
         def all_answer():

@@ -1,0 +1,136 @@
+"""Time the admin changelists and the stats API on the bench_scale database, with the plans of their queries.
+
+    .venv/bin/python -m bench.scale_check [bench_scale]     (after python -m bench.scale_load)
+
+Each page is fetched through Django's test client (logged in as a
+superuser; the stats API with an admin API key) three times; the first
+answer is the cold one, the figure is the slowest of the other two. Every SQL
+statement a page runs is captured, and the slowest ones get
+EXPLAIN (ANALYZE, BUFFERS), written to bench/results/scale-plans/.
+Results: bench/results/bench_scale-scale.json and a section bench/RESULTS.md reads.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import env as bench_env
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PLANS = RESULTS / "scale-plans"
+LIMIT_MS = 500
+REPEATS = 3
+PLANS_PER_PAGE = 2
+
+PAGES = [
+    ("admin: events", "/admin/events/event/"),
+    ("admin: events of one partner", "/admin/events/event/?partner__id__exact=7"),
+    ("admin: events of one type", "/admin/events/event/?type__slug__exact=deposit"),
+    ("admin: event search by event_id", "/admin/events/event/?q=e-4242424"),
+    ("admin: players", "/admin/events/player/"),
+    ("admin: players of one partner", "/admin/events/player/?partner__id__exact=7"),
+    ("admin: deliveries", "/admin/deliveries/delivery/"),
+    ("admin: failed deliveries", "/admin/deliveries/delivery/?status__exact=failed"),
+    ("admin: deliveries of one partner", "/admin/deliveries/delivery/?partner__id__exact=7"),
+    ("admin: retrying deliveries of one partner", "/admin/deliveries/delivery/?status__exact=retrying&partner__id__exact=7"),
+    ("admin: delivery search by event_id", "/admin/deliveries/delivery/?q=e-4242424"),
+    ("admin: dashboard", "/admin/"),
+    ("admin: statistics page", "/admin/reporting/statistics/"),
+    ("api: stats, last 30 days", "/api/v1/stats/"),
+    ("api: stats, 120 days", "/api/v1/stats/?from=2026-07-28&to=2026-11-24"),
+    ("api: stats, 120 days, one partner", "/api/v1/stats/?from=2026-07-28&to=2026-11-24&partner=partner-7"),
+]
+
+
+def main() -> int:
+    database = sys.argv[1] if len(sys.argv) > 1 else bench_env.SCALE_DB
+    if database not in (bench_env.SCALE_DB, bench_env.MAIN_DB):
+        sys.exit(f"{database}: only {bench_env.SCALE_DB} (or {bench_env.MAIN_DB} for a small trial) may be read")
+    env = bench_env.product_env(database=database, settings_module="postback_platform.settings")
+    env["ALLOWED_HOSTS"] = "testserver"
+    os.environ.update({k: v for k, v in env.items() if k != "CELERY_BROKER_URL"})
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    client, api = _clients(Client)
+    PLANS.mkdir(parents=True, exist_ok=True)
+    report = {"database": database, "limit_ms": LIMIT_MS, "rows": _row_counts(), "pages": []}
+    for label, url in PAGES:
+        page = _time_page(api if url.startswith("/api/") else client, label, url)
+        report["pages"].append(page)
+        print(f"{page['ms']:>8.1f} ms  {page['status']}  {label}", flush=True)
+    (RESULTS / f"{database}-scale.json").write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+def _clients(client_class):
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import api_key_create
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = client_class()
+    client.force_login(user)
+    key = api_key_create(name=f"bench-{int(time.time())}", role="admin").plaintext
+    return client, client_class(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def _row_counts() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            [["events_event", "events_player", "deliveries_delivery", "deliveries_deliveryattempt"]],
+        )
+        return dict(cursor.fetchall())
+
+
+def _time_page(client, label: str, url: str) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings, status, queries = [], None, []
+    for _ in range(REPEATS):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url)
+            _ = response.content
+            timings.append((time.perf_counter() - started) * 1000)
+        status, queries = response.status_code, captured.captured_queries
+    warm = max(timings[1:])
+    slowest = sorted(queries, key=lambda query: float(query["time"]), reverse=True)[:PLANS_PER_PAGE]
+    plan_file = PLANS / f"{_slug(label)}.txt"
+    plan_file.write_text(_plans(label, url, slowest))
+    return {
+        "label": label, "url": url, "status": status, "ms": round(warm, 1), "cold_ms": round(timings[0], 1),
+        "queries": len(queries), "within_limit": warm <= LIMIT_MS, "plans": str(plan_file.relative_to(RESULTS.parent)),
+    }
+
+
+def _plans(label: str, url: str, queries: list[dict]) -> str:
+    from django.db import connection
+
+    parts = [f"{label}: GET {url}\n"]
+    with connection.cursor() as cursor:
+        for query in queries:
+            if not query["sql"].lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            parts.append(f"-- {float(query['time']) * 1000:.1f} ms in the request\n{query['sql']}\n\n{plan}\n")
+    return "\n".join(parts)
+
+
+def _slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-").replace("--", "-")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

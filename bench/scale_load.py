@@ -1,0 +1,239 @@
+"""Fill bench_scale with realistic volume: events, players and two deliveries per event, set-based.
+
+    .venv/bin/python -m bench.scale_load [--events 10000000] [--max-minutes 40]
+
+The database is dropped, created and migrated; the big tables' secondary indexes
+and constraints are dropped, the rows go in with INSERT ... SELECT over
+generate_series in chunks of a million, then every index and constraint is
+built again from its own definition (foreign keys as NOT VALID: the generated
+rows are consistent by construction, and validating 30M references would add
+minutes and change no plan) and the tables are analysed. Loading stops at the
+time limit with whatever chunks are done; bench/results/bench_scale-load.json says
+how many rows went in and how long each step took.
+
+Shape: 50 partners (attributed, two endpoints each, CPA payout rules), one
+player per five events, event types registration / first deposit / deposit /
+game activity / withdrawal spread over 120 days, deliveries 93% delivered,
+3% failed, 2% retrying, 2% pending, and one attempt row for each delivery of
+the last 200,000 events (the attempt history pages read those).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+from . import env as bench_env
+from .stack import database_recreate
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CHUNK = 1_000_000
+PARTNERS = 50
+DAYS = 120
+ATTEMPT_EVENTS = 200_000
+BIG_TABLES = ("events_event", "events_player", "deliveries_delivery", "deliveries_deliveryattempt")
+
+
+def main() -> int:
+    args = _arguments()
+    started = time.time()
+    deadline = started + args.max_minutes * 60
+    steps: dict[str, float] = {}
+    database_recreate(args.database)
+    _timed(steps, "migrate", lambda: _migrate(args.database))
+    connection = psycopg2.connect(bench_env.database_url(args.database))
+    connection.autocommit = True
+    cursor = connection.cursor()
+    cursor.execute("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET max_parallel_maintenance_workers = 2")
+    _timed(steps, "configuration", lambda: _configuration(cursor))
+    saved = _timed(steps, "drop indexes", lambda: _drop_indexes(cursor))
+    players = args.events // 5
+    loaded = {"players": 0, "events": 0, "deliveries": 0}
+    _timed(steps, "players", lambda: loaded.update(players=_chunks(cursor, PLAYERS_SQL, players, deadline)))
+    players = loaded["players"]
+    _timed(steps, "events", lambda: loaded.update(
+        events=_chunks(cursor, EVENTS_SQL, args.events, deadline, players=players, last_all=args.events)))
+    _timed(steps, "deliveries", lambda: loaded.update(
+        deliveries=_chunks(cursor, DELIVERIES_SQL, loaded["events"], deadline, per_row=2)))
+    _timed(steps, "attempts", lambda: cursor.execute(ATTEMPTS_SQL, {"since": max(0, loaded["events"] - ATTEMPT_EVENTS)}))
+    _timed(steps, "rebuild indexes", lambda: _rebuild(cursor, saved))
+    _timed(steps, "analyze", lambda: cursor.execute("VACUUM ANALYZE"))
+    cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+    report = {"database": args.database, "requested_events": args.events, "loaded": loaded,
+              "attempts": _count(cursor, "deliveries_deliveryattempt"),
+              "steps_s": steps, "total_s": round(time.time() - started, 1),
+              "stopped_by_time_limit": loaded["events"] < args.events}
+    cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+    report["size"] = cursor.fetchone()[0]
+    connection.close()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.database}-load.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--max-minutes", type=float, default=40)
+    parser.add_argument("--database", default=bench_env.SCALE_DB, choices=[bench_env.SCALE_DB, bench_env.MAIN_DB])
+    return parser.parse_args()
+
+
+def _timed(steps: dict, name: str, step):
+    began = time.time()
+    print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+    result = step()
+    steps[name] = round(time.time() - began, 1)
+    return result
+
+
+def _migrate(database: str) -> None:
+    env = bench_env.product_env(database=database, settings_module="postback_platform.settings")
+    os.environ.update({k: v for k, v in env.items() if k != "CELERY_BROKER_URL"})
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    from django.db import connections
+
+    connections.close_all()
+
+
+def _configuration(cursor) -> None:
+    cursor.execute(
+        """
+        INSERT INTO partners_partner (slug, name, scope, is_active, notes, created_at, updated_at)
+        SELECT 'partner-' || p, 'Partner ' || p, 'attributed', true, '', now(), now() FROM generate_series(1, %(n)s) p;
+        INSERT INTO partners_postbackendpoint (partner_id, name, url_template, method, body_format, body_template,
+            headers, filters, timeout_seconds, max_attempts, success_body_contains, signing_secret,
+            previous_signing_secret, auto_pause_after, consecutive_failures, is_active, pause_reason,
+            created_at, updated_at)
+        SELECT p.id, 'endpoint ' || n, 'https://partner' || p.id || '.example/pb?click={click_id}&e={event_id}',
+            'GET', 'json', '', '{}', '[]', 5, 10, '', '', '', 50, 0, true, '', now(), now()
+        FROM partners_partner p, generate_series(1, 2) n;
+        INSERT INTO partners_postbackendpoint_event_types (postbackendpoint_id, eventtype_id)
+        SELECT e.id, t.id FROM partners_postbackendpoint e, events_eventtype t WHERE t.is_builtin;
+        INSERT INTO partners_payoutrule (partner_id, event_type_id, kind, value, currency)
+        SELECT id, 'first_deposit', 'fixed', 50, 'EUR' FROM partners_partner;
+        """,
+        {"n": PARTNERS},
+    )
+
+
+def _drop_indexes(cursor) -> list[str]:
+    """Drop the big tables' secondary indexes and constraints; return the statements that rebuild them."""
+    cursor.execute(
+        """
+        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype FROM pg_constraint
+        WHERE conrelid::regclass::text = ANY(%s) AND contype IN ('u', 'f')
+        """,
+        [list(BIG_TABLES)],
+    )
+    constraints = cursor.fetchall()
+    rebuild = []
+    for table, name, definition, kind in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        suffix = " NOT VALID" if kind == "f" else ""
+        rebuild.append((kind, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}{suffix}'))
+    cursor.execute(
+        """
+        SELECT i.indexname, i.indexdef FROM pg_indexes i
+        WHERE i.tablename = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+        """,
+        [list(BIG_TABLES)],
+    )
+    for name, definition in cursor.fetchall():
+        cursor.execute(f'DROP INDEX "{name}"')
+        rebuild.append(("i", definition))
+    # Indexes first, unique constraints next, foreign keys last (they need the referenced keys).
+    order = {"i": 0, "u": 1, "f": 2}
+    return [statement for _, statement in sorted(rebuild, key=lambda item: order[item[0]])]
+
+
+def _rebuild(cursor, statements: list[str]) -> None:
+    for statement in statements:
+        cursor.execute(statement)
+
+
+def _chunks(cursor, sql: str, total: int, deadline: float, *, per_row: int = 1, **params) -> int:
+    """Run ``sql`` over [first, last] ranges of CHUNK rows until ``total`` or the deadline; return rows done."""
+    done = 0
+    while done < total and time.time() < deadline:
+        last = min(total, done + CHUNK)
+        cursor.execute(sql, {"first": done + 1, "last": last, "partners": PARTNERS, "days": DAYS, **params})
+        done = last
+        print(f"    {done:,} / {total:,} source rows ({done * per_row:,} inserted)", flush=True)
+    return done * per_row
+
+
+def _count(cursor, table: str) -> int:
+    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - a constant table name
+    return cursor.fetchone()[0]
+
+
+PLAYERS_SQL = """
+INSERT INTO events_player (player_id, partner_id, click_id, tracking_params, attributed_at, registered_at,
+    first_deposit_at, created_at)
+SELECT 'p-' || g, 1 + g %% %(partners)s, 'click-' || g, '{"sub1": "campaign-7"}',
+    ts, ts, CASE WHEN g %% 3 = 0 THEN ts + interval '1 hour' END, ts
+FROM generate_series(%(first)s, %(last)s) g,
+    LATERAL (SELECT timestamptz '2026-07-28 00:00:00+00' + (g %% (%(days)s * 86400)) * interval '1 second') AS t(ts)
+"""
+
+# g -> player 1 + g % players; the first event of each of the players it cycles through is its registration.
+EVENTS_SQL = """
+INSERT INTO events_event (event_id, type_id, player_id, partner_id, click_id, amount, currency, params, occurred_at,
+    received_at, is_first_deposit, is_test, content_hash)
+SELECT 'e-' || g, kind, 'p-' || player, 1 + player %% %(partners)s, 'click-' || player,
+    CASE WHEN kind IN ('deposit', 'first_deposit', 'withdrawal') THEN 10 + (g %% 490) END,
+    CASE WHEN kind IN ('deposit', 'first_deposit', 'withdrawal') THEN 'EUR' ELSE '' END,
+    '{"sub1": "campaign-7", "country": "DE"}', ts, ts + interval '50 milliseconds',
+    kind = 'first_deposit', false, md5(g::text)
+FROM generate_series(%(first)s, %(last)s) g,
+    LATERAL (SELECT 1 + g %% %(players)s AS player) AS p,
+    LATERAL (SELECT CASE
+        WHEN g <= %(players)s THEN 'registration'
+        WHEN g <= 2 * %(players)s AND (1 + g %% %(players)s) %% 3 = 0 THEN 'first_deposit'
+        ELSE (ARRAY['deposit', 'game_activity', 'game_activity', 'withdrawal', 'deposit'])[1 + g %% 5]
+    END AS kind) AS k,
+    LATERAL (SELECT timestamptz '2026-07-28 00:00:00+00' + (g::float8 / %(last_all)s * %(days)s * 86400)
+        * interval '1 second' AS ts) AS t
+"""
+
+DELIVERIES_SQL = """
+INSERT INTO deliveries_delivery (event_id, endpoint_id, partner_id, event_type_id, status, is_test, attempt_count,
+    next_attempt_at, claimed_until, claimed_by, delivered_at, last_status_code, last_error, request_method,
+    request_url, request_body, created_at, updated_at, retry_base)
+SELECT e.id, ep.id, e.partner_id, e.type_id, st.status, false,
+    CASE WHEN st.status = 'pending' THEN 0 WHEN st.status = 'delivered' THEN 1 ELSE 3 END,
+    CASE WHEN st.status IN ('pending', 'retrying') THEN e.received_at + interval '5 minutes' END,
+    NULL, '', CASE WHEN st.status = 'delivered' THEN e.received_at + interval '80 milliseconds' END,
+    CASE st.status WHEN 'delivered' THEN 200 WHEN 'failed' THEN 404 WHEN 'retrying' THEN 503 END,
+    CASE st.status WHEN 'failed' THEN 'HTTP 404' WHEN 'retrying' THEN 'HTTP 503' ELSE '' END,
+    'GET', 'https://partner' || e.partner_id || '.example/pb?click=' || e.click_id || '&e=' || e.event_id, '',
+    e.received_at, e.received_at + interval '80 milliseconds', 0
+FROM events_event e
+JOIN partners_postbackendpoint ep ON ep.partner_id = e.partner_id,
+    LATERAL (SELECT CASE WHEN (e.id * 7 + ep.id) %% 100 < 93 THEN 'delivered'
+                         WHEN (e.id * 7 + ep.id) %% 100 < 96 THEN 'failed'
+                         WHEN (e.id * 7 + ep.id) %% 100 < 98 THEN 'retrying' ELSE 'pending' END AS status) AS st
+WHERE e.id BETWEEN %(first)s AND %(last)s
+"""
+
+ATTEMPTS_SQL = """
+INSERT INTO deliveries_deliveryattempt (delivery_id, number, outcome, started_at, finished_at, duration_ms,
+    request_method, request_url, request_headers, request_body, status_code, response_excerpt, error, error_class)
+SELECT d.id, 1, CASE d.status WHEN 'delivered' THEN 'success' WHEN 'failed' THEN 'failure' ELSE 'retry' END,
+    d.created_at, d.created_at + interval '80 milliseconds', 80, 'GET', d.request_url, '{}', '',
+    d.last_status_code, 'OK', d.last_error, ''
+FROM deliveries_delivery d WHERE d.event_id > %(since)s AND d.status <> 'pending'
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
