@@ -7,6 +7,7 @@ an internal target between the check and the connect.
 """
 
 import ipaddress
+import logging
 import re
 import socket
 import threading
@@ -18,12 +19,14 @@ from enum import StrEnum
 from functools import partial
 
 import requests
+import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES
 
+logger = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Enough to match a success marker and keep proof of receipt; a partner's
 # large page is cut off rather than read into memory.
@@ -176,11 +179,16 @@ def send(request: OutboundRequest) -> HttpResult:
             stream=True,
         )
         try:
-            body = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+            body = _read_body(response, deadline=started + request.timeout_seconds)
         finally:
             response.close()
     except requests.RequestException as exc:
         return _failure(exc, _elapsed_ms(started))
+    except Exception as exc:  # noqa: BLE001 - one malformed request must not sink its whole batch
+        logger.exception("unexpected error sending a postback")
+        return HttpResult(
+            verdict=Verdict.TRANSIENT, duration_ms=_elapsed_ms(started), error=_describe(exc), error_class="internal"
+        )
     return classify_response(
         status_code=response.status_code,
         body=body.decode(response.encoding or "utf-8", errors="replace"),
@@ -188,6 +196,28 @@ def send(request: OutboundRequest) -> HttpResult:
         success_body_contains=request.success_body_contains,
         duration_ms=_elapsed_ms(started),
     )
+
+
+def _read_body(response: requests.Response, *, deadline: float) -> bytes:
+    """Up to MAX_RESPONSE_BYTES of the body; a partner dripping bytes past the timeout is a timeout.
+
+    ``read1`` returns what has arrived, so the deadline is checked between
+    arrivals even when the body has no chunked framing.
+    """
+    chunks, size = [], 0
+    try:
+        while size < MAX_RESPONSE_BYTES and (chunk := response.raw.read1(8192, decode_content=True)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline:
+                raise requests.Timeout("the response body was still arriving when the timeout ran out")
+    except requests.RequestException:
+        raise
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.Timeout(str(exc)) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise requests.ConnectionError(f"the connection failed while reading the response: {exc}") from None
+    return b"".join(chunks)[:MAX_RESPONSE_BYTES]
 
 
 def classify_response(*, status_code: int, body: str, headers, success_body_contains: str, duration_ms: int):

@@ -34,6 +34,7 @@ from partners.payouts import payout_for
 from partners.selectors import payout_rules_by_partner_type
 
 from . import http, ratelimit, retry, signing
+from .bulk import rows_update
 from .models import Delivery, DeliveryAttempt
 from .rendering import RenderedRequest, macro_values, render_request
 from .templating import TemplateError
@@ -185,14 +186,13 @@ def _prepare(deliveries: list[Delivery]) -> list[Job]:
     jobs = [_job(delivery, rules) for delivery in deliveries]
     now = timezone.now()
     with transaction.atomic():
-        _close_lost_attempts([job.delivery.pk for job in jobs], now)
+        # Only a delivery tried before can have an attempt its sender never finished.
+        _close_lost_attempts([job.delivery.pk for job in jobs if job.delivery.attempt_count], now)
         for job in jobs:
             job.delivery.attempt_count += 1
             job.attempt = _attempt_row(job, now)
         DeliveryAttempt.objects.bulk_create([job.attempt for job in jobs])
-        Delivery.objects.bulk_update(
-            [job.delivery for job in jobs], ["attempt_count", "request_method", "request_url", "request_body"]
-        )
+        rows_update([job.delivery for job in jobs], ["attempt_count", "request_method", "request_url", "request_body"])
     return jobs
 
 
@@ -225,6 +225,8 @@ def _attempt_row(job: Job, now: datetime) -> DeliveryAttempt:
 
 def _close_lost_attempts(delivery_ids: list[int], now: datetime) -> None:
     """Attempts left in flight by a sender that died: their outcome is unknown, so they count as failed."""
+    if not delivery_ids:
+        return
     DeliveryAttempt.objects.filter(delivery_id__in=delivery_ids, outcome=DeliveryAttempt.Outcome.IN_FLIGHT).update(
         outcome=DeliveryAttempt.Outcome.RETRY,
         finished_at=now,
@@ -252,19 +254,14 @@ def _send_all(jobs: list[Job]) -> None:
 
 def _record(jobs: list[Job], deferred: dict[int, float], worker: str) -> None:
     now = timezone.now()
+    for job in jobs:
+        _finish_attempt(job.attempt, job.result, now)
+    outcomes = [_apply_outcome(job, now) for job in jobs]
     with transaction.atomic():
-        # Only rows still leased to this sender: a cancel or an expired lease has taken them away.
-        mine = set(
-            Delivery.objects.select_for_update()
-            .filter(id__in=[job.delivery.pk for job in jobs] + list(deferred), claimed_by=worker)
-            .values_list("id", flat=True)
-        )
-        for job in jobs:
-            _finish_attempt(job.attempt, job.result, now)
-        outcomes = [_apply_outcome(job, now) for job in jobs if job.delivery.pk in mine]
-        DeliveryAttempt.objects.bulk_update([job.attempt for job in jobs], ATTEMPT_RESULT_FIELDS)
-        Delivery.objects.bulk_update(outcomes, DELIVERY_OUTCOME_FIELDS)
-        _release_deferred({pk: wait for pk, wait in deferred.items() if pk in mine}, now)
+        rows_update([job.attempt for job in jobs], ATTEMPT_RESULT_FIELDS)
+        # Only rows still leased to this sender: a cancel or an expired lease has taken the others away.
+        rows_update(outcomes, DELIVERY_OUTCOME_FIELDS, where={"claimed_by": worker})
+        _release_deferred(deferred, worker, now)
         endpoint_failure_runs_record(jobs=jobs, now=now)
 
 
@@ -298,13 +295,13 @@ def _apply_outcome(job: Job, now: datetime) -> Delivery:
     return delivery
 
 
-def _release_deferred(waits: dict[int, float], now: datetime) -> None:
+def _release_deferred(waits: dict[int, float], worker: str, now: datetime) -> None:
     """Rate-limited deliveries go back, due again when the limit lets them through; no attempt is used."""
     by_wait: dict[float, list[int]] = defaultdict(list)
     for pk, wait in waits.items():
         by_wait[round(wait, 3)].append(pk)
     for wait, ids in by_wait.items():
-        Delivery.objects.filter(id__in=ids).update(
+        Delivery.objects.filter(id__in=ids, claimed_by=worker).update(
             next_attempt_at=now + timedelta(seconds=wait), claimed_until=None, claimed_by=""
         )
 
@@ -323,8 +320,9 @@ def _record_run(endpoint_id: int, jobs: list[Job], now: datetime) -> None:
     endpoint = PostbackEndpoint.objects.filter(pk=endpoint_id)
     if http.Verdict.SUCCESS in verdicts:
         trailing = len(verdicts) - 1 - max(i for i, v in enumerate(verdicts) if v == http.Verdict.SUCCESS)
-        # Skips the write (and its row lock) in the common case of a healthy endpoint.
-        endpoint.exclude(consecutive_failures=trailing).update(consecutive_failures=trailing)
+        # A healthy endpoint (the common case) costs no statement and takes no row lock.
+        if jobs[0].delivery.endpoint.consecutive_failures != trailing:
+            endpoint.exclude(consecutive_failures=trailing).update(consecutive_failures=trailing)
         return
     endpoint.update(consecutive_failures=F("consecutive_failures") + len(verdicts))
     last_error = jobs[-1].result.error[:300]

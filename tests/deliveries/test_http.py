@@ -149,3 +149,24 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_a_body_dripping_past_the_timeout_is_a_timeout(httpserver, partner_url, loopback_allowed):
+    def drip():
+        for _ in range(20):
+            time.sleep(0.1)
+            yield b"x"
+
+    httpserver.expect_request("/pb").respond_with_response(Response(drip(), direct_passthrough=True))
+
+    result = _get(partner_url("/pb"), timeout_seconds=0.5)
+
+    assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "timeout")
+    assert result.duration_ms < 1500
+
+
+def test_an_unexpected_error_becomes_a_retryable_failure_not_a_crash(loopback_allowed):
+    with mock.patch.object(http, "_session", side_effect=RuntimeError("boom")):
+        result = _get("http://127.0.0.1:9/pb")
+
+    assert (result.verdict, result.error_class, result.error) == (Verdict.TRANSIENT, "internal", "boom")
