@@ -62,3 +62,10 @@ def headers_for_record(headers: dict[str, str]) -> dict[str, str]:
         name: MASK if any(word in name.lower() for word in _CREDENTIAL_WORDS) else value
         for name, value in headers.items()
     }
+
+
+def headers_unmask(headers: dict, stored: dict) -> dict:
+    """Headers as submitted back from a form or API read, with each masked value replaced by the stored one."""
+    if not isinstance(headers, dict):
+        return headers
+    return {name: stored.get(name, value) if value == MASK else value for name, value in headers.items()}

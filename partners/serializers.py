@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from rest_framework import serializers
 
+from deliveries.signing import headers_for_record, headers_unmask
 from events.currencies import minor_units
 from events.models import EventType
 
@@ -53,6 +54,16 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     def get_has_signing_secret(self, endpoint: PostbackEndpoint) -> bool:
         return bool(endpoint.signing_secret)
+
+    def to_representation(self, endpoint: PostbackEndpoint) -> dict:
+        # Header values that look like credentials are write-only, like the signing secret.
+        data = super().to_representation(endpoint)
+        data["headers"] = headers_for_record(data.get("headers") or {})
+        return data
+
+    def validate_headers(self, value):
+        """A masked value sent back (from a read of this endpoint) keeps the stored one."""
+        return headers_unmask(value, self.instance.headers if self.instance else {})
 
     def validate_signing_secret(self, value: str) -> str:
         if reason := signing_secret_error(value):

@@ -220,3 +220,18 @@ def test_held_delivery_reason_follows_partner_pause():
     Partner.objects.filter(pk=partner.pk).update(is_active=True)
     delivery.partner.refresh_from_db()
     assert delivery.held_reason == "" and not delivery.is_held
+
+
+def test_credential_headers_are_masked_on_read_and_kept_on_a_masked_write(admin_client_api):
+    endpoint = PostbackEndpointFactory(
+        partner=PartnerFactory(slug="acme"), headers={"Authorization": "Bearer partner-token", "X-Campaign": "7"}
+    )
+    url = f"/api/v1/partners/acme/endpoints/{endpoint.pk}/"
+
+    shown = admin_client_api.get(url).json()["headers"]
+    written_back = admin_client_api.patch(url, {"headers": shown | {"X-Campaign": "8"}}, format="json")
+
+    assert shown == {"Authorization": "********", "X-Campaign": "7"}
+    assert written_back.status_code == 200 and "partner-token" not in written_back.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.headers == {"Authorization": "Bearer partner-token", "X-Campaign": "8"}
