@@ -182,8 +182,9 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
         return redirect("admin:deliveries_delivery_change", delivery.pk)
 
     def get_search_results(self, request, queryset, search_term):
-        # An OR across a join would scan; a sub-select on the unique event_id and
-        # the primary key are both single index look-ups.
+        # An OR across a join would scan, and the admin's "=field" compares UPPER()
+        # of both sides; a sub-select on the unique event_id and the primary key
+        # are both single index look-ups.
         term = search_term.strip()
         if not term:
             return queryset, False

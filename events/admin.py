@@ -4,7 +4,7 @@ from django.utils.html import format_html
 
 from deliveries.models import Delivery
 from postback_platform.admin_export import CsvExportAdminMixin
-from postback_platform.admin_filters import RecentListFilter
+from postback_platform.admin_filters import ExactSearchMixin, RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
@@ -21,11 +21,10 @@ class EventTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Player)
-class PlayerAdmin(HugeTableAdminMixin, admin.ModelAdmin):
+class PlayerAdmin(ExactSearchMixin, HugeTableAdminMixin, admin.ModelAdmin):
     list_display = ["player_id", "partner", "click_id", "registered_at", "first_deposit_at"]
     list_select_related = ["partner"]
-    # Exact matches only: the player id is the primary key.
-    search_fields = ["=player_id"]
+    exact_search_tiers = (("player_id",),)
     search_help_text = "Exact player id."
     list_filter = ["partner"]
     raw_id_fields = ["partner"]
@@ -55,16 +54,20 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
-    list_display = ["event_id", "type", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
+class EventAdmin(ExactSearchMixin, CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
+    list_display = ["event_id", "type_slug", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
     list_filter = [EventRecentFilter, "type", "partner", "is_test"]
     list_select_related = ["partner"]
-    # Exact matches on indexed columns; a substring search would scan the whole table.
-    search_fields = ["=event_id", "=player__player_id", "=click_id"]
+    # Click ids have no index of their own: they are looked up only when no event or player matches.
+    exact_search_tiers = (("event_id", "player_id"), ("click_id",))
     search_help_text = "Exact event id, player id or click id."
     ordering = ["-occurred_at"]
     inlines = [DeliveryInline]
     csv_columns, csv_filename = EVENT_COLUMNS, "events.csv"
+
+    @admin.display(description="Type", ordering="type")
+    def type_slug(self, event):
+        return event.type_id
 
     @admin.display(description="Player", ordering="player")
     def player_link(self, event):

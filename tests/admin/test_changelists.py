@@ -148,3 +148,34 @@ def test_deliveries_are_found_by_exact_delivery_or_event_id(admin_client, by):
     response = admin_client.get("/admin/deliveries/delivery/", {"q": term})
 
     assert [delivery.pk for delivery in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_event_search_is_case_sensitive_equality_not_upper(admin_client):
+    EventFactory(event_id="EVT-Case")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/events/event/", {"q": "evt-case"})
+
+    assert list(response.context["cl"].result_list) == []
+    assert not any("UPPER(" in query["sql"] for query in queries)
+
+
+def test_players_are_found_by_exact_player_id(admin_client):
+    PlayerFactory(player_id="p-exact")
+    PlayerFactory(player_id="p-exact-2")
+
+    response = admin_client.get("/admin/events/player/", {"q": "p-exact"})
+
+    assert [player.player_id for player in response.context["cl"].result_list] == ["p-exact"]
+
+
+def test_event_changelist_loads_related_rows_in_one_query(admin_client):
+    EventFactory.create_batch(3, partner=PartnerFactory())
+
+    with CaptureQueriesContext(connection) as few:
+        _page(admin_client, "/admin/events/event/")
+    EventFactory.create_batch(10, partner=PartnerFactory())
+    with CaptureQueriesContext(connection) as many:
+        _page(admin_client, "/admin/events/event/")
+
+    assert len(many) == len(few)
