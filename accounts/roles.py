@@ -24,6 +24,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "deliveries.delivery": ("change", "view"),
         "deliveries.deliveryattempt": ("view",),
         "reporting.statistics": ("view",),
+        "monitoring.alert": ("view",),
     },
     MARKETING: {
         "partners.partner": ("view",),
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "deliveries.deliveryattempt": ("view",),
         # The statistics page: marketing's reason to use the admin at all.
         "reporting.statistics": ("view",),
+        "monitoring.alert": ("view",),
     },
 }
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "events",
     "deliveries",
     "reporting",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 10},
     },
     "prune-attempt-bodies": {"task": "deliveries.tasks.prune_attempt_bodies", "schedule": 3600.0},
+    "evaluate-alerts": {
+        "task": "monitoring.tasks.evaluate_alerts",
+        "schedule": env.float("ALERT_EVALUATION_INTERVAL_SECONDS", default=60.0),
+        "options": {"expires": 60},
+    },
 }
 # /healthz/ready fails when beat + a worker have not recorded a heartbeat for this long.
 SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env.int("SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
@@ -257,14 +263,14 @@ SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = env.int("SCHEDULER_HEARTBEAT_MAX_AGE_SECON
 # --- Postbacks ----------------------------------------------------------------
 
 
-def _parse_networks(raw):
+def _parse_networks(raw, name="POSTBACK_ALLOWED_NETWORKS"):
     networks = []
     for item in raw:
         try:
             networks.append(ipaddress.ip_network(item.strip(), strict=False))
         except ValueError as exc:
             raise ImproperlyConfigured(
-                f"POSTBACK_ALLOWED_NETWORKS: {item!r} is not a CIDR network ({exc}). "
+                f"{name}: {item!r} is not a CIDR network ({exc}). "
                 "Use a comma-separated list such as 127.0.0.0/8,10.1.2.0/24."
             ) from None
     return networks
@@ -297,6 +303,30 @@ POSTBACK_COALESCE_WAKE_UPS = env.bool("POSTBACK_COALESCE_WAKE_UPS") if _coalesce
 POSTBACK_SECRET_ROTATION_GRACE_HOURS = env.int("POSTBACK_SECRET_ROTATION_GRACE_HOURS", default=24)
 # Request and response bodies of attempts older than this are cleared (the rest of the record stays).
 POSTBACK_ATTEMPT_BODY_RETENTION_DAYS = env.int("POSTBACK_ATTEMPT_BODY_RETENTION_DAYS", default=30)
+
+# --- Monitoring: metrics and alerts -----------------------------------------------
+
+# GET /metrics answers a request with this bearer token, or from an address in
+# these networks; with neither set it answers no one (403).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = _parse_networks(env.list("METRICS_ALLOWED_NETWORKS", default=[]), "METRICS_ALLOWED_NETWORKS")
+# Alerts go to the users of the "Affiliate managers" group, these addresses, and the chat webhook when set.
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_FAILURE_RATE_WINDOW_MINUTES = env.int("ALERT_FAILURE_RATE_WINDOW_MINUTES", default=15)
+ALERT_FAILURE_RATE_THRESHOLD = env.float("ALERT_FAILURE_RATE_THRESHOLD", default=0.5)
+ALERT_FAILURE_RATE_MIN_ATTEMPTS = env.int("ALERT_FAILURE_RATE_MIN_ATTEMPTS", default=20)
+ALERT_BACKLOG_AGE_SECONDS = env.int("ALERT_BACKLOG_AGE_SECONDS", default=600)
+if not 0 < ALERT_FAILURE_RATE_THRESHOLD <= 1:
+    raise ImproperlyConfigured("ALERT_FAILURE_RATE_THRESHOLD must be a fraction above 0 and at most 1, e.g. 0.5.")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="postbacks@localhost")
 
 # --- Logging ------------------------------------------------------------------
 

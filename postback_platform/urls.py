@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from monitoring.views import metrics
+
 from . import dashboard, health
 
 urlpatterns = [
@@ -10,6 +12,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz-live"),
     path("healthz/ready", health.ready, name="healthz-ready"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/", include("events.urls")),
     path("api/v1/", include("deliveries.urls")),
     path("api/v1/", include("partners.urls")),

@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from .models import Alert
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """Alerts are opened and resolved by the rules alone; here they are read."""
+
+    list_display = ("opened_at", "kind", "summary", "partner", "resolved_at", "opened_notified_at", "notification_error")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "opened_at")
+    list_select_related = ("partner",)
+    search_fields = ("summary", "key")
+    date_hierarchy = "opened_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    has_delete_permission = has_change_permission
