@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from monitoring import observe
 from partners.models import Partner, PostbackEndpoint
 from partners.payouts import payout_for
 from partners.selectors import payout_rules_by_partner_type
@@ -263,6 +264,7 @@ def _record(jobs: list[Job], deferred: dict[int, float], worker: str) -> None:
         rows_update(outcomes, DELIVERY_OUTCOME_FIELDS, where={"claimed_by": worker})
         _release_deferred(deferred, worker, now)
         endpoint_failure_runs_record(jobs=jobs, now=now)
+    observe.attempts_recorded(attempts=[job.attempt for job in jobs])
 
 
 def _finish_attempt(attempt: DeliveryAttempt, result: http.HttpResult, now: datetime) -> None:

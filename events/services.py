@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deliveries.services import deliveries_create_for_events
+from monitoring import observe
 from partners.models import Partner
 
 from .models import Event, EventType, Player
@@ -65,7 +66,9 @@ def events_ingest(*, items: list) -> list[IngestResult]:
     outcomes = [validate_event(raw, catalog) for raw in items]
     inputs = _first_occurrences(outcome for outcome in outcomes if isinstance(outcome, EventInput))
     stored = _store(inputs=inputs, partners=catalog.partners) if inputs else {}
-    return [_result_for(raw, outcome, stored, inputs) for raw, outcome in zip(items, outcomes, strict=True)]
+    results = [_result_for(raw, outcome, stored, inputs) for raw, outcome in zip(items, outcomes, strict=True)]
+    observe.events_stored(events=[result.event for result in results if result.status == CREATED])
+    return results
 
 
 def catalog_load(*, items: list) -> Catalog:
