@@ -77,6 +77,8 @@ DELIVERY_RESEND = extend_schema(
 )
 
 DELIVERY_RESEND_MANY = extend_schema(
+    # The one-delivery resend would otherwise get the same generated operationId.
+    operation_id="v1_deliveries_resend_matching",
     summary="Resend deliveries by filter (admin)",
     description="Body: the list's filters, at least one: `status`, `partner`, `endpoint`, `event_type`, `from`, "
     "`to`. Answers with how many were queued again.",

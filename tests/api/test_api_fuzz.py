@@ -46,7 +46,7 @@ def a_delivery():
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_generated_requests_get_no_server_error_and_documented_answers(case, platform_client, a_delivery):
     case.call_and_validate(
         headers={"Authorization": platform_client._credentials["HTTP_AUTHORIZATION"]},
