@@ -93,15 +93,36 @@ def render_header(template: str, values: Mapping[str, str]) -> str:
     return header_escape(substitute(template, values, header_escape))
 
 
+# Far more than any partner's body needs, and far from Python's recursion limit,
+# which rendering (recursive) would otherwise hit in the sender.
+MAX_JSON_DEPTH = 32
+_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep; flatten it."
+
+
 def parse_json_template(template: str):
     """The JSON document a body template describes; TemplateError with the position if it is not JSON."""
     try:
-        return json.loads(template)
+        document = json.loads(template)
     except json.JSONDecodeError as exc:
         raise TemplateError(
             f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
             'macros go inside JSON strings, e.g. {"amount": "{amount}"}.'
         ) from None
+    except RecursionError:
+        raise TemplateError(_TOO_DEEP) from None
+    if _nesting_depth(document) > MAX_JSON_DEPTH:
+        raise TemplateError(_TOO_DEEP)
+    return document
+
+
+def _nesting_depth(document) -> int:
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def render_json(template: str, values: Mapping[str, str]) -> str:

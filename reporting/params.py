@@ -54,7 +54,8 @@ def _check_range(date_from: dt.date, date_to: dt.date, errors: dict) -> None:
 def _known(params: Mapping[str, str], name: str, model, errors: dict) -> str | None:
     """The slug given as ``name``, if one of ``model`` has it."""
     value = (params.get(name) or "").strip()
-    if value and not model.objects.filter(slug=value).exists():
+    # PostgreSQL refuses a NUL in a query parameter; no slug has one anyway.
+    if value and ("\x00" in value or not model.objects.filter(slug=value).exists()):
         errors[name] = [f"no {name.replace('_', ' ')} {value!r} exists."]
     return value or None
 
