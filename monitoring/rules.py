@@ -1,0 +1,82 @@
+"""The alert rules: which incidents hold at this moment.
+
+Each rule returns the conditions true now; ``services.alerts_evaluate``
+opens an alert when a condition starts to hold and resolves it when it
+stops, so managers hear once per incident, not once per failure.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils.timesince import timesince
+
+from partners.models import PostbackEndpoint
+
+from . import selectors
+from .models import Alert
+
+# How deliveries.sender words the reason when it pauses an endpoint; a
+# manager's own pause carries another reason and raises no alert.
+AUTO_PAUSE_REASON_PREFIX = "Paused automatically"
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: str
+    key: str
+    summary: str
+    endpoint: PostbackEndpoint | None = None
+
+
+def conditions_now(*, now: datetime) -> list[Condition]:
+    return [*_auto_paused_endpoints(), *_failing_endpoints(now), *_old_backlog(now)]
+
+
+def _auto_paused_endpoints() -> list[Condition]:
+    paused = PostbackEndpoint.objects.filter(is_active=False, pause_reason__startswith=AUTO_PAUSE_REASON_PREFIX)
+    return [
+        Condition(
+            kind=Alert.Kind.ENDPOINT_PAUSED,
+            key=f"endpoint_paused:{endpoint.pk}",
+            summary=f"{endpoint}: {endpoint.pause_reason}",
+            endpoint=endpoint,
+        )
+        for endpoint in paused.select_related("partner")
+    ]
+
+
+def _failing_endpoints(now: datetime) -> list[Condition]:
+    minutes = settings.ALERT_FAILURE_RATE_WINDOW_MINUTES
+    threshold = settings.ALERT_FAILURE_RATE_THRESHOLD
+    rates = selectors.endpoint_failure_rates(since=now - timedelta(minutes=minutes))
+    over = {
+        pk: rate for pk, rate in rates.items()
+        if rate.attempts >= settings.ALERT_FAILURE_RATE_MIN_ATTEMPTS and rate.rate >= threshold
+    }
+    # A paused endpoint has an alert of its own and sends nothing more.
+    endpoints = PostbackEndpoint.objects.filter(pk__in=over, is_active=True).select_related("partner")
+    return [
+        Condition(
+            kind=Alert.Kind.FAILURE_RATE,
+            key=f"failure_rate:{endpoint.pk}",
+            summary=(
+                f"{endpoint}: {over[endpoint.pk].failed} of {over[endpoint.pk].attempts} attempts failed in the "
+                f"last {minutes} min ({over[endpoint.pk].rate:.0%}; the threshold is {threshold:.0%})"
+            ),
+            endpoint=endpoint,
+        )
+        for endpoint in endpoints
+    ]
+
+
+def _old_backlog(now: datetime) -> list[Condition]:
+    backlog = selectors.sendable_backlog(now=now)
+    if backlog.oldest_age_seconds(now) <= settings.ALERT_BACKLOG_AGE_SECONDS:
+        return []
+    limit = timesince(now - timedelta(seconds=settings.ALERT_BACKLOG_AGE_SECONDS), now)
+    summary = (
+        f"{backlog.due} deliveries are due; the oldest has waited {timesince(backlog.oldest_due_at, now)} "
+        f"(the threshold is {limit})"
+    )
+    return [Condition(kind=Alert.Kind.BACKLOG_AGE, key="backlog_age", summary=summary)]

@@ -1,0 +1,183 @@
+"""Alerts: once per incident, to the managers and the chat webhook, and the recovery announced."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core import mail
+from django.utils import timezone
+from werkzeug import Response
+
+from accounts.roles import AFFILIATE_MANAGERS, MARKETING
+from deliveries.models import DeliveryAttempt
+from deliveries.sender import deliveries_send_due
+from deliveries.services import deliveries_create_for_events
+from monitoring.models import Alert
+from monitoring.rules import Condition
+from monitoring.services import alert_open, alerts_evaluate
+from partners.services import endpoint_resume
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
+
+
+@pytest.fixture(autouse=True)
+def _recipients(settings, db):
+    settings.ALERT_EMAILS = ["oncall@casino.example"]
+    settings.ALERT_WEBHOOK_URL = ""
+    manager = User.objects.create_user(username="mia", email="mia@casino.example")
+    manager.groups.add(Group.objects.get(name=AFFILIATE_MANAGERS))
+    marketer = User.objects.create_user(username="mo", email="mo@casino.example")
+    marketer.groups.add(Group.objects.get(name=MARKETING))
+
+
+@pytest.fixture
+def acme():
+    return PartnerFactory(slug="acme", name="Acme")
+
+
+def _auto_pause(acme, httpserver):
+    """Three failed attempts in a row against an endpoint that pauses after three."""
+    endpoint = PostbackEndpointFactory(
+        partner=acme, name="main", url_template=f"http://127.0.0.1:{httpserver.port}/pb", auto_pause_after=3
+    )
+    httpserver.expect_request("/pb").respond_with_response(Response("nope", status=404))
+    deliveries_create_for_events(events=[EventFactory(partner=acme) for _ in range(3)])
+    deliveries_send_due(worker="test")
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active
+    return endpoint
+
+
+def test_an_auto_paused_endpoint_is_announced_once_and_its_resumption_too(acme, httpserver):
+    endpoint = _auto_pause(acme, httpserver)
+
+    first, again = alerts_evaluate(), alerts_evaluate()
+
+    assert (first.opened, again.opened) == (1, 0)
+    (message,) = mail.outbox
+    assert message.subject == "[postbacks] Alert: Endpoint paused automatically — Acme · main"
+    assert message.to == ["mia@casino.example", "oncall@casino.example"]
+    assert "Paused automatically after 3 consecutive failed attempts" in message.body
+    assert "resume the endpoint" in message.body
+
+    endpoint_resume(endpoint=endpoint)
+    recovery = alerts_evaluate()
+
+    assert recovery.resolved == 1
+    assert [m.subject.split(":")[0] for m in mail.outbox] == ["[postbacks] Alert", "[postbacks] Resolved"]
+    alert = Alert.objects.get()
+    assert alert.resolved_at and alert.opened_notified_at and alert.resolved_notified_at
+
+
+def test_a_manual_pause_raises_no_alert(acme):
+    PostbackEndpointFactory(partner=acme, is_active=False, pause_reason="Partner migrating servers until Monday")
+
+    assert alerts_evaluate().opened == 0
+    assert mail.outbox == []
+
+
+OUTCOMES = {"s": "success", "r": "retry", "f": "failure"}
+
+
+def _attempts(endpoint, outcomes: str, minutes_ago: int = 1):
+    """One finished attempt per letter (s success, r retry, f failure), ``minutes_ago``."""
+    started = timezone.now() - timedelta(minutes=minutes_ago)
+    for letter in outcomes:
+        DeliveryAttempt.objects.create(
+            delivery=DeliveryFactory(endpoint=endpoint, status="retrying"), number=1, started_at=started,
+            request_method="GET", request_url="", outcome=OUTCOMES[letter],
+        )
+
+
+def test_failure_rate_over_the_threshold_opens_an_alert(acme, settings):
+    settings.ALERT_FAILURE_RATE_MIN_ATTEMPTS, settings.ALERT_FAILURE_RATE_THRESHOLD = 4, 0.5
+    failing = PostbackEndpointFactory(partner=acme, name="failing")
+    healthy = PostbackEndpointFactory(partner=acme, name="healthy")
+    _attempts(failing, "rrfs")
+    _attempts(healthy, "ssssr")
+
+    alerts_evaluate()
+
+    alert = Alert.objects.get()
+    assert (alert.kind, alert.endpoint, alert.partner) == ("failure_rate", failing, acme)
+    assert alert.summary == "Acme · failing: 3 of 4 attempts failed in the last 15 min (75%; the threshold is 50%)"
+
+
+def test_too_few_attempts_or_old_failures_raise_no_failure_rate_alert(acme, settings):
+    settings.ALERT_FAILURE_RATE_MIN_ATTEMPTS = 4
+    endpoint = PostbackEndpointFactory(partner=acme)
+    _attempts(endpoint, "rrr")
+    _attempts(endpoint, "rrrr", minutes_ago=settings.ALERT_FAILURE_RATE_WINDOW_MINUTES + 1)
+
+    assert alerts_evaluate().opened == 0
+
+
+def test_an_old_backlog_opens_one_alert_and_resolves_when_sent(acme, settings):
+    settings.ALERT_BACKLOG_AGE_SECONDS = 600
+    endpoint = PostbackEndpointFactory(partner=acme)
+    old = DeliveryFactory(endpoint=endpoint, next_attempt_at=timezone.now() - timedelta(minutes=20))
+    DeliveryFactory(endpoint=endpoint, next_attempt_at=timezone.now() - timedelta(minutes=1))
+
+    alerts_evaluate()
+    alerts_evaluate()
+
+    alert = Alert.objects.get()
+    assert alert.kind == "backlog_age" and alert.is_open
+    assert alert.summary == "2 deliveries are due; the oldest has waited 20\xa0minutes (the threshold is 10\xa0minutes)"
+    old.status = "delivered"
+    old.save()
+    assert alerts_evaluate().resolved == 1
+    assert len(mail.outbox) == 2
+
+
+def test_held_deliveries_of_a_paused_endpoint_are_no_backlog(acme, settings):
+    endpoint = PostbackEndpointFactory(partner=acme, is_active=False, pause_reason="maintenance")
+    DeliveryFactory(endpoint=endpoint, next_attempt_at=timezone.now() - timedelta(days=1))
+
+    assert alerts_evaluate().opened == 0
+
+
+def test_the_chat_webhook_gets_each_change_once(acme, settings, httpserver):
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{httpserver.port}/chat/T000/B000/secret-path"
+    settings.ALERT_BACKLOG_AGE_SECONDS = 60
+    httpserver.expect_request("/chat/T000/B000/secret-path", method="POST").respond_with_data("ok")
+    delivery = DeliveryFactory(
+        endpoint=PostbackEndpointFactory(partner=acme), next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    alerts_evaluate()
+    alerts_evaluate()
+    delivery.status = "delivered"
+    delivery.save()
+    alerts_evaluate()
+
+    texts = [json.loads(request.get_data())["text"] for request, _ in httpserver.log]
+    assert [text.splitlines()[0] for text in texts] == [
+        "[postbacks] Alert: Oldest due delivery too old",
+        "[postbacks] Resolved: Oldest due delivery too old",
+    ]
+    assert Alert.objects.get().notification_error == ""
+
+
+def test_a_failing_webhook_is_recorded_and_the_e_mail_still_goes(acme, settings, httpserver):
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{httpserver.port}/chat/secret-path"
+    settings.ALERT_BACKLOG_AGE_SECONDS = 60
+    httpserver.expect_request("/chat/secret-path").respond_with_response(Response("gone", status=410))
+    DeliveryFactory(endpoint=PostbackEndpointFactory(partner=acme), next_attempt_at=timezone.now() - timedelta(hours=1))
+
+    alerts_evaluate()
+
+    alert = Alert.objects.get()
+    assert alert.notification_error == "chat webhook: http_4xx (HTTP 410)"
+    assert "secret-path" not in alert.notification_error
+    assert len(mail.outbox) == 1
+
+
+def test_a_second_evaluator_cannot_open_the_same_incident_twice(acme):
+    condition = Condition(kind=Alert.Kind.BACKLOG_AGE, key="backlog_age", summary="old")
+
+    assert alert_open(condition=condition, now=timezone.now()) is True
+    assert alert_open(condition=condition, now=timezone.now()) is False
+    assert Alert.objects.count() == 1
