@@ -13,7 +13,7 @@ from werkzeug import Response
 from deliveries.models import Delivery
 from postback_platform.celery import app as celery_app
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
-from tests.support.processes import celery_worker, child_env, wait_until
+from tests.support.processes import celery_worker, child_env, stop_process_group, wait_until
 from tests.support.services import child_database_url, redis_url, require_postgres
 
 pytestmark = [
@@ -67,7 +67,9 @@ def test_a_delivery_whose_worker_is_killed_mid_send_completes_once_after_the_lea
     # given: a worker holds the delivery, its request is at the partner, and the worker is SIGKILLed
     with celery_worker(queues=queue, env=env) as doomed:
         _wake(queue)
-        assert partner_server.first_arrived.wait(timeout=60), doomed.stdout.read1().decode()[-3000:]
+        if not partner_server.first_arrived.wait(timeout=60):
+            stop_process_group(doomed)
+            pytest.fail(f"the first worker never sent the postback: {doomed.stdout.read().decode()[-3000:]}")
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
     partner_server.release.set()
@@ -88,7 +90,7 @@ def test_a_delivery_whose_worker_is_killed_mid_send_completes_once_after_the_lea
 
     # then: sent again only after the lease ran out, delivered once, the lost attempt on record
     delivery.refresh_from_db()
-    assert delivery.status == "delivered", survivor.stdout.read1().decode()[-3000:]
+    assert delivery.status == "delivered", survivor.stdout.read().decode()[-3000:]
     assert delivery.attempt_count == 2
     assert list(delivery.attempts.values_list("outcome", "error_class")) == [
         ("retry", "worker_lost"), ("success", ""),
