@@ -3,10 +3,12 @@
 The column lists are part of the contract with spreadsheet users: add new
 columns at the end, never reorder or rename. Nothing secret is exported:
 no signing secrets, no request headers, no rendered request URL or body
-(partners often put their own tokens in postback URLs).
+(partners often put their own tokens in postback URLs), and query strings
+quoted in error messages are cut.
 """
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,6 +32,16 @@ ZERO = Decimal("0.00")
 class Column:
     header: str
     source: str  # a ``values_list`` path
+    clean: Callable[[str], str] | None = None
+
+
+# Partners often put their own tokens in postback query strings, and
+# connection errors quote the URL they failed on.
+_QUERY_STRING = re.compile(r"\?[^\s'\")]+")
+
+
+def without_query_strings(text: str) -> str:
+    return _QUERY_STRING.sub("?…", text)
 
 
 EVENT_COLUMNS = (
@@ -63,7 +75,7 @@ DELIVERY_COLUMNS = (
     Column("next_attempt_at", "next_attempt_at"),
     Column("delivered_at", "delivered_at"),
     Column("last_status_code", "last_status_code"),
-    Column("last_error", "last_error"),
+    Column("last_error", "last_error", clean=without_query_strings),
 )
 
 STATS_MEASURES = (
@@ -91,7 +103,17 @@ def deliveries_matching(params) -> QuerySet:
 def table_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[tuple]:
     """The columns' values of ``queryset``, oldest row first, fetched ``FETCH_SIZE`` at a time."""
     rows = queryset.order_by("id").values_list(*(column.source for column in columns))
-    return rows.iterator(chunk_size=FETCH_SIZE)
+    rows = rows.iterator(chunk_size=FETCH_SIZE)
+    cleaners = [(position, column.clean) for position, column in enumerate(columns) if column.clean]
+    return (_cleaned(row, cleaners) for row in rows) if cleaners else rows
+
+
+def _cleaned(row: tuple, cleaners: list) -> list:
+    values = list(row)
+    for position, clean in cleaners:
+        if values[position]:
+            values[position] = clean(values[position])
+    return values
 
 
 def table_chunks(queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False) -> Iterator[str]:

@@ -61,7 +61,8 @@ def test_deliveries_csv_never_contains_secrets_or_request_details(admin_client_a
     endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), signing_secret="whsec-very-secret",
                                        headers={"X-Token": "header-secret"}, name="+Main")
     DeliveryFactory(endpoint=endpoint, event__event_id="d-1", status="failed", last_status_code=500,
-                    request_url="https://partner.example/pb?token=url-secret", last_error="HTTP 500")
+                    request_url="https://partner.example/pb?token=url-secret",
+                    last_error="Max retries exceeded with url: /pb?token=url-secret&sub=1 (Caused by timeout)")
 
     response = admin_client_api.get("/api/v1/export/deliveries.csv", {"status": "failed", "partner": "acme"})
     rows = _csv(response)
@@ -72,7 +73,8 @@ def test_deliveries_csv_never_contains_secrets_or_request_details(admin_client_a
                                                     "next_attempt_at": ""} == {
         "id": "", "event": "", "event_id": "d-1", "event_type": "registration", "partner": "acme", "endpoint": "",
         "endpoint_name": "'+Main", "status": "failed", "is_test": "false", "attempts": "0", "created_at": "",
-        "next_attempt_at": "", "delivered_at": "", "last_status_code": "500", "last_error": "HTTP 500",
+        "next_attempt_at": "", "delivered_at": "", "last_status_code": "500",
+        "last_error": "Max retries exceeded with url: /pb?… (Caused by timeout)",
     }
     text = ",".join(row)
     assert "secret" not in text
