@@ -56,7 +56,7 @@ class DeliveryInline(admin.TabularInline):
 @admin.register(Event)
 class EventAdmin(ExactSearchMixin, CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "type_slug", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
-    list_filter = [EventRecentFilter, "type", "partner", "is_test"]
+    list_filter = [EventRecentFilter, "type", "partner"]
     list_select_related = ["partner"]
     # Click ids have no index of their own: they are looked up only when no event or player matches.
     exact_search_tiers = (("event_id", "player_id"), ("click_id",))

@@ -100,7 +100,7 @@ def test_affiliate_manager_sets_up_a_partner_tests_it_and_resends_a_failure(page
     screenshot(page, "05-delivery-resent")
 
     # exports the deliveries as CSV
-    page.goto("/admin/deliveries/delivery/?is_test__exact=0")
+    page.goto(f"/admin/deliveries/delivery/?partner__id__exact={failed.partner_id}")
     with page.expect_download() as download:
         page.click("text=Export these rows as CSV")
     rows = list(csv.reader(io.StringIO(download.value.path().read_text())))
