@@ -13,6 +13,7 @@ from django.utils import timezone
 from deliveries import dashboard_selectors as delivery_reads
 from deliveries.models import Delivery
 from events import dashboard_selectors as event_reads
+from monitoring import selectors as monitoring_reads
 
 DAYS = 14
 # The daily series scan two weeks of rows; a minute-old chart is fresh enough for a dashboard.
@@ -32,6 +33,8 @@ def dashboard(request):
         "paused": delivery_reads.endpoints_paused(),
         "backlog": delivery_reads.delivery_backlog(),
         "backlog_cap": delivery_reads.BACKLOG_COUNT_CAP,
+        "alerts": monitoring_reads.alerts_open(),
+        "alerts_resolved": monitoring_reads.alerts_recently_resolved(since=timezone.now() - timedelta(hours=24)),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)
 
