@@ -354,7 +354,7 @@ def _drain(ctx: Context, *, expected: int, timeout: float, counted: str = "uniqu
         "expected": expected, "received": stats["count"], "unique": stats["unique"],
         "duplicates": stats["count"] - stats["unique"], "window_s": _round(window),
         "per_second": round((stats["count"] - 1) / window, 1) if window else None,
-        "first": stats["first"], "last": stats["last"],
+        "first": stats["first"], "last": stats["last"], "connections_opened": stats["connections"],
     }
 
 
@@ -644,6 +644,19 @@ def export(ctx: Context) -> dict:
         return {"status": "error", "reason": finished.stderr[-1500:]}
     return {"status": "measured", "script": EXPORT_SCRIPT, "sizes": _export_sizes(json.loads(output.read_text()),
                                                                                      ctx.notes.get("copy_rate"))}
+
+
+def profile_export(ctx: Context) -> dict:
+    """The export benchmark at 200,000 rows under py-spy (its fill step is SQL, so the samples are the export's)."""
+    from django.db import connections
+
+    connections.close_all()
+    env = {k: v for k, v in ctx.env.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env["BENCH_DATABASE_URL"] = bench_env.database_url("postgres")
+    argv = [procs.PY, EXPORT_SCRIPT, "--rows", "200000", "--database", bench_env.MAIN_DB,
+            "--output", str(procs.LOG_DIR / "export-profile.json")]
+    return profiling.record_command(argv, name="profile-export", env=env, cwd=procs.ROOT,
+                                    timeout=max(60, ctx.seconds_left() - 5))
 
 
 def _export_sizes(report: dict, copy_rate: float | None) -> dict:

@@ -40,6 +40,19 @@ def record(pid: int, *, seconds: float, name: str, during=None) -> dict:
     return {"status": "recorded", "file": str(raw.relative_to(RESULTS.parent.parent)), **summarise(raw)}
 
 
+def record_command(argv: list[str], *, name: str, env: dict, cwd: Path, timeout: float) -> dict:
+    """Run ``argv`` (and its children) under py-spy from start to end."""
+    binary = py_spy()
+    if binary is None:
+        return {"status": "py-spy not installed"}
+    raw = RESULTS / f"{name}.txt"
+    spy = [binary, "record", "--subprocesses", "--rate", "200", "--format", "raw", "--output", str(raw), "--", *argv]
+    finished = subprocess.run(spy, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if not raw.exists():
+        return {"status": f"py-spy failed: {finished.stderr[-300:]}"}
+    return {"status": "recorded", "file": str(raw.relative_to(RESULTS.parent.parent)), **summarise(raw)}
+
+
 def summarise(raw: Path) -> dict:
     """Self and inclusive sample shares per frame, from py-spy's collapsed-stack output."""
     own, inclusive, total = Counter(), Counter(), 0

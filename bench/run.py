@@ -99,7 +99,10 @@ def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: b
             ("profile_ingest", lambda: _if_missed(out, "single_ingest", lambda: m.profile_ingest(ctx))),
             ("profile_delivery", lambda: _if_missed(out, "delivery", lambda: m.delivery_profile(ctx))),
         ]
-    steps.append(("export", lambda: m.export(ctx)))  # last: the export script drops the database when done
+    # Last: the export script drops the database when it is done.
+    steps.append(("export", lambda: m.export(ctx)))
+    if profile:
+        steps.append(("profile_export", lambda: _if_missed(out, "export", lambda: m.profile_export(ctx))))
     for name, step in steps:
         if only and name not in only:
             continue

@@ -2,7 +2,7 @@
 
 Run as ``python -m bench.sink PORT``. Control paths (not counted):
 
-- ``GET /__stats``  -> ``{"count", "unique", "first", "last"}``;
+- ``GET /__stats``  -> ``{"count", "unique", "first", "last", "connections"}``;
 - ``GET /__dump``   -> ``[[received_at, target], ...]`` for every counted request;
 - ``POST /__reset`` -> forget everything.
 
@@ -28,6 +28,7 @@ class Recorder:
     def reset(self) -> None:
         self.received: list[tuple[float, str]] = []
         self.targets: set[str] = set()
+        self.connections = 0  # opened since the reset: how well senders reuse keep-alive connections
 
     def record(self, target: str) -> None:
         self.received.append((time.time(), target))
@@ -39,6 +40,7 @@ class Recorder:
             "unique": len(self.targets),
             "first": self.received[0][0] if self.received else None,
             "last": self.received[-1][0] if self.received else None,
+            "connections": self.connections,
         }
 
 
@@ -62,6 +64,7 @@ class SinkProtocol(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.recorder.connections += 1
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
