@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+METRICS_DIR := var/prometheus
 
 .PHONY: run test test-fast migrate superuser bench clean
 
@@ -19,10 +20,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-installed
 
-# A local .env with DEBUG on and a fresh random SECRET_KEY, made once.
+# A local .env with DEBUG on, a fresh random SECRET_KEY and /metrics open to this machine, made once.
 .env:
 	@sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')|" \
-	     -e "s|^DEBUG=.*|DEBUG=true|" .env.example > .env
+	     -e "s|^DEBUG=.*|DEBUG=true|" -e "s|^METRICS_ALLOWED_NETWORKS=.*|METRICS_ALLOWED_NETWORKS=127.0.0.1/32,::1/128|" .env.example > .env
 	@echo "Wrote .env for local development (DEBUG=true, random SECRET_KEY)."
 
 migrate: $(VENV)/.run-installed .env
@@ -38,7 +39,9 @@ run: migrate
 	@echo "  First API key:     $(PY) manage.py create_api_key my-platform --role platform"
 	@echo "  Ctrl-C stops the web server, the Celery worker and Celery beat."
 	@echo ""
-	$(VENV)/bin/honcho start --procfile Procfile.dev --port $(PORT)
+	@# Counters of the web, worker and beat processes add up here; emptied at each start as prometheus-client asks.
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(METRICS_DIR) $(VENV)/bin/honcho start --procfile Procfile.dev --port $(PORT)
 
 superuser: migrate
 	$(PY) manage.py createsuperuser
