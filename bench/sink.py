@@ -28,7 +28,7 @@ class Recorder:
     def reset(self) -> None:
         self.received: list[tuple[float, str]] = []
         self.targets: set[str] = set()
-        self.connections = 0  # opened since the reset: how well senders reuse keep-alive connections
+        self.connections = 0  # that carried a postback since the reset: how well senders reuse keep-alive
 
     def record(self, target: str) -> None:
         self.received.append((time.time(), target))
@@ -61,10 +61,10 @@ class SinkProtocol(asyncio.Protocol):
         self.recorder = recorder
         self.buffer = b""
         self.transport = None
+        self.counted = False  # control requests and port probes are not senders' connections
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        self.recorder.connections += 1
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -87,6 +87,9 @@ class SinkProtocol(asyncio.Protocol):
         if target.startswith("/__"):
             self.transport.write(control_response(self.recorder, method, target))
             return
+        if not self.counted:
+            self.counted = True
+            self.recorder.connections += 1
         self.recorder.record(target)
         self.transport.write(OK)
 
