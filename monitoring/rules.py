@@ -54,9 +54,8 @@ def _failing_endpoints(now: datetime) -> list[Condition]:
         pk: rate for pk, rate in rates.items()
         if rate.attempts >= settings.ALERT_FAILURE_RATE_MIN_ATTEMPTS and rate.rate >= threshold
     }
-    # A paused endpoint has an alert of its own and sends nothing more.
     endpoints = PostbackEndpoint.objects.filter(pk__in=over, is_active=True).select_related("partner")
-    return [
+    failing = [
         Condition(
             kind=Alert.Kind.FAILURE_RATE,
             key=f"failure_rate:{endpoint.pk}",
@@ -68,6 +67,13 @@ def _failing_endpoints(now: datetime) -> list[Condition]:
         )
         for endpoint in endpoints
     ]
+    return failing + _held_while_paused()
+
+
+def _held_while_paused() -> list[Condition]:
+    """A paused endpoint sends nothing, so its rate says nothing new: its open alert stays open, not "resolved"."""
+    held = Alert.objects.filter(kind=Alert.Kind.FAILURE_RATE, resolved_at__isnull=True, endpoint__is_active=False)
+    return [Condition(kind=alert.kind, key=alert.key, summary=alert.summary) for alert in held]
 
 
 def _old_backlog(now: datetime) -> list[Condition]:

@@ -16,7 +16,7 @@ from deliveries.services import deliveries_create_for_events
 from monitoring.models import Alert
 from monitoring.rules import Condition
 from monitoring.services import alert_open, alerts_evaluate
-from partners.services import endpoint_resume
+from partners.services import endpoint_pause, endpoint_resume
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
@@ -103,6 +103,21 @@ def test_failure_rate_over_the_threshold_opens_an_alert(acme, settings):
     alert = Alert.objects.get()
     assert (alert.kind, alert.endpoint, alert.partner) == ("failure_rate", failing, acme)
     assert alert.summary == "Acme · failing: 3 of 4 attempts failed in the last 15 min (75%; the threshold is 50%)"
+
+
+def test_a_failure_rate_alert_stays_open_while_its_endpoint_is_paused(acme, settings):
+    settings.ALERT_FAILURE_RATE_MIN_ATTEMPTS = 2
+    endpoint = PostbackEndpointFactory(partner=acme)
+    _attempts(endpoint, "rr", minutes_ago=settings.ALERT_FAILURE_RATE_WINDOW_MINUTES - 1)
+    alerts_evaluate()
+    DeliveryAttempt.objects.update(started_at=timezone.now() - timedelta(hours=1))  # the window has passed
+
+    endpoint_pause(endpoint=endpoint, reason="Partner asked for a break")
+    paused = alerts_evaluate()
+    endpoint_resume(endpoint=endpoint)
+    resumed = alerts_evaluate()
+
+    assert (paused.resolved, resumed.resolved) == (0, 1)
 
 
 def test_too_few_attempts_or_old_failures_raise_no_failure_rate_alert(acme, settings):
