@@ -237,6 +237,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through LOGGING like the web processes (JSON lines with the delivery context), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 # Keep the worker's database connections open across tasks (the sender runs
 # many short tasks); Django's CONN_MAX_AGE and health checks still recycle them.
