@@ -11,6 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from deliveries.models import Delivery
+from events.models import EventType
 from postback_platform.celery import app as celery_app
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 from tests.support.processes import celery_worker, child_env, stop_process_group, wait_until
@@ -60,8 +61,12 @@ def test_a_delivery_whose_worker_is_killed_mid_send_completes_once_after_the_lea
         POSTBACK_LEASE_SECONDS=str(LEASE_SECONDS),
         POSTBACK_SENDER_TIME_BUDGET_SECONDS="1",
     )
+    # An earlier transactional test's flush may have removed the seeded types.
+    EventType.objects.get_or_create(slug=EventType.REGISTRATION, defaults={"name": "Registration", "is_builtin": True})
     partner = PartnerFactory(slug="it-partner")
-    endpoint = PostbackEndpointFactory(partner=partner, url_template=f"http://127.0.0.1:{partner_server.port}/pb")
+    endpoint = PostbackEndpointFactory(
+        partner=partner, event_types=[EventType.REGISTRATION], url_template=f"http://127.0.0.1:{partner_server.port}/pb"
+    )
     delivery = DeliveryFactory(event=EventFactory(partner=partner), endpoint=endpoint)
 
     # given: a worker holds the delivery, its request is at the partner, and the worker is SIGKILLed
