@@ -35,7 +35,8 @@ CHUNK = 1_000_000
 PARTNERS = 50
 DAYS = 120
 ATTEMPT_EVENTS = 200_000
-BIG_TABLES = ("events_event", "events_player", "deliveries_delivery", "deliveries_deliveryattempt")
+DELIVERY_TABLES = ("deliveries_delivery", "deliveries_deliveryattempt")
+BIG_TABLES = ("events_event", "events_player", *DELIVERY_TABLES)
 
 
 def main() -> int:
@@ -43,20 +44,24 @@ def main() -> int:
     started = time.time()
     deadline = started + args.max_minutes * 60
     steps: dict[str, float] = {}
-    database_recreate(args.database)
-    _timed(steps, "migrate", lambda: _migrate(args.database))
+    if not args.deliveries_only:
+        database_recreate(args.database)
+        _timed(steps, "migrate", lambda: _migrate(args.database))
     connection = psycopg2.connect(bench_env.database_url(args.database))
     connection.autocommit = True
     cursor = connection.cursor()
     cursor.execute("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET max_parallel_maintenance_workers = 2")
-    _timed(steps, "configuration", lambda: _configuration(cursor))
-    saved = _timed(steps, "drop indexes", lambda: _drop_indexes(cursor))
-    players = args.events // 5
     loaded = {"players": 0, "events": 0, "deliveries": 0}
-    _timed(steps, "players", lambda: loaded.update(players=_chunks(cursor, PLAYERS_SQL, players, deadline)))
-    players = loaded["players"]
-    _timed(steps, "events", lambda: loaded.update(
-        events=_chunks(cursor, EVENTS_SQL, args.events, deadline, players=players, last_all=args.events)))
+    if args.deliveries_only:
+        cursor.execute("TRUNCATE deliveries_deliveryattempt, deliveries_delivery")
+        saved = _timed(steps, "drop indexes", lambda: _drop_indexes(cursor, DELIVERY_TABLES))
+        loaded.update(players=_count(cursor, "events_player"), events=_count(cursor, "events_event"))
+    else:
+        _timed(steps, "configuration", lambda: _configuration(cursor))
+        saved = _timed(steps, "drop indexes", lambda: _drop_indexes(cursor, BIG_TABLES))
+        _timed(steps, "players", lambda: loaded.update(players=_chunks(cursor, PLAYERS_SQL, args.events // 5, deadline)))
+        _timed(steps, "events", lambda: loaded.update(events=_chunks(
+            cursor, EVENTS_SQL, args.events, deadline, players=loaded["players"], last_all=args.events)))
     _timed(steps, "deliveries", lambda: loaded.update(
         deliveries=_chunks(cursor, DELIVERIES_SQL, loaded["events"], deadline, per_row=2)))
     _timed(steps, "attempts", lambda: cursor.execute(ATTEMPTS_SQL, {"since": max(0, loaded["events"] - ATTEMPT_EVENTS)}))
@@ -81,6 +86,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--max-minutes", type=float, default=40)
     parser.add_argument("--database", default=bench_env.SCALE_DB, choices=[bench_env.SCALE_DB, bench_env.MAIN_DB])
+    parser.add_argument("--deliveries-only", action="store_true",
+                        help="keep the loaded events; generate the deliveries and attempts again")
     return parser.parse_args()
 
 
@@ -126,14 +133,14 @@ def _configuration(cursor) -> None:
     )
 
 
-def _drop_indexes(cursor) -> list[str]:
+def _drop_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
     """Drop the big tables' secondary indexes and constraints; return the statements that rebuild them."""
     cursor.execute(
         """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype FROM pg_constraint
         WHERE conrelid::regclass::text = ANY(%s) AND contype IN ('u', 'f')
         """,
-        [list(BIG_TABLES)],
+        [list(tables)],
     )
     constraints = cursor.fetchall()
     rebuild = []
@@ -146,7 +153,7 @@ def _drop_indexes(cursor) -> list[str]:
         SELECT i.indexname, i.indexdef FROM pg_indexes i
         WHERE i.tablename = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
         """,
-        [list(BIG_TABLES)],
+        [list(tables)],
     )
     for name, definition in cursor.fetchall():
         cursor.execute(f'DROP INDEX "{name}"')
@@ -206,6 +213,7 @@ FROM generate_series(%(first)s, %(last)s) g,
         * interval '1 second' AS ts) AS t
 """
 
+# Statuses come from a hash of (event, endpoint), so every partner has its share of each.
 DELIVERIES_SQL = """
 INSERT INTO deliveries_delivery (event_id, endpoint_id, partner_id, event_type_id, status, is_test, attempt_count,
     next_attempt_at, claimed_until, claimed_by, delivered_at, last_status_code, last_error, request_method,
@@ -220,9 +228,9 @@ SELECT e.id, ep.id, e.partner_id, e.type_id, st.status, false,
     e.received_at, e.received_at + interval '80 milliseconds', 0
 FROM events_event e
 JOIN partners_postbackendpoint ep ON ep.partner_id = e.partner_id,
-    LATERAL (SELECT CASE WHEN (e.id * 7 + ep.id) %% 100 < 93 THEN 'delivered'
-                         WHEN (e.id * 7 + ep.id) %% 100 < 96 THEN 'failed'
-                         WHEN (e.id * 7 + ep.id) %% 100 < 98 THEN 'retrying' ELSE 'pending' END AS status) AS st
+    LATERAL (SELECT abs(hashint8(e.id * 64 + ep.id)) %% 100 AS roll) AS r,
+    LATERAL (SELECT CASE WHEN r.roll < 93 THEN 'delivered' WHEN r.roll < 96 THEN 'failed'
+                         WHEN r.roll < 98 THEN 'retrying' ELSE 'pending' END AS status) AS st
 WHERE e.id BETWEEN %(first)s AND %(last)s
 """
 
