@@ -30,6 +30,7 @@ Definitions (the README's "Statistics and exports" repeats them):
 """
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -109,19 +110,20 @@ def stats_rows(query: StatsQuery) -> list[StatsRow]:
             rows[key] = StatsRow(**dict(zip(query.group_by, key, strict=True)))
         return rows[key]
 
-    for values in _event_counts(query):
+    event_counts = _event_counts(query)
+    for values in event_counts:
         row = row_for(values)
         for name in ("events", "unique_players", "registrations", "first_deposits"):
             setattr(row, name, values[name])
-    for values in _deposit_sums(query):
-        row_for(values).deposit_sum[values["currency"]] = _money(values["total"])
-    for values in _payout_sums(query):
-        row_for(values).payout_sum[values["payout_currency"]] = _money(values["total"])
+    for values in _money_sums(query):
+        row = row_for(values)
+        _add(row.deposit_sum, values["currency"], values["deposits"])
+        _add(row.payout_sum, values["payout_currency"], values["payouts"])
     for values in _delivery_counts(query):
         row = row_for(values)
         row.deliveries_delivered, row.deliveries_failed = values["delivered"], values["failed"]
         row.deliveries_pending = values["pending"]
-    _fill_conversion_rates(query, rows.values())
+    _fill_conversion_rates(query, rows.values(), event_counts)
     return sorted(rows.values(), key=_row_order)
 
 
@@ -134,9 +136,11 @@ def _row_order(row: StatsRow) -> tuple:
     return (row.day or dt.date.min, row.partner is None, row.partner or "", row.event_type or "")
 
 
-def _money(amount: Decimal | None) -> Decimal:
-    # The quantize drops float noise that SQLite's arithmetic may leave.
-    return money(Decimal(amount or 0).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN))
+def _add(sums: dict[str, Decimal], currency: str, amount: Decimal | None) -> None:
+    if amount is not None:
+        # The quantize drops float noise that SQLite's arithmetic may leave.
+        total = sums.get(currency, 0) + Decimal(amount).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
+        sums[currency] = money(total)
 
 
 # --- Querysets ------------------------------------------------------------------
@@ -204,14 +208,16 @@ def _event_counts(query: StatsQuery) -> list[dict]:
     )
 
 
-def _deposit_sums(query: StatsQuery) -> list[dict]:
-    deposits = _events(query).filter(type_id__in=DEPOSIT_TYPES, amount__isnull=False)
-    return _grouped(deposits, _event_keys(query), ("currency",), total=Sum("amount"))
-
-
-def _payout_sums(query: StatsQuery) -> list[dict]:
-    earning = _with_payout(_events(query).filter(partner__isnull=False)).filter(payout__isnull=False)
-    return _grouped(earning, _event_keys(query), ("payout_currency",), total=Sum("payout"))
+def _money_sums(query: StatsQuery) -> list[dict]:
+    """Deposit sums per event currency and payout sums per payout currency, in one pass."""
+    earning_or_deposit = Q(partner__isnull=False) | Q(type_id__in=DEPOSIT_TYPES, amount__isnull=False)
+    return _grouped(
+        _with_payout(_events(query).filter(earning_or_deposit)),
+        _event_keys(query),
+        ("currency", "payout_currency"),
+        deposits=Sum("amount", filter=Q(type_id__in=DEPOSIT_TYPES)),
+        payouts=Sum("payout"),
+    )
 
 
 def _with_payout(events: QuerySet) -> QuerySet:
@@ -269,20 +275,25 @@ def _delivery_counts(query: StatsQuery) -> list[dict]:
     )
 
 
-def _fill_conversion_rates(query: StatsQuery, rows: Iterable[StatsRow]) -> None:
+def _fill_conversion_rates(query: StatsQuery, rows: Iterable[StatsRow], event_counts: list[dict]) -> None:
     spans = tuple(name for name in query.group_by if name != "event_type")
-    counts = _grouped(
-        _events(query, by_type=False),
-        _event_keys(query, spans),
-        registrations=Count("id", filter=Q(type_id=EventType.REGISTRATION)),
-        first_deposits=Count("id", filter=Q(is_first_deposit=True)),
-    )
-    rates = {
-        tuple(values[f"k_{name}"] for name in spans): _rate(values["first_deposits"], values["registrations"])
-        for values in counts
-    }
+    if query.event_type:
+        # The rate ignores the type filter, so count again over every type.
+        event_counts = _grouped(
+            _events(query, by_type=False),
+            _event_keys(query, spans),
+            registrations=Count("id", filter=Q(type_id=EventType.REGISTRATION)),
+            first_deposits=Count("id", filter=Q(is_first_deposit=True)),
+        )
+    # Registrations and first deposits add up across types and partners' rows of one span.
+    registrations, first_deposits = Counter(), Counter()
+    for values in event_counts:
+        span = tuple(values[f"k_{name}"] for name in spans)
+        registrations[span] += values["registrations"]
+        first_deposits[span] += values["first_deposits"]
     for row in rows:
-        row.conversion_rate = rates.get(tuple(getattr(row, name) for name in spans))
+        span = tuple(getattr(row, name) for name in spans)
+        row.conversion_rate = _rate(first_deposits[span], registrations[span])
 
 
 def _rate(first_deposits: int, registrations: int) -> Decimal | None:
