@@ -16,6 +16,34 @@ def _loopback_only():
 
 
 @pytest.fixture(autouse=True)
+def _seeded_rows(request):
+    """Restore what migrations seed (built-in event types, admin roles) for transactional tests.
+
+    A transactional test ends by flushing every table, seeded rows included,
+    so whichever transactional test runs next would start without them.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if transactional:
+        request.getfixturevalue("_django_db_helper")
+        _seed()
+    yield
+
+
+def _seed():
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.roles import roles_sync
+    from events.builtins import event_types_seed
+    from events.models import EventType
+
+    event_types_seed(EventType)
+    roles_sync(group_model=Group, permission_model=Permission)
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager():
     """Unit tests run tasks inline; integration tests start real workers instead."""
     previous = celery_app.conf.task_always_eager

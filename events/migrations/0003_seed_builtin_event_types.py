@@ -1,21 +1,10 @@
 from django.db import migrations
 
-BUILTIN_TYPES = [
-    ("registration", "Registration", False),
-    ("first_deposit", "First deposit", True),
-    ("deposit", "Deposit", True),
-    ("game_activity", "Game activity", False),
-    ("withdrawal", "Withdrawal", True),
-    ("conversion", "Conversion", False),
-]
+from events.builtins import event_types_seed
 
 
 def seed(apps, schema_editor):
-    EventType = apps.get_model("events", "EventType")
-    for slug, name, requires_amount in BUILTIN_TYPES:
-        EventType.objects.update_or_create(
-            slug=slug, defaults={"name": name, "requires_amount": requires_amount, "is_builtin": True}
-        )
+    event_types_seed(apps.get_model("events", "EventType"))
 
 
 def unseed(apps, schema_editor):

@@ -18,7 +18,7 @@ from .conftest import log_in, messages, navigate, png_ink, screenshot, staff_mem
 
 # Transactional: the live server answers from its own thread. The seeded event types
 # and role groups are restored for each test (a flush would drop them).
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

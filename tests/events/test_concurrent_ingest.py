@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from events.models import Event
 from tests.support.services import require_postgres
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CLIENTS = 8
 URL = "/api/v1/events/"
