@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +43,8 @@ def main() -> None:
     if urlparse(server).hostname not in LOOPBACK:
         sys.exit(f"BENCH_DATABASE_URL must point at this machine, not {urlparse(server).hostname}.")
     database_url = urlunparse(urlparse(server)._replace(path=f"/{args.database}"))
+    # A stop request unwinds through the finally below, so the database is dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"stopped by signal {signum}"))
     _recreate(server, args.database)
     try:
         results = _run_sizes(database_url, sorted(args.rows))
@@ -122,7 +125,13 @@ def _write(path: Path, results: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "GET /api/v1/export/events.csv streamed through the Django test client, PostgreSQL",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "system": platform.platform(),
+            # Other work on the machine slows every figure but the memory ones: read them with this.
+            "load_average_1_5_15_min": [round(load, 2) for load in os.getloadavg()],
+        },
         "results": results,
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
