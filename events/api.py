@@ -48,7 +48,10 @@ class EventViewSet(StatusViewSet):
             raise ValidationError(result.errors)
         if result.status == CONFLICT:
             raise EventIdConflict(result)
-        body = IngestedEventSerializer(_with_warnings(event_get(pk=result.event.pk), result.warnings)).data
+        # A new event's deliveries were just made; a stored one is read back with its current deliveries.
+        event = result.event if result.deliveries is not None else event_get(pk=result.event.pk)
+        event.warnings = result.warnings
+        body = IngestedEventSerializer(event, context={"deliveries": result.deliveries}).data
         return Response(body, status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK)
 
     @action(detail=False, methods=["post"])
@@ -70,11 +73,6 @@ class EventViewSet(StatusViewSet):
         if event is None:
             raise NotFound(f"No event with id {pk}. Look an event up by the platform's id with ?event_id=.")
         return Response(EventSerializer(event).data)
-
-
-def _with_warnings(event, warnings: list[str]):
-    event.warnings = warnings
-    return event
 
 
 def _batch_items(data) -> list:

@@ -24,7 +24,7 @@ class EventSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True, allow_null=True, help_text="The partner the player is attributed to."
     )
     amount = serializers.SerializerMethodField()
-    deliveries = DeliverySerializer(many=True, read_only=True)
+    deliveries = serializers.SerializerMethodField()
 
     class Meta:
         model = Event
@@ -41,6 +41,13 @@ class EventSerializer(serializers.ModelSerializer):
             return None
         step = smallest_unit(event.currency)
         return str(event.amount if step is None else event.amount.quantize(step))
+
+
+    @extend_schema_field(DeliverySerializer(many=True))
+    def get_deliveries(self, event: Event) -> list:
+        """The deliveries just created with the event when the caller has them, else the event's (prefetched) ones."""
+        known = self.context.get("deliveries")
+        return DeliverySerializer(known if known is not None else event.deliveries.all(), many=True).data
 
 
 class IngestedEventSerializer(EventSerializer):

@@ -4,29 +4,30 @@ A single event is a batch of one; both go through ``events_ingest``, which
 stores with set-based statements whatever the batch size:
 
     event types, partners named   2 reads (the second only when a partner is named)
-    players                       1 INSERT … ON CONFLICT DO NOTHING, 1 SELECT … FOR UPDATE
     already stored event_ids      1 read
-    earlier first deposits        1 read, only for players with no first deposit yet
+    existing players              1 SELECT … FOR UPDATE
+    earlier first deposits        1 read, only for known players with no first deposit yet
+    players                       1 INSERT of the new ones, 1 UPDATE of known ones that changed
     events                        1 INSERT
-    players' attribution          1 UPDATE, only when something changed
     deliveries                    2 reads of endpoint routes, 1 INSERT when any matched
 
 Idempotency does not rest on the read of stored event_ids: the unique
 constraint on ``event_id`` does. When a concurrent request stores the same
-event_id (or a first deposit) between that read and the insert, the insert
-fails, the transaction is rolled back and the batch is worked out again, now
-seeing the other request's rows. Players are locked in key order, so two
-requests for one player take turns: attribution and the first deposit are
-decided by whoever comes first, and concurrent batches cannot deadlock.
+event_id, the same new player or a first deposit between that read and the
+insert, the insert fails, the transaction is rolled back and the batch is
+worked out again, now seeing the other request's rows. Known players are
+locked in key order, so two requests for one player take turns: attribution
+and the first deposit are decided by whoever comes first, and concurrent
+batches cannot deadlock.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from deliveries.models import Delivery
 from deliveries.services import deliveries_create_for_events
 from monitoring import observe
 from partners.models import Partner
@@ -54,6 +55,7 @@ class IngestResult:
     detail: str = ""
     warnings: list[str] = field(default_factory=list)
     event_id: str | None = None
+    deliveries: list[Delivery] | None = field(default=None, repr=False)
 
 
 def event_ingest(*, data) -> IngestResult:
@@ -93,6 +95,7 @@ class _Stored:
     event: Event
     created: bool
     warnings: list[str]
+    deliveries: list[Delivery] | None = None
 
 
 def _result_for(raw, outcome, stored: dict[str, _Stored], inputs: dict[str, EventInput]) -> IngestResult:
@@ -100,14 +103,18 @@ def _result_for(raw, outcome, stored: dict[str, _Stored], inputs: dict[str, Even
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         return IngestResult(status=ERROR, errors=outcome, event_id=event_id if isinstance(event_id, str) else None)
     entry = stored[outcome.event_id]
-    if entry.event.content_hash != outcome.content_hash():
+    if entry.event.content_hash != outcome.content_hash:
         return _conflict(outcome, entry.event)
     # A repeat inside one batch is a duplicate of its first occurrence.
     is_first_occurrence = inputs[outcome.event_id] is outcome
     created = entry.created and is_first_occurrence
     warnings = _attribution_warnings(outcome, entry.event) + (entry.warnings if created else [])
     return IngestResult(
-        status=CREATED if created else DUPLICATE, event=entry.event, warnings=warnings, event_id=outcome.event_id
+        status=CREATED if created else DUPLICATE,
+        event=entry.event,
+        warnings=warnings,
+        event_id=outcome.event_id,
+        deliveries=entry.deliveries if created else None,
     )
 
 
@@ -154,38 +161,74 @@ def _store_once(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _
     new_inputs = [event_input for event_id, event_input in inputs.items() if event_id not in existing]
     if not new_inputs:
         return existing
-    players = _players_locked(player_ids={event_input.player_id for event_input in new_inputs}, now=now)
+    players = _players_locked(player_ids={event_input.player_id for event_input in new_inputs})
+    new_players = {pid: Player(player_id=pid, created_at=now) for pid in _new_ids(new_inputs, players)}
     has_first_deposit = _players_with_first_deposit(players=players.values(), inputs=new_inputs)
+    players |= new_players
     changed: dict[str, Player] = {}
     built = [
         _event_for(event_input, players[event_input.player_id], has_first_deposit, changed, partners, now)
         for event_input in new_inputs
     ]
+    _players_save(new=new_players, changed=changed)
     # A fixed insert order keeps two batches with common event_ids from deadlocking.
     Event.objects.bulk_create(sorted((stored.event for stored in built), key=lambda event: event.event_id))
-    if changed:
-        Player.objects.bulk_update(list(changed.values()), _PLAYER_FIELDS)
-    deliveries_create_for_events(events=[stored.event for stored in built])
+    deliveries = deliveries_create_for_events(events=[stored.event for stored in built])
+    _attach_deliveries(built, deliveries, partners)
     return existing | {stored.event.event_id: stored for stored in built}
 
 
-def _players_locked(*, player_ids: set[str], now: datetime) -> dict[str, Player]:
-    ordered = sorted(player_ids)
-    Player.objects.bulk_create([Player(player_id=pid, created_at=now) for pid in ordered], ignore_conflicts=True)
+def _attach_deliveries(built: list[_Stored], deliveries: list[Delivery], partners: dict) -> None:
+    """Keep each new event's deliveries, with their partners, so the answer needs no read-back."""
+    known = {partner.pk: partner for partner in partners.values()}
+    known |= {stored.event.partner_id: stored.event.partner for stored in built if stored.event.partner_id}
+    missing = {delivery.partner_id for delivery in deliveries} - set(known)
+    if missing:
+        known |= Partner.objects.in_bulk(missing)
+    by_event: dict[int, list[Delivery]] = {stored.event.pk: [] for stored in built}
+    for delivery in deliveries:
+        delivery.partner = known[delivery.partner_id]
+        by_event[delivery.event_id].append(delivery)
+    for stored in built:
+        stored.deliveries = by_event[stored.event.pk]
+
+
+def _players_locked(*, player_ids: set[str]) -> dict[str, Player]:
+    """The players that exist already, locked in key order so concurrent requests take turns without deadlock."""
     locked = (
         Player.objects.select_for_update(of=("self",))
         .select_related("partner")
-        .filter(player_id__in=ordered)
+        .filter(player_id__in=sorted(player_ids))
         .order_by("player_id")
     )
     return {player.player_id: player for player in locked}
 
 
+def _new_ids(inputs: list[EventInput], existing: dict[str, Player]) -> list[str]:
+    return sorted({event_input.player_id for event_input in inputs} - set(existing))
+
+
+def _players_save(*, new: dict[str, Player], changed: dict[str, Player]) -> None:
+    """Insert new players with their final attribution; update the existing ones that changed.
+
+    A plain INSERT, not ON CONFLICT DO NOTHING: when a concurrent request
+    created one of these players first, the insert fails and the whole round
+    runs again with that player locked, instead of silently losing this
+    round's attribution.
+    """
+    if new:
+        Player.objects.bulk_create(list(new.values()))
+    updated = [player for player_id, player in changed.items() if player_id not in new]
+    if updated:
+        Player.objects.bulk_update(updated, _PLAYER_FIELDS)
+
+
 def _players_with_first_deposit(*, players: Iterable[Player], inputs: list[EventInput]) -> set[str]:
-    """Players that already have a first deposit, so a deposit now is a plain one."""
-    depositing = {event_input.player_id for event_input in inputs if event_input.type in FIRST_DEPOSIT_TYPES}
+    """Existing players that already have a first deposit, so a deposit now is a plain one."""
+    players = list(players)
     done = {player.player_id for player in players if player.first_deposit_at is not None}
-    candidates = depositing - done
+    depositing = {event_input.player_id for event_input in inputs if event_input.type in FIRST_DEPOSIT_TYPES}
+    candidates = depositing & {player.player_id for player in players} - done
     if candidates:
         done |= set(
             Event.objects.filter(player_id__in=candidates, is_first_deposit=True).values_list("player_id", flat=True)
@@ -221,7 +264,7 @@ def _event_for(event_input, player, has_first_deposit, changed, partners, now) -
         occurred_at=occurred_at,
         received_at=now,
         is_first_deposit=is_first_deposit,
-        content_hash=event_input.content_hash(),
+        content_hash=event_input.content_hash,
     )
     return _Stored(event=event, created=True, warnings=warnings)
 
