@@ -4,6 +4,11 @@ Here, and only here: the per-endpoint timeout, no redirects, the fixed
 User-Agent, and the private-address guard, checked on the address a name
 actually resolves to and pinned for the connection, so DNS cannot swap in
 an internal target between the check and the connect.
+
+The client is urllib3 itself, with pools this module keys by the checked
+address: a third of the CPU per request that a requests session costs,
+which is most of a sender's work. HTTPS verifies certificates against the
+system's trust store.
 """
 
 import ipaddress
@@ -18,12 +23,8 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from functools import partial
 
-import requests
 import urllib3
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES
 
 logger = logging.getLogger(__name__)
@@ -102,122 +103,152 @@ class HttpResult:
     retry_after_seconds: float | None = None
 
 
-class AddressRefused(requests.RequestException):
-    """The target resolved to an address postbacks may not reach."""
+class TransportError(Exception):
+    """A request that got no HTTP answer; ``error_class`` says why and ``permanent`` whether retrying can help."""
 
-
-class PinnedAddressAdapter(HTTPAdapter):
-    """Resolves the host itself, refuses forbidden addresses and connects to the address it checked.
-
-    The pool is keyed by that address, so keep-alive connections are reused
-    per target; TLS still verifies the certificate against the host name.
-    """
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        hostname, port = host_params["host"], host_params["port"]
-        address = resolve_allowed(hostname, port or (443 if host_params["scheme"] == "https" else 80))
-        # The connection goes to an address now, so the Host header must carry the name.
-        request.headers = CaseInsensitiveDict(request.headers)
-        request.headers["Host"] = (f"[{hostname}]" if ":" in hostname else hostname) + (f":{port}" if port else "")
-        if host_params["scheme"] == "https":
-            pool_kwargs["assert_hostname"] = hostname
-            pool_kwargs["server_hostname"] = hostname
-        host_params["host"] = str(address)
-        return host_params, pool_kwargs
+    def __init__(self, message: str, *, error_class: str, permanent: bool = False):
+        super().__init__(message)
+        self.error_class, self.permanent = error_class, permanent
 
 
 def resolve_allowed(hostname: str, port: int) -> IPAddress:
-    """The address ``hostname`` resolves to, if postbacks may go there; AddressRefused otherwise."""
+    """The address ``hostname`` resolves to, if postbacks may go there; TransportError otherwise."""
     address = literal_address(hostname)
     if address is None:
         try:
             infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise requests.ConnectionError(f"could not resolve {hostname}: {exc}") from None
+        except (OSError, UnicodeError) as exc:
+            raise TransportError(f"could not resolve {hostname}: {exc}", error_class="dns") from None
         address = ipaddress.ip_address(infos[0][4][0].split("%")[0])
     if reason := address_refusal(address):
-        raise AddressRefused(f"refused target {hostname}: {reason} (see POSTBACK_ALLOWED_NETWORKS)")
+        raise TransportError(
+            f"refused target {hostname}: {reason} (see POSTBACK_ALLOWED_NETWORKS)",
+            error_class="refused_address",
+            permanent=True,
+        )
     return address
 
 
-_sessions = threading.local()
+class _Pools:
+    """Keep-alive connection pools, one per (scheme, checked address, port, host name), shared by the sender's threads.
 
+    A pool connects to the address the guard checked, never to a fresh DNS
+    answer; TLS still verifies the certificate against the host name. The
+    oldest pools are closed beyond MAX_POOLS, so DNS churn cannot grow them without end.
+    """
 
-def _session() -> requests.Session:
-    """One keep-alive session per sender thread; the pools inside are per target address."""
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = HTTPSession(
-            Config(
-                ip_filter_enable=False,  # replaced by PinnedAddressAdapter, which knows POSTBACK_ALLOWED_NETWORKS
-                ip_filter_allow_loopback_ips=False,
-                never_redirect=True,
-                default_timeout=(5, 5),
-                user_agent_override=settings.POSTBACK_USER_AGENT,
+    MAX_POOLS = 256
+
+    def __init__(self):
+        self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+        self._lock = threading.Lock()
+
+    def get(self, scheme: str, address: IPAddress, port: int, hostname: str) -> urllib3.HTTPConnectionPool:
+        key = (scheme, address, port, hostname)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = self._new(*key)
+                if len(self._pools) > self.MAX_POOLS:
+                    self._pools.pop(next(iter(self._pools))).close()
+        return pool
+
+    @staticmethod
+    def _new(scheme: str, address: IPAddress, port: int, hostname: str) -> urllib3.HTTPConnectionPool:
+        common = {"port": port, "maxsize": settings.POSTBACK_SENDER_THREADS, "block": False, "retries": False}
+        if scheme == "https":
+            return urllib3.HTTPSConnectionPool(
+                str(address), cert_reqs="CERT_REQUIRED", server_hostname=hostname, assert_hostname=hostname, **common
             )
-        )
-        session.trust_env = False  # no proxies or .netrc credentials picked up from the environment
-        adapter = PinnedAddressAdapter(pool_connections=64, pool_maxsize=8, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _sessions.session = session
-    return session
+        return urllib3.HTTPConnectionPool(str(address), **common)
+
+
+_pools = _Pools()
 
 
 def send(request: OutboundRequest) -> HttpResult:
     """Send one postback and classify what happened; never raises for network trouble."""
     started = time.monotonic()
     try:
-        response = _session().request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            data=request.body.encode() if request.body else None,
-            timeout=(request.timeout_seconds, request.timeout_seconds),
-            allow_redirects=False,
-            stream=True,
+        status, headers, body = _exchange(request, deadline=started + request.timeout_seconds)
+    except TransportError as exc:
+        verdict = Verdict.PERMANENT if exc.permanent else Verdict.TRANSIENT
+        return HttpResult(
+            verdict=verdict, duration_ms=_elapsed_ms(started), error=_describe(exc), error_class=exc.error_class
         )
-        try:
-            body = _read_body(response, deadline=started + request.timeout_seconds)
-        finally:
-            response.close()
-    except requests.RequestException as exc:
-        return _failure(exc, _elapsed_ms(started))
     except Exception as exc:  # noqa: BLE001 - one malformed request must not sink its whole batch
         logger.exception("unexpected error sending a postback")
         return HttpResult(
             verdict=Verdict.TRANSIENT, duration_ms=_elapsed_ms(started), error=_describe(exc), error_class="internal"
         )
     return classify_response(
-        status_code=response.status_code,
-        body=body.decode(response.encoding or "utf-8", errors="replace"),
-        headers=response.headers,
+        status_code=status,
+        body=body.decode("utf-8", errors="replace"),
+        headers=headers,
         success_body_contains=request.success_body_contains,
         duration_ms=_elapsed_ms(started),
     )
 
 
-def _read_body(response: requests.Response, *, deadline: float) -> bytes:
-    """Up to MAX_RESPONSE_BYTES of the body; a partner dripping bytes past the timeout is a timeout.
+def _exchange(request: OutboundRequest, *, deadline: float) -> tuple[int, dict, bytes]:
+    parts = _parse(request.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    pool = _pools.get(parts.scheme, resolve_allowed(parts.host, port), port, parts.host)
+    headers = {
+        **request.headers,
+        "Host": parts.netloc.rpartition("@")[2],
+        "User-Agent": settings.POSTBACK_USER_AGENT,
+    }
+    try:
+        response = pool.urlopen(
+            request.method, parts.request_uri, body=request.body.encode() if request.body else None,
+            headers=headers, redirect=False, retries=False, assert_same_host=False, preload_content=False,
+            timeout=urllib3.Timeout(connect=request.timeout_seconds, read=request.timeout_seconds),
+        )
+        body, complete = _read_body(response, deadline=deadline)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _transport_error(exc) from None
+    # A connection goes back to the pool only when its response was read to the end.
+    response.release_conn() if complete else response.close()
+    return response.status, response.headers, body
 
-    ``read1`` returns what has arrived, so the deadline is checked between
-    arrivals even when the body has no chunked framing.
+
+def _parse(url: str) -> urllib3.util.Url:
+    try:
+        parts = urllib3.util.parse_url(url)
+    except urllib3.exceptions.LocationParseError as exc:
+        raise TransportError(f"the URL cannot be parsed: {exc}", error_class="invalid_request", permanent=True) from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise TransportError(f"not an http(s) URL: {url[:200]}", error_class="invalid_request", permanent=True)
+    return parts
+
+
+def _read_body(response, *, deadline: float) -> tuple[bytes, bool]:
+    """Up to MAX_RESPONSE_BYTES of the body, and whether that was all of it.
+
+    ``read1`` returns what has arrived, so a partner dripping bytes past the
+    timeout is caught between arrivals even without chunked framing.
     """
     chunks, size = [], 0
-    try:
-        while size < MAX_RESPONSE_BYTES and (chunk := response.raw.read1(8192, decode_content=True)):
-            chunks.append(chunk)
-            size += len(chunk)
-            if time.monotonic() > deadline:
-                raise requests.Timeout("the response body was still arriving when the timeout ran out")
-    except requests.RequestException:
-        raise
-    except urllib3.exceptions.ReadTimeoutError as exc:
-        raise requests.Timeout(str(exc)) from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise requests.ConnectionError(f"the connection failed while reading the response: {exc}") from None
-    return b"".join(chunks)[:MAX_RESPONSE_BYTES]
+    while chunk := response.read1(8192, decode_content=True):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_RESPONSE_BYTES:
+            return b"".join(chunks)[:MAX_RESPONSE_BYTES], False
+        if time.monotonic() > deadline:
+            raise TransportError("the response body was still arriving when the timeout ran out", error_class="timeout")
+    return b"".join(chunks), True
+
+
+def _transport_error(exc: Exception) -> TransportError:
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3, so it is told apart first.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return TransportError(f"connection failed: {exc}", error_class="connection")
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return TransportError(f"timed out: {exc}", error_class="timeout")
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return TransportError(f"TLS failed: {exc}", error_class="tls")
+    return TransportError(f"connection failed: {exc}", error_class="connection")
 
 
 def classify_response(*, status_code: int, body: str, headers, success_body_contains: str, duration_ms: int):
@@ -245,19 +276,6 @@ def classify_response(*, status_code: int, body: str, headers, success_body_cont
             retry_after_seconds=retry_after,
         )
     return result(verdict=Verdict.PERMANENT, error=f"HTTP {status_code}", error_class="http_4xx")
-
-
-def _failure(exc: requests.RequestException, duration_ms: int) -> HttpResult:
-    verdict, error_class = Verdict.TRANSIENT, "connection"
-    if isinstance(exc, AddressRefused):
-        verdict, error_class = Verdict.PERMANENT, "refused_address"
-    elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
-        verdict, error_class = Verdict.PERMANENT, "invalid_request"
-    elif isinstance(exc, requests.Timeout):
-        error_class = "timeout"
-    elif isinstance(exc, requests.exceptions.SSLError):
-        error_class = "tls"
-    return HttpResult(verdict=verdict, duration_ms=duration_ms, error=_describe(exc), error_class=error_class)
 
 
 def _describe(exc: Exception) -> str:

@@ -166,7 +166,7 @@ def test_a_body_dripping_past_the_timeout_is_a_timeout(httpserver, partner_url, 
 
 
 def test_an_unexpected_error_becomes_a_retryable_failure_not_a_crash(loopback_allowed):
-    with mock.patch.object(http, "_session", side_effect=RuntimeError("boom")):
+    with mock.patch.object(http, "_exchange", side_effect=RuntimeError("boom")):
         result = _get("http://127.0.0.1:9/pb")
 
     assert (result.verdict, result.error_class, result.error) == (Verdict.TRANSIENT, "internal", "boom")
