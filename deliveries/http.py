@@ -8,7 +8,7 @@ an internal target between the check and the connect.
 The client is urllib3 itself, with pools this module keys by the checked
 address: a third of the CPU per request that a requests session costs,
 which is most of a sender's work. HTTPS verifies certificates against the
-system's trust store.
+system's trust store, or ``POSTBACK_CA_BUNDLE``.
 """
 
 import ipaddress
@@ -144,7 +144,7 @@ class _Pools:
         self._lock = threading.Lock()
 
     def get(self, scheme: str, address: IPAddress, port: int, hostname: str) -> urllib3.HTTPConnectionPool:
-        key = (scheme, address, port, hostname)
+        key = (scheme, address, port, hostname, settings.POSTBACK_CA_BUNDLE)
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
@@ -154,11 +154,12 @@ class _Pools:
         return pool
 
     @staticmethod
-    def _new(scheme: str, address: IPAddress, port: int, hostname: str) -> urllib3.HTTPConnectionPool:
+    def _new(scheme: str, address: IPAddress, port: int, hostname: str, ca_bundle: str) -> urllib3.HTTPConnectionPool:
         common = {"port": port, "maxsize": settings.POSTBACK_SENDER_THREADS, "block": False, "retries": False}
         if scheme == "https":
             return urllib3.HTTPSConnectionPool(
-                str(address), cert_reqs="CERT_REQUIRED", server_hostname=hostname, assert_hostname=hostname, **common
+                str(address), cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle or None,
+                server_hostname=hostname, assert_hostname=hostname, **common,
             )
         return urllib3.HTTPConnectionPool(str(address), **common)
 

@@ -296,6 +296,8 @@ except ValueError:
 if not POSTBACK_RETRY_SCHEDULE or min(POSTBACK_RETRY_SCHEDULE) < 0:
     raise ImproperlyConfigured("POSTBACK_RETRY_SCHEDULE must be a comma-separated list of seconds, e.g. 30,120,300.")
 POSTBACK_RETRY_AFTER_CAP_SECONDS = env.int("POSTBACK_RETRY_AFTER_CAP_SECONDS", default=3600)
+# Certificates HTTPS postbacks are verified against: a PEM file, or empty for the system's trust store.
+POSTBACK_CA_BUNDLE = env.str("POSTBACK_CA_BUNDLE", default="")
 # A wake-up message is published after an ingest commits unless one is
 # already waiting; that needs a cache all processes share (REDIS_URL).
 # Empty means "on when REDIS_URL is set", so the line in .env.example changes nothing.
