@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db.models import Q
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,7 +14,6 @@ from partners.models import PostbackEndpoint
 from postback_platform.admin_export import CsvExportAdminMixin
 from postback_platform.admin_filters import RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
-
 from reporting.exports import DELIVERY_COLUMNS
 
 from .models import Delivery, DeliveryAttempt

@@ -5,7 +5,7 @@ open-status partial index, or the small set of endpoints.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncDate
@@ -18,6 +18,8 @@ from .models import Delivery, DeliveryAttempt
 from .services import TEST_PLAYER_ID
 
 BACKLOG_COUNT_CAP = 100_000
+FAILING_ENDPOINTS_SHOWN = 50
+LATEST_ERROR_WINDOW = timedelta(days=7)
 
 
 def _deliveries_for_partner(*, since: datetime):
@@ -51,26 +53,43 @@ def deliveries_per_day_by_outcome(*, since: datetime, tzinfo) -> dict[tuple[date
     return {(row["day"], row["status"]): row["n"] for row in rows}
 
 
-def endpoints_failing_now() -> list[PostbackEndpoint]:
+def endpoints_failing_now(*, limit: int = FAILING_ENDPOINTS_SHOWN) -> list[PostbackEndpoint]:
     """Active endpoints whose latest attempts fail, or that have deliveries waiting for a retry.
 
     Each carries ``retrying`` (deliveries waiting for a retry) and
-    ``latest_error`` (the newest of their errors). Retrying deliveries are
-    found through the (status, created_at) index; they are few compared with history.
+    ``latest_error`` (the newest of their errors). The retrying deliveries
+    are counted in one pass over the (status, created_at) index; they are few
+    next to history. The errors are one short index walk per endpoint shown.
     """
-    retrying = Delivery.objects.filter(endpoint=OuterRef("pk"), status=Delivery.Status.RETRYING).order_by()
-    latest_error = retrying.exclude(last_error="").order_by("-updated_at").values("last_error")[:1]
-    endpoints = (
-        PostbackEndpoint.objects.filter(is_active=True)
-        .select_related("partner")
-        .annotate(
-            retrying=count_subquery(retrying, outer_field="endpoint"),
-            latest_error=Subquery(latest_error),
-        )
-        .filter(Q(consecutive_failures__gt=0) | Q(retrying__gt=0))
-        .order_by("-consecutive_failures", "-retrying")
+    retrying = dict(
+        Delivery.objects.filter(status=Delivery.Status.RETRYING)
+        .order_by()
+        .values_list("endpoint")
+        .annotate(n=Count("pk"))
     )
-    return list(endpoints)
+    endpoints = list(
+        PostbackEndpoint.objects.filter(is_active=True)
+        .filter(Q(consecutive_failures__gt=0) | Q(pk__in=list(retrying)))
+        .select_related("partner")
+    )
+    for endpoint in endpoints:
+        endpoint.retrying = retrying.get(endpoint.pk, 0)
+    endpoints.sort(key=lambda endpoint: (-endpoint.consecutive_failures, -endpoint.retrying))
+    for endpoint in endpoints[:limit]:
+        endpoint.latest_error = _latest_error(endpoint)
+    return endpoints[:limit]
+
+
+def _latest_error(endpoint: PostbackEndpoint) -> str:
+    """The newest error of the endpoint's recent deliveries: a bounded walk down its (endpoint, created_at) index."""
+    newest = (
+        Delivery.objects.filter(endpoint=endpoint, created_at__gte=timezone.now() - LATEST_ERROR_WINDOW)
+        .exclude(last_error="")
+        .order_by("-created_at")
+        .values_list("last_error", flat=True)
+        .first()
+    )
+    return newest or ""
 
 
 def endpoints_paused() -> list[PostbackEndpoint]:
