@@ -1,0 +1,58 @@
+"""Many senders claiming at once on PostgreSQL: every due delivery goes to exactly one of them."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from deliveries.models import Delivery
+from deliveries.sender import deliveries_claim_due
+from events.models import Event, EventType
+from tests.factories import EventFactory, PartnerFactory, PlayerFactory, PostbackEndpointFactory
+from tests.support.services import require_postgres
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+SENDERS, DELIVERIES, BATCH = 6, 300, 7
+
+
+def test_concurrent_claims_never_hand_a_delivery_to_two_senders():
+    require_postgres()
+    # An earlier transactional test's flush may have removed the seeded types.
+    EventType.objects.get_or_create(slug=EventType.REGISTRATION, defaults={"name": "Registration", "is_builtin": True})
+    partner = PartnerFactory()
+    endpoint = PostbackEndpointFactory(partner=partner, event_types=[EventType.REGISTRATION])
+    player = PlayerFactory()
+    events = Event.objects.bulk_create(
+        EventFactory.build(partner=partner, player=player, type_id=EventType.REGISTRATION) for _ in range(DELIVERIES)
+    )
+    Delivery.objects.bulk_create(
+        Delivery(event=event, endpoint=endpoint, partner=partner, event_type_id=EventType.REGISTRATION)
+        for event in events
+    )
+    claimed: dict[str, list[int]] = {}
+    start = threading.Barrier(SENDERS)
+
+    def sender(name: str) -> None:
+        mine = claimed.setdefault(name, [])
+        try:
+            start.wait(timeout=30)
+            for _ in range(DELIVERIES):  # bounded: at most one claim per delivery
+                batch = deliveries_claim_due(worker=name, limit=BATCH)
+                if not batch:
+                    break
+                mine.extend(batch)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender, args=(f"sender-{n}",)) for n in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    every_claim = [pk for batch in claimed.values() for pk in batch]
+    assert len(every_claim) == len(set(every_claim)) == DELIVERIES
+    assert sum(1 for batch in claimed.values() if batch) > 1, "the senders did not actually overlap"
+    holders = dict(Delivery.objects.values_list("id", "claimed_by"))
+    assert all(holders[pk] == name for name, batch in claimed.items() for pk in batch)
