@@ -68,9 +68,12 @@ def deliveries_send_due(*, worker: str) -> int:
     deadline = time.monotonic() + settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS
     attempted = 0
     while time.monotonic() < deadline:
-        ids = deliveries_claim_due(worker=worker, limit=settings.POSTBACK_SENDER_BATCH_SIZE)
-        if ids:
-            attempted += deliveries_send_claimed(ids=ids, worker=worker)
+        # The claim and the attempt rows commit together: one commit per batch fewer.
+        with transaction.atomic():
+            ids = deliveries_claim_due(worker=worker, limit=settings.POSTBACK_SENDER_BATCH_SIZE)
+            jobs, deferred = _claimed_jobs(ids=ids, worker=worker)
+        _send_and_record(jobs, deferred, worker)
+        attempted += len(jobs)
         if len(ids) == settings.POSTBACK_SENDER_BATCH_SIZE:
             continue
         # Work due within the next second (a rate-limited backlog, a short
@@ -105,7 +108,8 @@ def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None
     """  # noqa: S608 - table names come from model metadata, values are parameters
     stamp = connection.ops.adapt_datetimefield_value
     params = [stamp(lease_end), worker, *Delivery.OPEN_STATUSES, stamp(now), stamp(now), True, True, limit]
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One statement: atomic on its own, and part of the caller's transaction when there is one.
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
@@ -123,14 +127,26 @@ def seconds_until_next_due() -> float | None:
 
 
 def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
+    """Send deliveries already leased to ``worker``; returns how many were attempted."""
+    jobs, deferred = _claimed_jobs(ids=ids, worker=worker)
+    _send_and_record(jobs, deferred, worker)
+    return len(jobs)
+
+
+def _claimed_jobs(*, ids: list[int], worker: str) -> tuple[list[Job], dict[int, float]]:
+    if not ids:
+        return [], {}
     deliveries = list(
         Delivery.objects.filter(id__in=ids, claimed_by=worker).select_related("event", "endpoint", "partner")
     )
     ready, deferred = _apply_rate_limits(deliveries, time.time())
-    jobs = _prepare(ready)
-    _send_all(jobs)
-    _record(jobs, deferred, worker)
-    return len(jobs)
+    return _prepare(ready), deferred
+
+
+def _send_and_record(jobs: list[Job], deferred: dict[int, float], worker: str) -> None:
+    if jobs or deferred:
+        _send_all(jobs)
+        _record(jobs, deferred, worker)
 
 
 def _apply_rate_limits(deliveries: list[Delivery], now: float) -> tuple[list[Delivery], dict[int, float]]:
@@ -186,7 +202,7 @@ def _prepare(deliveries: list[Delivery]) -> list[Job]:
     rules = payout_rules_by_partner_type(delivery.partner_id for delivery in deliveries)
     jobs = [_job(delivery, rules) for delivery in deliveries]
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # Only a delivery tried before can have an attempt its sender never finished.
         _close_lost_attempts([job.delivery.pk for job in jobs if job.delivery.attempt_count], now)
         for job in jobs:
