@@ -17,7 +17,6 @@ It loops while work is due, within a time budget. A worker that dies holds
 its claims only until the lease ends; then any sender takes them again.
 """
 
-import logging
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +38,6 @@ from .bulk import rows_update
 from .models import Delivery, DeliveryAttempt
 from .rendering import RenderedRequest, macro_values, render_request
 from .templating import TemplateError
-
-logger = logging.getLogger(__name__)
 
 ATTEMPT_RESULT_FIELDS = [
     "outcome", "finished_at", "duration_ms", "status_code", "response_excerpt", "error", "error_class",
