@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def manage(env: dict, *args: str, timeout: float = 120) -> None:
 def gunicorn(env: dict, workdir: Path, *, workers: int = 2, threads: int = 4):
     """The real web app; yields its base URL."""
     port = free_port()
-    log = workdir / f"gunicorn-{port}.log"
+    log = workdir / "gunicorn.log"
     argv = [str(Path(sys.executable).parent / "gunicorn"), "postback_platform.wsgi", "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--threads", str(threads), "--timeout", "30", "--graceful-timeout", "2"]
     process = _spawn(argv, env=env, log=log)
@@ -186,3 +187,30 @@ def kill_group(process: subprocess.Popen) -> None:
 
 def elapsed(since: float) -> float:
     return time.monotonic() - since
+
+
+class SupervisedWorker:
+    """A worker started again whenever it exits, as systemd's ``Restart=always`` or an orchestrator would do."""
+
+    def __init__(self, env: dict, workdir: Path, *, name: str, concurrency: int = 1):
+        self.env, self.workdir, self.name, self.concurrency = env, workdir, name, concurrency
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self.process = start_worker(env, workdir, name=name, concurrency=concurrency)
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            if self.process.poll() is not None:
+                self.restarts += 1
+                self.process = start_worker(self.env, self.workdir, name=f"{self.name}-{self.restarts}",
+                                            concurrency=self.concurrency)
+
+    def __enter__(self) -> "SupervisedWorker":
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopping.set()
+        self._watcher.join(timeout=5)
+        stop_process_group(self.process, grace_seconds=2)
