@@ -164,9 +164,14 @@ def _fill(count: int) -> None:
     from django.db import connection
 
     from events.models import Event, Player
-    from partners.models import Partner
+    from partners.models import Partner, PayoutRule
 
     partner, _ = Partner.objects.get_or_create(slug="bench", defaults={"name": "Bench partner"})
+    # Payout rules, so the statistics' timing includes working out payouts.
+    for event_type, kind, value in (("registration", "fixed", 5), ("deposit", "percent", 25)):
+        PayoutRule.objects.get_or_create(
+            partner=partner, event_type_id=event_type, defaults={"kind": kind, "value": value, "currency": "EUR"}
+        )
     template = Event.objects.filter(event_id="bench-1").first() or _template_event(partner)
     have = Event.objects.count()
     players = max(count // 5, 1)
