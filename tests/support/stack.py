@@ -136,10 +136,12 @@ def postgres_cluster():
         cluster.remove()
 
 
-def manage(env: dict, *args: str, timeout: float = 120) -> None:
+def manage(env: dict, *args: str, timeout: float = 120) -> str:
+    """Run a management command in a child process; returns its standard output."""
     result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, timeout=timeout,
                             capture_output=True, text=True)
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+    return result.stdout
 
 
 @contextlib.contextmanager
