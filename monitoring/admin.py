@@ -7,7 +7,9 @@ from .models import Alert
 class AlertAdmin(admin.ModelAdmin):
     """Alerts are opened and resolved by the rules alone; here they are read."""
 
-    list_display = ("opened_at", "kind", "summary", "partner", "resolved_at", "opened_notified_at", "notification_error")
+    list_display = (
+        "opened_at", "kind", "summary", "partner", "resolved_at", "opened_notified_at", "notification_error",
+    )
     list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter), "opened_at")
     list_select_related = ("partner",)
     search_fields = ("summary", "key")

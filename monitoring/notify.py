@@ -73,6 +73,9 @@ def _email(subject: str, text: str) -> str | None:
     except (smtplib.SMTPException, OSError) as exc:
         logger.warning("alert e-mail not sent: %s", exc)
         return f"e-mail: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a broken mail setting must not stop the chat message or other alerts
+        logger.exception("alert e-mail not sent")
+        return f"e-mail: {exc.__class__.__name__}: {exc}"
     return None
 
 

@@ -1,7 +1,9 @@
 """Alerts: once per incident, to the managers and the chat webhook, and the recovery announced."""
 
 import json
+import smtplib
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -196,3 +198,17 @@ def test_a_second_evaluator_cannot_open_the_same_incident_twice(acme):
     assert alert_open(condition=condition, now=timezone.now()) is True
     assert alert_open(condition=condition, now=timezone.now()) is False
     assert Alert.objects.count() == 1
+
+
+def test_a_failing_mail_server_is_recorded_and_the_chat_message_still_goes(acme, settings, httpserver, monkeypatch):
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{httpserver.port}/chat"
+    settings.ALERT_BACKLOG_AGE_SECONDS = 60
+    httpserver.expect_request("/chat").respond_with_data("ok")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    monkeypatch.setattr("smtplib.SMTP.connect", mock.Mock(side_effect=smtplib.SMTPConnectError(421, "busy")))
+    DeliveryFactory(endpoint=PostbackEndpointFactory(partner=acme), next_attempt_at=timezone.now() - timedelta(hours=1))
+
+    alerts_evaluate()
+
+    assert Alert.objects.get().notification_error.startswith("e-mail: (421, ")
+    assert len(httpserver.log) == 1

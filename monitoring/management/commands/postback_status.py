@@ -39,7 +39,8 @@ class Command(BaseCommand):
     def _failing(self, now: datetime) -> tuple[list[str], list[list]]:
         minutes = settings.ALERT_FAILURE_RATE_WINDOW_MINUTES
         rates = selectors.endpoint_failure_rates(since=now - timedelta(minutes=minutes))
-        headers = ["Endpoint", "Partner", "In a row", "Waiting for retry", f"Failed, last {minutes} min", "Latest error"]
+        headers = ["Endpoint", "Partner", "In a row", "Waiting for retry", f"Failed, last {minutes} min"]
+        headers.append("Latest error")
         rows = [
             [endpoint.name, endpoint.partner.name, endpoint.consecutive_failures, endpoint.retrying,
              _failure_rate(rates.get(endpoint.pk)), endpoint.latest_error or "—"]
@@ -78,9 +79,10 @@ def _rate(outcomes: dict[str, int]) -> str:
     total = sum(outcomes.values())
     if not total:
         return "no attempts"
+    success = outcomes["success"]
     return (
-        f"{total} attempts ({total / 60:.1f} a minute): {outcomes['success']} delivered, "
-        f"{outcomes['retry']} to retry, {outcomes['failure']} failed for good ({outcomes['success'] / total:.0%} success)"
+        f"{total} attempts ({total / 60:.1f} a minute): {success} delivered, {outcomes['retry']} to retry, "
+        f"{outcomes['failure']} failed for good ({success / total:.0%} success)"
     )
 
 
