@@ -7,12 +7,11 @@ open-status partial index, or the small set of endpoints.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from partners.models import PostbackEndpoint
-from postback_platform.subqueries import count_subquery
 
 from .models import Delivery, DeliveryAttempt
 from .services import TEST_PLAYER_ID
@@ -22,30 +21,52 @@ FAILING_ENDPOINTS_SHOWN = 50
 LATEST_ERROR_WINDOW = timedelta(days=7)
 
 
-def _deliveries_for_partner(*, since: datetime):
-    return Delivery.objects.filter(partner=OuterRef("pk"), created_at__gte=since, is_test=False).order_by()
+@dataclass(frozen=True)
+class DeliveryCounts:
+    delivered: int = 0
+    failed: int = 0
+    last_error: str = ""
+
+    @property
+    def finished(self) -> int:
+        return self.delivered + self.failed
 
 
-def deliveries_since_for_partner(*, since: datetime, status: str) -> Coalesce:
-    """An annotation: the partner's real deliveries in ``status`` since ``since``."""
-    return count_subquery(_deliveries_for_partner(since=since).filter(status=status), outer_field="partner")
+def delivery_counts_by_partner(*, partner_ids: list[int], since: datetime) -> dict[int, DeliveryCounts]:
+    """Real deliveries delivered / failed since ``since`` and the newest error, for a page of partners.
 
-
-def last_error_since_for_partner(*, since: datetime) -> Subquery:
-    """An annotation: the error of the partner's newest delivery that has one, since ``since``."""
-    newest = _deliveries_for_partner(since=since).exclude(last_error="").order_by("-created_at").values("last_error")
-    return Subquery(newest[:1])
-
-
-def deliveries_per_day_by_outcome(*, since: datetime, tzinfo) -> dict[tuple[date, str], int]:
-    """Real delivered / failed deliveries per (day, status) from ``since``, days cut in ``tzinfo``."""
-    rows = (
-        Delivery.objects.filter(
-            created_at__gte=since,
-            is_test=False,
-            status__in=[Delivery.Status.DELIVERED, Delivery.Status.FAILED],
+    One grouped pass over the (partner, created_at) index for the counts, then
+    one short backward walk of it per partner for the error.
+    """
+    recent = Delivery.objects.filter(partner_id__in=partner_ids, created_at__gte=since, is_test=False).order_by()
+    counts = recent.values("partner_id").annotate(
+        delivered=Count("pk", filter=Q(status=Delivery.Status.DELIVERED)),
+        failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+    )
+    by_partner = {row["partner_id"]: row for row in counts}
+    result = {}
+    for partner_id in partner_ids:
+        row = by_partner.get(partner_id, {})
+        newest_error = (
+            recent.filter(partner_id=partner_id).exclude(last_error="").order_by("-created_at").values_list(
+                "last_error", flat=True
+            ).first()
         )
-        .annotate(day=TruncDate("created_at", tzinfo=tzinfo))
+        result[partner_id] = DeliveryCounts(row.get("delivered", 0), row.get("failed", 0), newest_error or "")
+    return result
+
+
+def deliveries_per_day_by_outcome(
+    *, since: datetime, until: datetime | None = None, tzinfo
+) -> dict[tuple[date, str], int]:
+    """Real delivered / failed deliveries per (day, status) from ``since`` (until ``until``), days cut in ``tzinfo``."""
+    deliveries = Delivery.objects.filter(
+        created_at__gte=since, is_test=False, status__in=[Delivery.Status.DELIVERED, Delivery.Status.FAILED]
+    )
+    if until is not None:
+        deliveries = deliveries.filter(created_at__lt=until)
+    rows = (
+        deliveries.annotate(day=TruncDate("created_at", tzinfo=tzinfo))
         .values("day", "status")
         .annotate(n=Count("pk"))
         .order_by()

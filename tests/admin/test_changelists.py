@@ -121,11 +121,13 @@ def test_partner_list_shows_last_24h_activity_success_rate_and_last_error(admin_
         endpoint=endpoint, event=EventFactory(partner=partner), status=Delivery.Status.FAILED, last_error="HTTP 404"
     )
     EventFactory(partner=partner, occurred_at=timezone.now() - timedelta(days=2))
+    # A test postback: its event has no partner, its delivery is marked as a test.
+    DeliveryFactory(endpoint=endpoint, event=EventFactory(is_test=True), is_test=True, status=Delivery.Status.FAILED)
 
     response = admin_client.get("/admin/partners/partner/")
 
-    row = response.context["cl"].result_list[0]
-    assert (row.events_24h, row.delivered_24h, row.failed_24h) == (4, 3, 1)
+    activity = response.context["cl"].result_list[0].activity
+    assert (activity.events, activity.deliveries.delivered, activity.deliveries.failed) == (4, 3, 1)
     page = response.content.decode()
     assert "75.0%" in page and "HTTP 404" in page
 

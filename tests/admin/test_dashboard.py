@@ -3,9 +3,11 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.utils import timezone
 
 from deliveries.models import Delivery
+from postback_platform.dashboard import SERIES_CACHE_KEY
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,15 @@ def test_anonymous_visitor_is_sent_to_the_login_page(client):
     response = client.get("/admin/dashboard/")
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_past_days_come_from_the_cache_and_today_is_counted_live(admin_client):
+    EventFactory(type_id="registration", occurred_at=timezone.now() - timedelta(days=3))
+    admin_client.get("/admin/dashboard/")
+    EventFactory(type_id="registration", occurred_at=timezone.now() - timedelta(days=3))
+    EventFactory(type_id="registration")
+    cache.delete(SERIES_CACHE_KEY)  # the minute-long cache of the whole chart has run out
+
+    values = _chart(admin_client.get("/admin/dashboard/"), "events")["series"][0]["values"]
+
+    assert (values[-4], values[-1]) == (1, 1)
