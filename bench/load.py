@@ -109,7 +109,7 @@ async def _run(port, make_request, *, count, max_seconds, concurrency, due_at) -
         connection = _Connection(port)
         for index in next_index:
             due = due_at(start, index)
-            if due > deadline:
+            if due > deadline or time.time() > deadline:
                 break
             delay = due - time.time()
             if delay > 0:

@@ -31,24 +31,24 @@ class Scale:
     """Counts and time limits; ``quick`` shrinks them for a smoke run."""
 
     noop_requests: int = 60_000
-    noop_seconds: float = 10
+    noop_seconds: float = 8
     single_events: int = 30_000
-    single_seconds: float = 15
+    single_seconds: float = 12
     client_connections: int = 32
-    batch_requests: int = 60
+    batch_requests: int = 40
     batch_seconds: float = 25
     batch_connections: int = 4
     raw_rows: int = 100_000
-    raw_seconds: float = 15
+    raw_seconds: float = 10
     http_requests: int = 10_000
-    http_seconds: float = 10
-    delivery_events: int = 5_000
+    http_seconds: float = 6
+    delivery_events: int = 2_500
     delivery_seconds: float = 120
-    peer_seconds: float = 120
+    peer_seconds: float = 60
     latency_rate: float = 1_000
     latency_seconds: float = 10
     kill_events_max: int = 20_000
-    profile_seconds: float = 8
+    profile_seconds: float = 6
     export_rows: tuple[int, ...] = (10_000, 1_000_000)
 
     @classmethod
@@ -376,10 +376,12 @@ def delivery_throughput(ctx: Context) -> dict:
     workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "deliver")
     started = time.time()
     workers.start()
+    beat = beat_start(ctx.env)  # as in production: beat's recovery pass also starts senders on a backlog
     try:
         drained = _drain(ctx, expected=expected, timeout=ctx.scale.delivery_seconds)
     finally:
         workers.stop()
+        procs.stop(beat)
     drained["events"] = ctx.scale.delivery_events
     drained["fanout"] = ctx.fanout
     drained["workers_started_to_last_s"] = _round(drained["last"] - started if drained["last"] else None)
@@ -394,12 +396,14 @@ def delivery_profile(ctx: Context) -> dict:
     _backlog_ingest(ctx, run=f"dp{int(time.time())}", events=ctx.scale.delivery_events, partner=FANOUT_PARTNER)
     expected = delivery_count(since_id=before)
     workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "dprof").start()
+    beat = beat_start(ctx.env)
     try:
         profile = profiling.record(workers.processes[0].pid, seconds=ctx.scale.profile_seconds,
                                    name="profile-delivery")
         _drain(ctx, expected=expected, timeout=30)
     finally:
         workers.stop()
+        procs.stop(beat)
     return profile
 
 
@@ -647,13 +651,13 @@ def export(ctx: Context) -> dict:
 
 
 def profile_export(ctx: Context) -> dict:
-    """The export benchmark at 200,000 rows under py-spy (its fill step is SQL, so the samples are the export's)."""
+    """The export benchmark at 100,000 rows under py-spy (its fill step is SQL, so the samples are the export's)."""
     from django.db import connections
 
     connections.close_all()
     env = {k: v for k, v in ctx.env.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env["BENCH_DATABASE_URL"] = bench_env.database_url("postgres")
-    argv = [procs.PY, EXPORT_SCRIPT, "--rows", "200000", "--database", bench_env.MAIN_DB,
+    argv = [procs.PY, EXPORT_SCRIPT, "--rows", "100000", "--database", bench_env.MAIN_DB,
             "--output", str(procs.LOG_DIR / "export-profile.json")]
     return profiling.record_command(argv, name="profile-export", env=env, cwd=procs.ROOT,
                                     timeout=max(60, ctx.seconds_left() - 5))

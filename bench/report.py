@@ -132,7 +132,7 @@ ROWS = (
      ">= 1,500 events/s, p99 <= 50 ms"),
     ("Batch ingest (1,000 per request)", "batch_ingest", "events/s", "raw_inserts", "raw execute_values, events/s",
      ">= 25,000 events/s"),
-    ("Postbacks delivered to the sink", "delivery", "postbacks/s", "http_loop", "bare requests.Session loop, req/s",
+    ("Postbacks delivered to the sink (a drained backlog)", "delivery", "postbacks/s", "http_loop", "bare requests.Session loop, req/s",
      ">= 5,000/s and >= 10x django-webhook"),
     ("django-webhook (peer), same sink and workers", "peer_django_webhook", "webhooks/s", None, None, "-"),
 )
@@ -193,6 +193,7 @@ def markdown(results: dict) -> str:
     lines += _kill_rows(out)
     lines += _export_rows(out)
     lines += ["", "Delivery vs django-webhook: " + _fmt(ratio(out, "delivery", "peer_django_webhook"), "x") + ".", ""]
+    lines += _volume()
     lines += _details(out)
     if ANALYSIS_PATH.exists():
         lines += ["", ANALYSIS_PATH.read_text().strip(), ""]
@@ -206,7 +207,7 @@ def _latency_rows(out: dict) -> list[str]:
     rate = _get(out, "latency", "achieved_rate")
     at_rate = _get(out, "single_ingest_at_1000", "latency_ms") or {}
     return [
-        f"| 201 -> partner received, at {_fmt(rate)} events/s (fan-out 1) | {figure} | no-op view round trip p50 "
+        f"| Event accepted -> partner received, at {_fmt(rate)} events/s (fan-out 1) | {figure} | no-op view round trip p50 "
         f"{_fmt(noop.get('p50'))} ms | - | p50 <= 15 ms, p99 <= 100 ms at 1,000 events/s | {_verdict('latency', out)} |",
         f"| Single ingest at 1,000 events/s (open loop) | p50 {_fmt(at_rate.get('p50'))} / p99 "
         f"{_fmt(at_rate.get('p99'))} ms | - | - | - | {_get(out, 'single_ingest_at_1000', 'status') or 'not run'} |",
@@ -232,6 +233,36 @@ def _export_rows(out: dict) -> list[str]:
         f"{_fmt(size.get('ratio'), 'x')} | >= 200,000 rows/s, <= 100 MiB | {_verdict('export', out)} |"
         for label, size in sizes.items()
     ]
+
+
+def _volume() -> list[str]:
+    """Issue item 4: the admin and the stats API on the bench_scale database (bench/scale_load.py, scale_check.py)."""
+    load_path, check_path = BENCH / "results" / "bench_scale-load.json", BENCH / "results" / "bench_scale-scale.json"
+    if not check_path.exists():
+        return ["## Admin and stats API at volume", "", "Not measured: run `python -m bench.scale_load` and "
+                "`python -m bench.scale_check`.", ""]
+    check = json.loads(check_path.read_text())
+    load = json.loads(load_path.read_text()) if load_path.exists() else {}
+    rows = check.get("rows", {})
+    lines = [
+        "## Admin and stats API at volume",
+        "",
+        f"Database `bench_scale`: {rows.get('events_event', 0):,} events, {rows.get('events_player', 0):,} players, "
+        f"{rows.get('deliveries_delivery', 0):,} deliveries, {rows.get('deliveries_deliveryattempt', 0):,} attempts "
+        f"({load.get('size', '?')}; loaded in {load.get('total_s', '?')} s by `bench/scale_load.py`). Each page is "
+        f"fetched 3 times through Django's test client; the figure is the slower of the two warm fetches, the first "
+        f"(cold) one is shown too; a page over 5 s is fetched once. Plans of each page's slowest queries "
+        "(EXPLAIN ANALYZE, BUFFERS; plain EXPLAIN for statements over 5 s) are in "
+        "[`results/scale-plans/`](results/scale-plans/). Limit: 500 ms.",
+        "",
+        "| page | warm ms | cold ms | queries | within 500 ms | plans |",
+        "|---|---|---|---|---|---|",
+    ]
+    for page in check["pages"]:
+        plans = page["plans"]
+        lines.append(f"| {page['label']} (`{page['url']}`) | {page['ms']:,.1f} | {page['cold_ms']:,.1f} | "
+                     f"{page['queries']} | {'yes' if page['within_limit'] else '**no**'} | [plan]({plans}) |")
+    return lines + [""]
 
 
 def _details(out: dict) -> list[str]:
@@ -265,3 +296,9 @@ def write(results: dict) -> None:
     }
     JSON_PATH.write_text(json.dumps(results, indent=1, default=str) + "\n")
     MD_PATH.write_text(markdown(results))
+
+
+if __name__ == "__main__":
+    # Re-render RESULTS.md from results/latest.json (after editing bench/analysis.md), without measuring again.
+    MD_PATH.write_text(markdown(json.loads(JSON_PATH.read_text())))
+    print(f"wrote {MD_PATH}")

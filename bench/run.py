@@ -1,6 +1,6 @@
 """``make bench``: one bounded run of every measurement, written to bench/results/latest.json and bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run [--quick] [--max-minutes 10] [--fanout 2]
+    .venv/bin/python -m bench.run [--quick] [--max-minutes 11] [--fanout 2]
         [--gunicorn-workers 3 --gunicorn-threads 4]
         [--celery-workers 1 --celery-pool prefork --celery-concurrency 2]
 
@@ -26,7 +26,7 @@ from .stack import Gunicorn, Sink, StackConfig, database_recreate, redis_flush
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of the harness")
-    parser.add_argument("--max-minutes", type=float, default=10)
+    parser.add_argument("--max-minutes", type=float, default=11)
     parser.add_argument("--fanout", type=int, default=2, help="endpoints per event in the delivery runs")
     parser.add_argument("--gunicorn-workers", type=int, default=StackConfig.gunicorn_workers)
     parser.add_argument("--gunicorn-threads", type=int, default=StackConfig.gunicorn_threads)

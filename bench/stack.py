@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 import psycopg2
 import redis
+import requests
 from celery import Celery
 
 from . import env as bench_env
 from . import procs
+from .load import closed_loop, http_request
 
 
 @dataclass
@@ -90,7 +92,22 @@ class Gunicorn:
         ]
         self.process = procs.start("gunicorn", argv, env)
         procs.wait_port(self.port, timeout=30, process=self.process)
+        self.warm_up()
         return self
+
+    def warm_up(self, *, timeout: float = 60) -> None:
+        """The master listens before its workers have imported Django: wait until every worker has answered."""
+        deadline = time.monotonic() + timeout
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                try:
+                    if session.get(f"http://127.0.0.1:{self.port}/bench/noop", timeout=5).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.2)
+        closed_loop(self.port, lambda _: http_request("GET", "/bench/noop"), count=50 * self.config.gunicorn_workers,
+                    max_seconds=30, concurrency=4 * self.config.gunicorn_workers)
 
 
 @dataclass

@@ -48,6 +48,14 @@ def test_closed_loop_stops_at_its_request_count_over_keep_alive_connections(sink
     assert sink_stats(sink_port)["connections"] == 4
 
 
+def test_closed_loop_stops_at_its_time_limit(sink_port):
+    result = closed_loop(sink_port, lambda i: http_request("GET", "/load"), count=10**9, max_seconds=0.3,
+                         concurrency=2)
+
+    assert 0 < len(result.outcomes) < 10**9
+    assert result.elapsed < 2
+
+
 def test_open_loop_stops_at_its_time_limit():
     result = open_loop(procs.free_port(), lambda i: b"", rate=10, count=1000, max_seconds=0.3, concurrency=2)
 
