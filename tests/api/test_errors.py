@@ -11,6 +11,7 @@ from accounts.throttling import ApiKeyRateThrottle
 from events.models import Event
 from postback_platform.api_errors import PayloadTooLarge, api_exception_handler, field_errors
 from postback_platform.parsers import SizeLimitedJSONParser
+from tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +35,18 @@ def test_a_revoked_key_is_a_401(platform_client):
     assert response.json()["detail"] == "Invalid or revoked API key."
 
 
-def test_a_key_without_the_role_is_a_403_not_a_401():
-    response = api_exception_handler(PermissionDenied("This route needs an API key with the admin role."), {})
+def test_a_platform_key_on_an_admin_route_is_a_403_not_a_401(platform_client):
+    response = platform_client.post(f"/api/v1/deliveries/{DeliveryFactory().pk}/resend/")
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This route needs an API key with the admin role.", "errors": {}}
+
+
+def test_the_handler_keeps_401_and_403_apart():
+    forbidden = api_exception_handler(PermissionDenied("This route needs an API key with the admin role."), {})
     unauthenticated = api_exception_handler(NotAuthenticated(), {})
 
-    assert (response.status_code, unauthenticated.status_code) == (403, 401)
-    assert response.data == {"detail": "This route needs an API key with the admin role.", "errors": {}}
+    assert (forbidden.status_code, unauthenticated.status_code) == (403, 401)
 
 
 def test_an_oversized_body_is_a_413_and_stores_nothing(platform_client):
