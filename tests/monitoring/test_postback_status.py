@@ -63,3 +63,10 @@ def test_status_shows_backlog_rate_failing_and_paused_endpoints_and_open_alerts(
     assert failing_table[1].split() == ["tracker", "Acme", "4", "1", "3", "of", "4", "(75%)", "HTTP", "503"]
     assert "  legacy    Acme     " in text and "Paused automatically after 50" in text
     assert "Endpoint paused automatically  Acme · legacy: paused" in text
+
+
+def test_a_stale_heartbeat_is_called_out(settings):
+    settings.SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS = 60
+    Heartbeat.objects.create(name="scheduler", last_seen_at=timezone.now() - timedelta(seconds=300))
+
+    assert "Scheduler   heartbeat 300 s ago: stale, are Celery beat and a worker running?\n" in _status()
