@@ -241,12 +241,15 @@ def _close_lost_attempts(delivery_ids: list[int], now: datetime) -> None:
     """Attempts left in flight by a sender that died: their outcome is unknown, so they count as failed."""
     if not delivery_ids:
         return
-    DeliveryAttempt.objects.filter(delivery_id__in=delivery_ids, outcome=DeliveryAttempt.Outcome.IN_FLIGHT).update(
+    lost = DeliveryAttempt.objects.filter(
+        delivery_id__in=delivery_ids, outcome=DeliveryAttempt.Outcome.IN_FLIGHT
+    ).update(
         outcome=DeliveryAttempt.Outcome.RETRY,
         finished_at=now,
         error="the sender stopped before recording a response (worker lost); sent again",
         error_class="worker_lost",
     )
+    observe.lost_attempts_closed(count=lost)
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -58,8 +58,8 @@ def events_ingested(*, type_ids: Iterable[str]) -> None:
         EVENTS_INGESTED.labels(type=type_id).inc(count)
 
 
-def attempt_finished(*, outcome: str, error_class: str, duration_ms: int | None) -> None:
-    DELIVERY_ATTEMPTS.labels(outcome=outcome, error_class=error_class or "none").inc()
+def attempt_finished(*, outcome: str, error_class: str, duration_ms: int | None, count: int = 1) -> None:
+    DELIVERY_ATTEMPTS.labels(outcome=outcome, error_class=error_class or "none").inc(count)
     if duration_ms is not None:
         ATTEMPT_DURATION.observe(duration_ms / 1000)
 

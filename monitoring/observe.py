@@ -44,6 +44,16 @@ def attempts_recorded(*, attempts: Iterable[DeliveryAttempt]) -> None:
         logger.log(level, "%s: %s in %s ms", message, _answer(attempt), attempt.duration_ms, extra=log_context(attempt))
 
 
+def lost_attempts_closed(*, count: int) -> None:
+    """Attempts a dead worker left in flight, closed as retries once the closing commits; no duration is known."""
+    if count:
+        transaction.on_commit(
+            lambda: metrics.attempt_finished(
+                outcome=DeliveryAttempt.Outcome.RETRY, error_class="worker_lost", duration_ms=None, count=count
+            )
+        )
+
+
 def log_context(attempt: DeliveryAttempt) -> dict:
     """The fields every delivery log line carries; the URL, headers and bodies stay out (they may hold secrets)."""
     delivery = attempt.delivery

@@ -7,8 +7,9 @@ from django.db.models import Count
 from werkzeug import Response
 
 from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.sender import deliveries_send_due
 from events.models import Event
-from tests.factories import PartnerFactory, PostbackEndpointFactory
+from tests.factories import DeliveryFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
@@ -67,3 +68,22 @@ def test_metrics_match_the_database_after_ingest_and_delivery(
     for (partner, status), count in Counter(finished).items():
         assert _delta(after, before, "postback_deliveries_finished_total", partner=partner, status=status) == count
     assert after[("postback_deliveries_due", ())] == Delivery.objects.filter(status="pending").count() == 0
+
+
+def test_an_attempt_lost_with_its_worker_is_counted_as_a_retry(
+    httpserver, scrape, django_capture_on_commit_callbacks
+):
+    endpoint = PostbackEndpointFactory(url_template=f"http://127.0.0.1:{httpserver.port}/pb")
+    httpserver.expect_request("/pb").respond_with_data("OK")
+    delivery = DeliveryFactory(endpoint=endpoint, attempt_count=1)
+    # A worker wrote its attempt and died before recording the answer; its lease has run out.
+    DeliveryAttempt.objects.create(delivery=delivery, number=1, request_method="GET", request_url="x")
+    before = scrape()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_send_due(worker="alive")
+
+    after = scrape()
+    assert _delta(after, before, "postback_delivery_attempts_total", outcome="retry", error_class="worker_lost") == 1
+    assert _delta(after, before, "postback_delivery_attempts_total", outcome="success", error_class="none") == 1
+    assert DeliveryAttempt.objects.filter(error_class="worker_lost").count() == 1
