@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,6 +46,14 @@ def browser(monkeypatch):
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """The dashboard caches its daily series; each browser test draws from its own data."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
