@@ -67,3 +67,17 @@ def warm_up(*, base_url: str, key: str, partner: str, posts: int = 6) -> None:
         body = {"event_id": f"warm-up-{number}", "type": "registration", "player_id": "warm-up", "partner": partner}
         status = post_event(session, base_url, key, body)
         assert status == 201, f"warm-up post answered {status}"
+
+
+def through_an_outage(answers: Answers, *, stop_service, start_service, before: float = 1.0, down: float = 3.0,
+                      after: float = 2.0) -> tuple[list[int], list[int]]:
+    """Stop a service while clients post, start it again; the answers given while it was down, and after."""
+    time.sleep(before)
+    stop_service()
+    down_from = len(answers.all_statuses())
+    time.sleep(down)
+    down_answers = answers.all_statuses()[down_from:]
+    start_service()
+    up_from = len(answers.all_statuses())
+    time.sleep(after)
+    return down_answers, answers.all_statuses()[up_from:]

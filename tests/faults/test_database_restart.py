@@ -8,7 +8,6 @@ deliveries commit together or not at all.
 """
 
 import threading
-import time
 from unittest import mock
 
 import psycopg2
@@ -21,7 +20,7 @@ from tests.support.partner import partner_server
 from tests.support.processes import child_env
 from tests.support.stack import gunicorn, manage, postgres_cluster, tail
 
-from .clients import post_continuously, warm_up
+from .clients import post_continuously, through_an_outage, warm_up
 from .conftest import FAST_RECOVERY
 
 pytestmark = pytest.mark.faults
@@ -41,15 +40,9 @@ def test_the_api_answers_503_while_postgresql_restarts_and_recovers_by_itself(ow
             stop = threading.Event()
             answers, clients = post_continuously(base_url=base_url, key=platform_key, partner="g", clients=3,
                                                  stop=stop, retry_unavailable=True)
-            time.sleep(1.0)
-            cluster.stop()
-            down_from = len(answers.all_statuses())
-            time.sleep(3.0)
-            down_answers = answers.all_statuses()[down_from:]
-            cluster.start()
-            up_from = len(answers.all_statuses())
-            time.sleep(3.0)
-            after_answers = answers.all_statuses()[up_from:]
+            down_answers, after_answers = through_an_outage(
+                answers, stop_service=cluster.stop, start_service=cluster.start, after=3.0
+            )
             stop.set()
             for client in clients:
                 client.join(timeout=30)

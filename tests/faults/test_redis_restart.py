@@ -12,7 +12,6 @@ celery/kombu#582), so a worker without one would not come back.
 """
 
 import threading
-import time
 from unittest import mock
 
 import pytest
@@ -25,7 +24,7 @@ from tests.support.partner import partner_server
 from tests.support.processes import wait_until
 from tests.support.stack import SupervisedWorker, celery_beat, gunicorn, tail
 
-from .clients import post_continuously, warm_up
+from .clients import post_continuously, through_an_outage, warm_up
 
 pytestmark = pytest.mark.faults
 
@@ -46,13 +45,7 @@ def test_the_api_answers_201_while_redis_is_down_and_everything_is_delivered_aft
         wait_until(lambda: partner.received, timeout=30, message=f"a first delivery\n{tail(workdir / 'beat.log')}")
         stop = threading.Event()
         answers, clients = post_continuously(base_url=base_url, key=platform_key, partner="r", clients=3, stop=stop)
-        time.sleep(1.0)
-        own_redis.stop()
-        down_from = len(answers.all_statuses())
-        time.sleep(3.0)
-        down_answers = answers.all_statuses()[down_from:]
-        own_redis.start()
-        time.sleep(1.5)
+        down_answers, _ = through_an_outage(answers, stop_service=own_redis.stop, start_service=own_redis.start)
         stop.set()
         for client in clients:
             client.join(timeout=15)
