@@ -9,7 +9,7 @@ import pytest
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from tests.support.processes import child_env
-from tests.support.services import child_database_url, require_postgres
+from tests.support.services import child_database_url, require_postgres, require_programs
 from tests.support.stack import redis_server
 
 # Short lease and a fast beat, so recovery from a lost worker or message takes seconds.
@@ -42,6 +42,7 @@ def rng():
 
 @pytest.fixture
 def own_redis(workdir):
+    require_programs("redis-server")
     with redis_server(workdir) as server:
         yield server
 

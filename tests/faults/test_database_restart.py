@@ -18,7 +18,8 @@ from deliveries.models import Delivery
 from events.models import Event
 from tests.support.partner import partner_server
 from tests.support.processes import child_env
-from tests.support.stack import gunicorn, manage, postgres_cluster, tail
+from tests.support.services import require_programs
+from tests.support.stack import PG_BIN, gunicorn, manage, postgres_cluster, tail
 
 from .clients import post_continuously, through_an_outage, warm_up
 from .conftest import FAST_RECOVERY
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.faults
 
 @pytest.mark.integration
 def test_the_api_answers_503_while_postgresql_restarts_and_recovers_by_itself(own_redis, workdir):
+    require_programs(str(PG_BIN / "initdb"), "runuser")
     with postgres_cluster() as cluster, partner_server() as partner:
         env = child_env(DATABASE_URL=cluster.url(), CELERY_BROKER_URL=f"{own_redis.url}/0",
                         REDIS_URL=f"{own_redis.url}/1", DB_CONNECT_TIMEOUT="2", **FAST_RECOVERY)

@@ -5,6 +5,7 @@ developer's machine, and fail when ``CI`` is set: CI must prove them.
 """
 
 import os
+import shutil
 import socket
 from urllib.parse import urlparse
 
@@ -51,3 +52,10 @@ def child_database_url() -> str:
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     auth = f"{user}{password}@" if user else ""
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def require_programs(*programs: str) -> None:
+    """The fault suite starts its own servers: skip locally, fail in CI, when one cannot be run."""
+    missing = [program for program in programs if shutil.which(program) is None]
+    if missing:
+        _unavailable(f"needs {', '.join(missing)} installed")

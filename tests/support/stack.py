@@ -20,7 +20,10 @@ from pathlib import Path
 
 from .processes import ROOT, stop_process_group, wait_until
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The newest PostgreSQL server installed (Debian's layout); initdb and pg_ctl are not on PATH there.
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"), key=lambda path: int(path.parent.name), default=Path("/nonexistent")
+)
 
 
 def free_port() -> int:
