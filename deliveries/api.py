@@ -64,4 +64,5 @@ class DeliveryViewSet(StatusViewSet):
             raise ValidationError(
                 {"non_field_errors": ["Give at least one filter (status, partner, endpoint, event_type, from, to)."]}
             )
-        return Response({"resent": deliveries_resend(queryset=delivery_list(**filters))}, status=status.HTTP_202_ACCEPTED)
+        resent = deliveries_resend(queryset=delivery_list(**filters))
+        return Response({"resent": resent}, status=status.HTTP_202_ACCEPTED)

@@ -218,7 +218,9 @@ def _parse(url: str) -> urllib3.util.Url:
     try:
         parts = urllib3.util.parse_url(url)
     except urllib3.exceptions.LocationParseError as exc:
-        raise TransportError(f"the URL cannot be parsed: {exc}", error_class="invalid_request", permanent=True) from None
+        raise TransportError(
+            f"the URL cannot be parsed: {exc}", error_class="invalid_request", permanent=True
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.host:
         raise TransportError(f"not an http(s) URL: {url[:200]}", error_class="invalid_request", permanent=True)
     return parts

@@ -94,7 +94,9 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
         status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="", updated_at=now
     )
     if not cancelled:
-        raise DeliveryStateError(f"Only pending or retrying deliveries can be cancelled; this one is {delivery.status}.")
+        raise DeliveryStateError(
+            f"Only pending or retrying deliveries can be cancelled; this one is {delivery.status}."
+        )
     delivery.refresh_from_db()
     return delivery
 

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 from deliveries.serializers import DeliveryAttemptSerializer
 from deliveries.services import endpoint_send_test, template_preview
 from events.models import Event
-from postback_platform.api_docs import NOT_FOUND, common_errors
+from postback_platform.api_docs import NOT_FOUND, common_errors, invalid
 from postback_platform.pagination import NewestFirstCursorPagination
 
+from . import api_docs
 from .models import Partner, PayoutRule, PostbackEndpoint
 from .serializers import (
     EndpointSerializer,
@@ -32,6 +33,7 @@ from .services import endpoint_save, partner_save, payout_rule_save
 _READ_WRITE = ["get", "post", "put", "patch", "head", "options"]
 
 
+@extend_schema_view(**api_docs.PARTNER_VIEWS)
 class PartnerViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
@@ -66,17 +68,21 @@ class _PartnerChildViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema_view(
+    **api_docs.ENDPOINT_VIEWS,
     preview=extend_schema(
         summary="Render the endpoint's request without sending it",
         description="For a stored event (`event`) or a sample one; unsaved template changes may be given to try them "
         "first. The signature header is masked.",
-        request=PreviewSerializer, responses={200: RenderedRequestSerializer, 404: NOT_FOUND, **common_errors()},
+        request=PreviewSerializer,
+        responses={200: RenderedRequestSerializer, 400: api_docs.INVALID_ENDPOINT, 404: NOT_FOUND, **common_errors()},
     ),
     test=extend_schema(
         summary="Send a test postback now",
         description="Sends a sample event to the endpoint, paused or not, and answers with the attempt. Test events "
         "are kept out of statistics and are not retried.",
-        request=TestPostbackSerializer, responses={200: DeliveryAttemptSerializer, **common_errors()},
+        request=TestPostbackSerializer,
+        responses={200: DeliveryAttemptSerializer, 400: invalid({"event_type": ["Object with slug=x does not exist."]}),
+                   404: NOT_FOUND, **common_errors()},
     ),
 )
 class EndpointViewSet(
@@ -121,6 +127,7 @@ class EndpointViewSet(
         return Response(DeliveryAttemptSerializer(attempt).data, status=status.HTTP_200_OK)
 
 
+@extend_schema_view(**api_docs.PAYOUT_VIEWS)
 class PayoutRuleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     mixins.DestroyModelMixin, _PartnerChildViewSet,
@@ -132,7 +139,8 @@ class PayoutRuleViewSet(
         return PayoutRule.objects.filter(partner=self.partner())
 
     def perform_create(self, serializer):
-        serializer.instance = payout_rule_save(rule=PayoutRule(partner=self.partner()), fields=serializer.validated_data)
+        rule = PayoutRule(partner=self.partner())
+        serializer.instance = payout_rule_save(rule=rule, fields=serializer.validated_data)
 
     def perform_update(self, serializer):
         serializer.instance = payout_rule_save(rule=serializer.instance, fields=serializer.validated_data)

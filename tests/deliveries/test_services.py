@@ -40,7 +40,9 @@ def test_rate_limit_spreads_requests_and_drops_nothing(httpserver, partner, part
     settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS = 6
     PostbackEndpointFactory(partner=partner, url_template=partner_url("/pb"), rate_limit_per_second=2)
     arrivals = []
-    httpserver.expect_request("/pb").respond_with_handler(lambda request: arrivals.append(time.time()) or Response("OK"))
+    httpserver.expect_request("/pb").respond_with_handler(
+        lambda request: arrivals.append(time.time()) or Response("OK")
+    )
     _create(partner, count=5)
 
     _send()

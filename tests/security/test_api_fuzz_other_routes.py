@@ -65,17 +65,10 @@ def test_reporting_routes_get_no_server_error_and_documented_answers(case, admin
 def test_configuration_routes_get_no_server_error_and_answers_that_match_the_schema(
     case, admin_client_api, configured
 ):
-    # Without status_code_conformance: these routes do not document their error answers yet
-    # (see the strict xfail below); every answer they do document is still checked.
-    _call(case, admin_client_api, [not_a_server_error, content_type_conformance, response_schema_conformance])
+    _call(case, admin_client_api, [not_a_server_error, status_code_conformance, content_type_conformance,
+                                   response_schema_conformance])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known gap: the configuration API (partners, endpoints, payout rules) documents only its success "
-    "answers; 400, 401, 403 and 404 are missing from the OpenAPI schema (postback_platform.api_docs.common_errors "
-    "is not applied in partners/api.py).",
-)
 def test_configuration_routes_document_their_error_answers(client):
     paths = client.get("/api/schema/?format=json").json()["paths"]
     undocumented = {
