@@ -106,11 +106,11 @@ def fixtures_create(*, sink_port: int, fanout: int) -> str:
     return api_key_create(name="bench", role="platform").plaintext
 
 
-def event_body(*, run: str, index: int, partner: str) -> dict:
+def event_body(*, run: str, index: int, partner: str, player: str | None = None) -> dict:
     return {
         "event_id": f"{run}-{index}",
         "type": "deposit",
-        "player_id": f"p-{index % 20_000}",
+        "player_id": player or f"p-{index % 20_000}",
         "partner": partner,
         "click_id": f"click-{index % 20_000}",
         "amount": "25.00",
@@ -468,12 +468,16 @@ def latency(ctx: Context) -> dict:
     try:
         result = open_loop(
             ctx.gunicorn.port,
-            lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=LATENCY_PARTNER)),
+            # New players, so first touch attributes every one of them to the one-endpoint partner.
+            lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=LATENCY_PARTNER,
+                                                                        player=f"{run}-p{i}")),
             rate=ctx.scale.latency_rate, count=int(ctx.scale.latency_rate * ctx.scale.latency_seconds),
             max_seconds=ctx.scale.latency_seconds, concurrency=ctx.scale.client_connections,
         )
         accepted = {f"{run}-{o.index}": o for o in result.outcomes if o.status == 201}
         drained = _drain(ctx, expected=len(accepted), timeout=30)
+        procs.wait_until(lambda: set(accepted) <= set(_first_receipt_by_event(ctx.sink.dump())), timeout=10,
+                         interval=0.5)
     finally:
         workers.stop()
         procs.stop(beat)
@@ -545,12 +549,15 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
     beat = beat_start(env)
     try:
         procs.wait_until(lambda: ctx.sink.stats()["count"] >= expected * 0.2, timeout=60, interval=0.01)
-        victim = workers.processes[0]
+        # The victim is a worker that holds claims right now (one sender may be doing all the work).
+        victim = procs.wait_until(lambda: _claim_holder(workers.processes, since_id=before), timeout=30,
+                                  interval=0.01) or workers.processes[0]
         victim_pids = procs.group_pids(victim)
-        held_before = _held_by(victim_pids, since_id=before)
         killed_at = time.time()
         procs.kill(victim)
         workers.processes.remove(victim)
+        # What the dead worker left claimed and open: only a lease's end frees these.
+        held_before = _held_by(victim_pids, since_id=before)
         received_at_kill = ctx.sink.stats()["unique"]
         budget = max(10.0, min(KILL_LEASE_SECONDS + 60.0, ctx.seconds_left() - 60))
         procs.wait_until(lambda: _open_count(since_id=before) == 0, timeout=budget, interval=0.25)
@@ -572,6 +579,20 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
         "kill_to_last_receipt_s": _round(max(first.values()) - killed_at) if first else None,
         "open_in_database_after": _open_count(since_id=before),
     }
+
+
+def _claim_holder(workers: list, *, since_id: int):
+    """The worker process group one of whose processes holds an open claim, or None."""
+    from deliveries.models import Delivery
+
+    owners = set(
+        Delivery.objects.filter(id__gt=since_id, status__in=Delivery.OPEN_STATUSES)
+        .exclude(claimed_by="").values_list("claimed_by", flat=True)[:200]
+    )
+    for worker in workers:
+        if any(f":{pid}:" in owner for pid in procs.group_pids(worker) for owner in owners):
+            return worker
+    return None
 
 
 def _held_by(pids: list[int], *, since_id: int) -> list[str]:
@@ -638,14 +659,17 @@ def export(ctx: Context) -> dict:
     output.unlink(missing_ok=True)
     env = {k: v for k, v in ctx.env.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env["BENCH_DATABASE_URL"] = bench_env.database_url("postgres")
-    finished = subprocess.run(
-        [procs.PY, EXPORT_SCRIPT, "--rows", *map(str, ctx.scale.export_rows), "--database", bench_env.MAIN_DB,
-         "--output", str(output)],
-        cwd=procs.ROOT, env=env, capture_output=True, text=True, timeout=max(60, ctx.seconds_left() - 10),
-        check=False,
-    )
-    if finished.returncode or not output.exists():
-        return {"status": "error", "reason": finished.stderr[-1500:]}
+    argv = [procs.PY, EXPORT_SCRIPT, "--rows", *map(str, ctx.scale.export_rows), "--database", bench_env.MAIN_DB,
+            "--output", str(output)]
+    process = procs.start("export", argv, env)  # its own process group: a timeout stops its children too
+    try:
+        process.wait(timeout=max(60, ctx.seconds_left() - 10))
+    except subprocess.TimeoutExpired:
+        procs.stop(process)
+        return {"status": "error", "reason": "the export benchmark did not finish within the run's time limit"}
+    if process.returncode or not output.exists():
+        log = (procs.LOG_DIR / "export.log").read_text(errors="replace")
+        return {"status": "error", "reason": log[-1500:]}
     return {"status": "measured", "script": EXPORT_SCRIPT, "sizes": _export_sizes(json.loads(output.read_text()),
                                                                                      ctx.notes.get("copy_rate"))}
 

@@ -142,7 +142,7 @@ def _fmt(value, suffix: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:,.1f}{suffix}"
+        return f"{value:,.3f}{suffix}" if abs(value) < 1 else f"{value:,.1f}{suffix}"
     return f"{value:,}{suffix}"
 
 
