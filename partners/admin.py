@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from deliveries import dashboard_selectors as delivery_reads
 from deliveries import templating
 from deliveries.services import endpoint_send_test, template_preview
+from deliveries.signing import headers_for_record
 from events import dashboard_selectors as event_reads
 from postback_platform.subqueries import count_subquery
 
@@ -185,6 +186,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         "live_preview",
         "test_postbacks",
         "signing_secret_state",
+        "masked_headers",
         "consecutive_failures",
         "paused_at",
         "pause_reason",
@@ -242,11 +244,16 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if self.has_change_permission(request, obj):
             return self.fieldsets
-        # Read-only visitors get no secret inputs and no test button to read about.
+        # Read-only visitors get no secret inputs, no test button to read about, and masked credential headers.
+        shown = {"headers": "masked_headers"}
         return [
-            (name, {"fields": [f for f in options["fields"] if f not in EndpointAdminForm.write_only]})
+            (name, {"fields": [shown.get(f, f) for f in options["fields"] if f not in EndpointAdminForm.write_only]})
             for name, options in self.fieldsets
         ]
+
+    @admin.display(description="Headers")
+    def masked_headers(self, endpoint):
+        return json.dumps(headers_for_record(endpoint.headers or {}))
 
     def save_model(self, request, obj, form, change):
         fields = _keep_previous_active_state(obj, form, change)

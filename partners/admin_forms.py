@@ -1,8 +1,8 @@
-"""Admin forms for partner configuration: the endpoint's write-only signing secret."""
+"""Admin forms for partner configuration: the endpoint's write-only signing secret and credential headers."""
 
 from django import forms
 
-from deliveries.signing import secret_generate
+from deliveries.signing import headers_for_record, headers_unmask, secret_generate
 
 from .models import PostbackEndpoint
 from .validation import signing_secret_error
@@ -33,6 +33,15 @@ class EndpointAdminForm(forms.ModelForm):
         model = PostbackEndpoint
         exclude = SECRET_FIELDS
         labels = {"url_template": "URL template"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Credential-looking header values are write-only, as in the API: shown masked, kept when sent back masked.
+        if self.instance.headers:
+            self.initial["headers"] = headers_for_record(self.instance.headers)
+
+    def clean_headers(self):
+        return headers_unmask(self.cleaned_data.get("headers"), self.instance.headers or {})
 
     def clean(self):
         cleaned = super().clean()

@@ -2,6 +2,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from deliveries.models import Delivery
@@ -235,3 +236,15 @@ def test_credential_headers_are_masked_on_read_and_kept_on_a_masked_write(admin_
     assert written_back.status_code == 200 and "partner-token" not in written_back.content.decode()
     endpoint.refresh_from_db()
     assert endpoint.headers == {"Authorization": "Bearer partner-token", "X-Campaign": "8"}
+
+
+def test_read_only_admin_visitors_see_credential_headers_masked(client):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), headers={"Authorization": "Bearer tok-123"})
+    marketing = User.objects.create_user("marketing", password="pw-for-tests-only", is_staff=True)
+    marketing.groups.set(Group.objects.filter(name="Marketing"))
+    client.force_login(marketing)
+
+    page = client.get(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+
+    assert page.status_code == 200
+    assert "tok-123" not in page.content.decode() and "********" in page.content.decode()
