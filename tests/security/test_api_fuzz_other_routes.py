@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from postback_platform.wsgi import application
 from tests.factories import DeliveryFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
-from tests.support.wsgi import test_transaction_kept_across_requests
+from tests.support.wsgi import transaction_kept_across_requests
 
 pytestmark = pytest.mark.fuzz
 
@@ -43,7 +43,7 @@ def configured(db):
     endpoint = PostbackEndpointFactory(partner=partner, url_template="http://127.0.0.1:9/pb?c={click_id}")
     PayoutRuleFactory(partner=partner)
     DeliveryFactory(endpoint=endpoint)
-    with test_transaction_kept_across_requests(), mock.patch.object(socket, "getaddrinfo", _no_dns):
+    with transaction_kept_across_requests(), mock.patch.object(socket, "getaddrinfo", _no_dns):
         yield
 
 

@@ -7,7 +7,7 @@ from django.db import close_old_connections
 
 
 @contextlib.contextmanager
-def test_transaction_kept_across_requests():
+def transaction_kept_across_requests():
     """Django closes "old" connections around each request; past the test client that would
     close the connection holding the test's transaction, so keep it open for the block."""
     request_started.disconnect(close_old_connections)
