@@ -26,7 +26,7 @@ from .conftest import FAST_RECOVERY
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-DELIVERIES = 320
+DELIVERIES = 480
 KILLS = 5
 WORKER_CONCURRENCY = 2
 
@@ -65,14 +65,14 @@ def test_every_delivery_ends_delivered_when_workers_are_killed_repeatedly(stack_
 
 
 def _kill_at_random(workers, env, workdir, rng, *, partner, total: int) -> list[int]:
-    """SIGKILL a random worker KILLS times, 0.3–1.2 s apart, starting a fresh one each time.
+    """SIGKILL a random worker KILLS times, 0.3–0.9 s apart, starting a fresh one each time.
 
     Returns how many deliveries the partner had not yet received at each kill.
     """
     wait_until(lambda: len(partner.received) > 0, timeout=30, message=f"a first postback\n{tail(workdir / 'beat.log')}")
     outstanding = []
     for kill in range(KILLS):
-        time.sleep(rng.uniform(0.3, 1.2))
+        time.sleep(rng.uniform(0.3, 0.9))
         victim = rng.randrange(len(workers))
         outstanding.append(total - len(set(partner.webhook_ids())))
         kill_group(workers[victim])
