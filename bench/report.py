@@ -142,7 +142,7 @@ def _fmt(value, suffix: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:,.3f}{suffix}" if abs(value) < 1 else f"{value:,.1f}{suffix}"
+        return f"{value:,.3f}{suffix}" if 0 < abs(value) < 1 else f"{value:,.1f}{suffix}"
     return f"{value:,}{suffix}"
 
 
@@ -255,13 +255,14 @@ def _volume() -> list[str]:
         "(EXPLAIN ANALYZE, BUFFERS; plain EXPLAIN for statements over 5 s) are in "
         "[`results/scale-plans/`](results/scale-plans/). Limit: 500 ms.",
         "",
-        "| page | warm ms | cold ms | queries | within 500 ms | plans |",
-        "|---|---|---|---|---|---|",
+        "| page | warm ms | cold ms | SQL ms (last fetch) | queries | within 500 ms | measured at | plans |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for page in check["pages"]:
         plans = page["plans"]
         lines.append(f"| {page['label']} (`{page['url']}`) | {page['ms']:,.1f} | {page['cold_ms']:,.1f} | "
-                     f"{page['queries']} | {'yes' if page['within_limit'] else '**no**'} | [plan]({plans}) |")
+                     f"{_fmt(page.get('sql_ms'))} | {page['queries']} | {'yes' if page['within_limit'] else '**no**'} | "
+                     f"{page.get('measured_at', '-')} | [plan]({plans}) |")
     return lines + [""]
 
 

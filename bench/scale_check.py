@@ -1,6 +1,6 @@
 """Time the admin changelists and the stats API on the bench_scale database, with the plans of their queries.
 
-    .venv/bin/python -m bench.scale_check [bench_scale]     (after python -m bench.scale_load)
+    .venv/bin/python -m bench.scale_check [bench_scale [LABEL_PREFIX ...]]     (after python -m bench.scale_load)
 
 Each page is fetched through Django's test client (logged in as a
 superuser; the stats API with an admin API key) three times; the first
@@ -49,6 +49,7 @@ PAGES = [
 
 def main() -> int:
     database = sys.argv[1] if len(sys.argv) > 1 else bench_env.SCALE_DB
+    wanted = sys.argv[2:]  # label prefixes: measure only those pages, keep the others' last figures
     if database not in (bench_env.SCALE_DB, bench_env.MAIN_DB):
         sys.exit(f"{database}: only {bench_env.SCALE_DB} (or {bench_env.MAIN_DB} for a small trial) may be read")
     env = bench_env.product_env(database=database, settings_module="postback_platform.settings")
@@ -61,12 +62,19 @@ def main() -> int:
 
     client, api = _clients(Client)
     PLANS.mkdir(parents=True, exist_ok=True)
+    output = RESULTS / f"{database}-scale.json"
+    earlier = {page["label"]: page for page in json.loads(output.read_text())["pages"]} if output.exists() else {}
     report = {"database": database, "limit_ms": LIMIT_MS, "rows": _row_counts(), "pages": []}
     for label, url in PAGES:
+        if wanted and not label.startswith(tuple(wanted)):
+            if label in earlier:
+                report["pages"].append(earlier[label])
+            continue
         page = _time_page(api if url.startswith("/api/") else client, label, url)
+        page["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         report["pages"].append(page)
         print(f"{page['ms']:>8.1f} ms  {page['status']}  {label}", flush=True)
-    (RESULTS / f"{database}-scale.json").write_text(json.dumps(report, indent=1) + "\n")
+    output.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 
@@ -115,7 +123,8 @@ def _time_page(client, label: str, url: str) -> dict:
     plan_file.write_text(_plans(label, url, slowest))
     return {
         "label": label, "url": url, "status": status, "ms": round(warm, 1), "cold_ms": round(timings[0], 1),
-        "queries": len(queries), "fetches": len(timings), "within_limit": warm <= LIMIT_MS, "plans": str(plan_file.relative_to(RESULTS.parent)),
+        "queries": len(queries), "sql_ms": round(sum(float(query["time"]) for query in queries) * 1000, 1),
+        "fetches": len(timings), "within_limit": warm <= LIMIT_MS, "plans": str(plan_file.relative_to(RESULTS.parent)),
     }
 
 
