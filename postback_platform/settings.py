@@ -217,12 +217,14 @@ else:
 _FS_BROKER_DIR = VAR_DIR / "celery-broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_FS_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_FS_BROKER_DIR / "queue"),
         "data_folder_out": str(_FS_BROKER_DIR / "queue"),
         "processed_folder": str(_FS_BROKER_DIR / "processed"),
+        # Kombu's default is ./control, wherever the process happens to start.
+        "control_folder": str(_FS_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
