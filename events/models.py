@@ -95,6 +95,9 @@ class Event(models.Model):
             models.Index(fields=["occurred_at"], name="event_occurred"),
             # A player's history, newest first.
             models.Index(fields=["player", "occurred_at"], name="event_player_occurred"),
+            # Admin search by click id. Partial: most events carry none, and
+            # ingest should not pay for indexing empty strings.
+            models.Index(fields=["click_id"], name="event_click_id", condition=~models.Q(click_id="")),
         ]
 
     def __str__(self) -> str:
