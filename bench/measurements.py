@@ -525,6 +525,7 @@ def _first_receipt_by_event(dump: list) -> dict[str, float]:
 
 
 KILL_LEASE_SECONDS = 30
+KILL_PARTNER_DELAY_MS = 200
 
 
 def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
@@ -547,6 +548,8 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
     env = ctx.env | {"POSTBACK_LEASE_SECONDS": str(KILL_LEASE_SECONDS)}
     workers = CeleryWorkers("postback_platform", env, ctx.config, "kill").start(count=2)
     beat = beat_start(env)
+    # A partner answering in 200 ms keeps each claimed batch in flight long enough for the kill to land in one.
+    ctx.sink.delay(KILL_PARTNER_DELAY_MS)
     try:
         procs.wait_until(lambda: ctx.sink.stats()["count"] >= expected * 0.2, timeout=60, interval=0.01)
         # The victim is a worker that holds claims right now (one sender may be doing all the work).
@@ -562,6 +565,7 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
         budget = max(10.0, min(KILL_LEASE_SECONDS + 60.0, ctx.seconds_left() - 60))
         procs.wait_until(lambda: _open_count(since_id=before) == 0, timeout=budget, interval=0.25)
     finally:
+        ctx.sink.delay(0)
         workers.stop()
         procs.stop(beat)
     receipts = _receipts_by_delivery(ctx.sink.dump(), run=run)
@@ -572,7 +576,8 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
     duplicates = sum(len(times) - 1 for times in receipts.values())
     return {
         "status": "measured", "events": events, "fanout": ctx.fanout, "expected": expected,
-        "lease_seconds": KILL_LEASE_SECONDS, "received_before_kill": received_at_kill,
+        "lease_seconds": KILL_LEASE_SECONDS, "partner_answer_delay_ms": KILL_PARTNER_DELAY_MS,
+        "received_before_kill": received_at_kill,
         "unique_received": len(first), "lost": expected - len(first), "duplicates": duplicates,
         "held_by_killed_worker": len(held_before), "held_reattempted": len(held_delays),
         "held_reattempt_max_s": _round(max(held_delays)) if held_delays else None,

@@ -4,7 +4,8 @@ Run as ``python -m bench.sink PORT``. Control paths (not counted):
 
 - ``GET /__stats``  -> ``{"count", "unique", "first", "last", "connections"}``;
 - ``GET /__dump``   -> ``[[received_at, target], ...]`` for every counted request;
-- ``POST /__reset`` -> forget everything.
+- ``POST /__reset`` -> forget everything;
+- ``POST /__delay/MS`` -> answer every postback MS milliseconds late (a slow partner).
 
 ``received_at`` is ``time.time()`` when the request's last byte arrived, so
 it compares with the load client's clock on the same machine. ``unique``
@@ -29,6 +30,7 @@ class Recorder:
         self.received: list[tuple[float, str]] = []
         self.targets: set[str] = set()
         self.connections = 0  # that carried a postback since the reset: how well senders reuse keep-alive
+        self.delay = 0.0
 
     def record(self, target: str) -> None:
         self.received.append((time.time(), target))
@@ -47,6 +49,9 @@ class Recorder:
 def control_response(recorder: Recorder, method: str, target: str) -> bytes:
     if target == "/__reset" and method == "POST":
         recorder.reset()
+        payload = b"{}"
+    elif target.startswith("/__delay/") and method == "POST":
+        recorder.delay = int(target.rsplit("/", 1)[1]) / 1000
         payload = b"{}"
     elif target == "/__dump":
         payload = json.dumps(recorder.received).encode()
@@ -91,7 +96,15 @@ class SinkProtocol(asyncio.Protocol):
             self.counted = True
             self.recorder.connections += 1
         self.recorder.record(target)
-        self.transport.write(OK)
+        if self.recorder.delay:
+            # Every answer on a connection waits the same time, so they still leave in order.
+            asyncio.get_running_loop().call_later(self.recorder.delay, self._write_late)
+        else:
+            self.transport.write(OK)
+
+    def _write_late(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(OK)
 
 
 def content_length(head: bytes) -> int:

@@ -74,6 +74,9 @@ class Sink:
     def reset(self) -> None:
         self._call("POST", "/__reset")
 
+    def delay(self, milliseconds: int) -> None:
+        self._call("POST", f"/__delay/{milliseconds}")
+
 
 @dataclass
 class Gunicorn:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -67,3 +68,15 @@ def test_percentile_picks_the_value_below_which_the_fraction_lies():
     values = list(range(1, 101))
 
     assert (percentile(values, 0.5), percentile(values, 0.99), percentile([], 0.5)) == (51, 100, None)
+
+
+def test_sink_answers_late_when_told_to_play_a_slow_partner(sink_port):
+    with requests.Session() as session:
+        session.post(f"http://127.0.0.1:{sink_port}/__delay/150", timeout=5)
+        started = time.monotonic()
+        answer = session.get(f"http://127.0.0.1:{sink_port}/pb?d=1", timeout=5)
+        took = time.monotonic() - started
+        session.post(f"http://127.0.0.1:{sink_port}/__delay/0", timeout=5)
+
+    assert answer.text == "OK"
+    assert took >= 0.15
