@@ -1,6 +1,8 @@
 """Sampling profiles with py-spy, summarised as the frames that hold the most samples."""
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -28,13 +30,13 @@ def record(pid: int, *, seconds: float, name: str, during=None) -> dict:
     if loader:
         loader.start()
     try:
-        _, error = spy.communicate(timeout=seconds + 30)
+        _, error = spy.communicate(timeout=seconds + 90)
     except subprocess.TimeoutExpired:
         spy.kill()
         return {"status": "py-spy did not finish"}
     finally:
         if loader:
-            loader.join(timeout=seconds + 60)
+            loader.join(timeout=seconds + 90)
     if not raw.exists():
         return {"status": f"py-spy failed: {error.decode(errors='replace')[-300:]}"}
     return {"status": "recorded", "file": str(raw.relative_to(RESULTS.parent.parent)), **summarise(raw)}
@@ -47,9 +49,16 @@ def record_command(argv: list[str], *, name: str, env: dict, cwd: Path, timeout:
         return {"status": "py-spy not installed"}
     raw = RESULTS / f"{name}.txt"
     spy = [binary, "record", "--subprocesses", "--rate", "200", "--format", "raw", "--output", str(raw), "--", *argv]
-    finished = subprocess.run(spy, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    process = subprocess.Popen(spy, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        _, error = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # py-spy and the command it runs, children included
+        process.wait()
+        return {"status": "did not finish within the run's time limit"}
     if not raw.exists():
-        return {"status": f"py-spy failed: {finished.stderr[-300:]}"}
+        return {"status": f"py-spy failed: {error.decode(errors='replace')[-300:]}"}
     return {"status": "recorded", "file": str(raw.relative_to(RESULTS.parent.parent)), **summarise(raw)}
 
 

@@ -203,8 +203,12 @@ def markdown(results: dict) -> str:
 
 def _latency_rows(out: dict) -> list[str]:
     gap = _get(out, "latency", "accepted_to_received_ms") or {}
+    seen = _get(out, "latency", "client_201_to_received_ms") or {}
     noop = _get(out, "noop_view", "latency_ms") or {}
-    figure = f"p50 {_fmt(gap.get('p50'))} / p95 {_fmt(gap.get('p95'))} / p99 {_fmt(gap.get('p99'))} ms"
+    # Two bounds: from the API's stamp (before the 201: too long) and from the client seeing the 201 (too short).
+    figure = (f"stamped -> received p50 {_fmt(gap.get('p50'))} / p95 {_fmt(gap.get('p95'))} / p99 "
+              f"{_fmt(gap.get('p99'))} ms; 201 seen by the client -> received p50 {_fmt(seen.get('p50'))} / p95 "
+              f"{_fmt(seen.get('p95'))} / p99 {_fmt(seen.get('p99'))} ms")
     rate = _get(out, "latency", "achieved_rate")
     at_rate = _get(out, "single_ingest_at_1000", "latency_ms") or {}
     return [
@@ -270,7 +274,9 @@ def _volume() -> list[str]:
 
 def _details(out: dict) -> list[str]:
     lines = ["## Every measurement", ""]
-    missing = [name for name, result in out.items() if result.get("status") not in ("measured", "recorded")]
+    # Helper steps (no status) only prepare the next measurement.
+    missing = [name for name, result in out.items()
+               if "status" in result and result["status"] not in ("measured", "recorded")]
     if missing:
         lines += ["Not measured in this run: " + ", ".join(
             f"`{name}` ({out[name].get('status')}: {out[name].get('reason', '')})" for name in missing) + ".", ""]
