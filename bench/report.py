@@ -195,9 +195,9 @@ def markdown(results: dict) -> str:
     lines += _export_rows(out)
     lines += ["", "Delivery vs django-webhook: " + _fmt(ratio(out, "delivery", "peer_django_webhook"), "x") + ".", ""]
     lines += _volume()
-    lines += _details(out)
     if ANALYSIS_PATH.exists():
-        lines += ["", ANALYSIS_PATH.read_text().strip(), ""]
+        lines += [ANALYSIS_PATH.read_text().strip(), ""]
+    lines += _details(out)
     return "\n".join(lines) + "\n"
 
 
