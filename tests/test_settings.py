@@ -1,11 +1,8 @@
 """Settings as a fresh process sees them: each test starts Python with only the variables it names."""
 
-import subprocess
-import sys
-
+from tests.support.fresh_process import DJANGO_SETUP, django_setup, run_python
 from tests.support.processes import ROOT
 
-SETUP = "import django; django.setup()"
 PRODUCTION_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "a-production-grade-secret-key-that-is-long-and-random-0123456789abcdef",
@@ -18,41 +15,29 @@ PRODUCTION_ENV = {
 }
 
 
-def _python(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "postback_platform.settings"}
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=tmp_path,  # away from a developer's .env and the tests' own packages
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def _settings_values(tmp_path, names: str, **env: str) -> list[str]:
-    code = f"{SETUP}; from django.conf import settings as s; print({names})"
-    result = _python(tmp_path, "-c", code, **env)
+    code = f"{DJANGO_SETUP}; from django.conf import settings as s; print({names})"
+    result = run_python(tmp_path, "-c", code, **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
 
 
 def test_debug_off_without_secret_key_refuses_to_start_and_names_it(tmp_path):
-    result = _python(tmp_path, "-c", SETUP, DEBUG="false", SECRET_KEY="")
+    result = django_setup(tmp_path, DEBUG="false", SECRET_KEY="")
 
     assert result.returncode != 0
     assert "SECRET_KEY is missing" in result.stderr
 
 
 def test_debug_off_with_the_example_secret_key_refuses_to_start(tmp_path):
-    result = _python(tmp_path, "-c", SETUP, DEBUG="false", SECRET_KEY="change-me")
+    result = django_setup(tmp_path, DEBUG="false", SECRET_KEY="change-me")
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
 def test_malformed_allowed_networks_names_the_variable(tmp_path):
-    result = _python(tmp_path, "-c", SETUP, SECRET_KEY="x" * 40, POSTBACK_ALLOWED_NETWORKS="10.0.0.0/8,not-a-net")
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, POSTBACK_ALLOWED_NETWORKS="10.0.0.0/8,not-a-net")
 
     assert result.returncode != 0
     assert "POSTBACK_ALLOWED_NETWORKS: 'not-a-net'" in result.stderr
@@ -67,7 +52,7 @@ def test_no_environment_means_sqlite_and_the_filesystem_broker(tmp_path):
 
 
 def test_deploy_check_is_clean_with_production_settings(tmp_path):
-    result = _python(tmp_path, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    result = run_python(tmp_path, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout

@@ -6,11 +6,11 @@ from django.utils import timezone
 from monitoring.models import Alert
 from postback_platform.celery import app as celery_app
 from tests.factories import DeliveryFactory
-from tests.test_settings import _import_settings
+from tests.support.fresh_process import django_setup
 
 
 def test_a_malformed_metrics_network_names_the_variable(tmp_path):
-    result = _import_settings(tmp_path, SECRET_KEY="x" * 40, METRICS_ALLOWED_NETWORKS="10.0.0.0/8,prometheus")
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, METRICS_ALLOWED_NETWORKS="10.0.0.0/8,prometheus")
 
     assert result.returncode != 0
     assert "METRICS_ALLOWED_NETWORKS: 'prometheus' is not a CIDR network" in result.stderr
@@ -18,7 +18,7 @@ def test_a_malformed_metrics_network_names_the_variable(tmp_path):
 
 @pytest.mark.parametrize("threshold", ["0", "1.5", "-0.2"])
 def test_a_failure_rate_threshold_outside_zero_to_one_refuses_to_start(tmp_path, threshold):
-    result = _import_settings(tmp_path, SECRET_KEY="x" * 40, ALERT_FAILURE_RATE_THRESHOLD=threshold)
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, ALERT_FAILURE_RATE_THRESHOLD=threshold)
 
     assert result.returncode != 0
     assert "ALERT_FAILURE_RATE_THRESHOLD must be a fraction above 0 and at most 1" in result.stderr
