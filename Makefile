@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 METRICS_DIR := var/prometheus
 
-.PHONY: run test test-fast migrate superuser bench clean
+.PHONY: run test migrate superuser bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-installed
 
-# A local .env with DEBUG on, a fresh random SECRET_KEY and /metrics open to this machine, made once.
+# A local .env, made once: DEBUG on, a fresh random SECRET_KEY, /metrics open to this machine,
+# and postbacks allowed to reach partner stubs on this machine (refused in production by default).
 .env:
 	@sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')|" \
-	     -e "s|^DEBUG=.*|DEBUG=true|" -e "s|^METRICS_ALLOWED_NETWORKS=.*|METRICS_ALLOWED_NETWORKS=127.0.0.1/32,::1/128|" .env.example > .env
-	@echo "Wrote .env for local development (DEBUG=true, random SECRET_KEY)."
+	     -e "s|^DEBUG=.*|DEBUG=true|" -e "s|^METRICS_ALLOWED_NETWORKS=.*|METRICS_ALLOWED_NETWORKS=127.0.0.1/32,::1/128|" \
+	     -e "s|^POSTBACK_ALLOWED_NETWORKS=.*|POSTBACK_ALLOWED_NETWORKS=127.0.0.0/8|" .env.example > .env
+	@echo "Wrote .env for local development (DEBUG=true, random SECRET_KEY, postbacks to 127.0.0.0/8 allowed)."
 
 migrate: $(VENV)/.run-installed .env
 	$(PY) manage.py migrate --noinput
