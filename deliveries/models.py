@@ -65,6 +65,9 @@ class Delivery(models.Model):
             # Delivery lists and the admin: by status / partner / endpoint, newest first.
             models.Index(fields=["status", "created_at"], name="delivery_status_created"),
             models.Index(fields=["partner", "created_at"], name="delivery_partner_created"),
+            # A partner's deliveries in one state ("retrying for acme"): with only the two
+            # indexes above PostgreSQL scanned a partner's whole history (5 s at 20M rows).
+            models.Index(fields=["partner", "status", "created_at"], name="delivery_partner_status"),
             models.Index(fields=["endpoint", "created_at"], name="delivery_endpoint_created"),
             models.Index(fields=["created_at"], name="delivery_created"),
         ]
