@@ -161,9 +161,10 @@ def _store_once(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _
     new_inputs = [event_input for event_id, event_input in inputs.items() if event_id not in existing]
     if not new_inputs:
         return existing
-    players = _players_locked(player_ids={event_input.player_id for event_input in new_inputs})
-    new_players = {pid: Player(player_id=pid, created_at=now) for pid in _new_ids(new_inputs, players)}
-    has_first_deposit = _players_with_first_deposit(players=players.values(), inputs=new_inputs)
+    player_ids = {event_input.player_id for event_input in new_inputs}
+    players = _players_locked(player_ids=player_ids)
+    new_players = {pid: Player(player_id=pid, created_at=now) for pid in sorted(player_ids - set(players))}
+    has_first_deposit = _players_with_first_deposit(players=players, inputs=new_inputs)
     players |= new_players
     changed: dict[str, Player] = {}
     built = [
@@ -204,10 +205,6 @@ def _players_locked(*, player_ids: set[str]) -> dict[str, Player]:
     return {player.player_id: player for player in locked}
 
 
-def _new_ids(inputs: list[EventInput], existing: dict[str, Player]) -> list[str]:
-    return sorted({event_input.player_id for event_input in inputs} - set(existing))
-
-
 def _players_save(*, new: dict[str, Player], changed: dict[str, Player]) -> None:
     """Insert new players with their final attribution; update the existing ones that changed.
 
@@ -223,12 +220,11 @@ def _players_save(*, new: dict[str, Player], changed: dict[str, Player]) -> None
         Player.objects.bulk_update(updated, _PLAYER_FIELDS)
 
 
-def _players_with_first_deposit(*, players: Iterable[Player], inputs: list[EventInput]) -> set[str]:
+def _players_with_first_deposit(*, players: dict[str, Player], inputs: list[EventInput]) -> set[str]:
     """Existing players that already have a first deposit, so a deposit now is a plain one."""
-    players = list(players)
-    done = {player.player_id for player in players if player.first_deposit_at is not None}
+    done = {player_id for player_id, player in players.items() if player.first_deposit_at is not None}
     depositing = {event_input.player_id for event_input in inputs if event_input.type in FIRST_DEPOSIT_TYPES}
-    candidates = depositing & {player.player_id for player in players} - done
+    candidates = depositing & players.keys() - done
     if candidates:
         done |= set(
             Event.objects.filter(player_id__in=candidates, is_first_deposit=True).values_list("player_id", flat=True)
