@@ -9,6 +9,7 @@ A filter list is JSON kept on the endpoint, all conditions must hold:
 are decimal; everything else compares as text, so ``"7"`` and ``7`` match.
 """
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -81,7 +82,7 @@ def event_value(event, field: str) -> Any:
     return getattr(event, field)
 
 
-def filters_match(filters: list[dict], event) -> bool:
+def filters_match(filters: Iterable[dict], event) -> bool:
     return all(_condition_holds(condition, event) for condition in filters or ())
 
 

@@ -24,7 +24,7 @@ def delivery_type_for(route: EndpointRoute, event) -> str | None:
         chosen = EventType.DEPOSIT
     else:
         return None
-    return chosen if filters_match(list(route.filters), event) else None
+    return chosen if filters_match(route.filters, event) else None
 
 
 def routes_for(event, routes: list[EndpointRoute]) -> list[tuple[EndpointRoute, str]]:
