@@ -6,6 +6,7 @@ from deliveries.models import Delivery
 from postback_platform.admin_export import CsvExportAdminMixin
 from postback_platform.admin_filters import ExactSearchMixin, RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
+from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
 from .models import Event, EventType, Player
@@ -54,7 +55,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(ExactSearchMixin, CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "type_slug", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
     list_filter = [EventRecentFilter, "type", "partner"]
     list_select_related = ["partner"]
@@ -73,12 +74,3 @@ class EventAdmin(ExactSearchMixin, CsvExportAdminMixin, HugeTableAdminMixin, adm
     def player_link(self, event):
         url = reverse("admin:events_player_change", args=[event.player_id])
         return format_html('<a href="{}">{}</a>', url, event.player_id)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

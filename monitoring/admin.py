@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from postback_platform.admin_permissions import ReadOnlyAdminMixin
+
 from .models import Alert
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Alerts are opened and resolved by the rules alone; here they are read."""
 
     list_display = (
@@ -14,11 +16,3 @@ class AlertAdmin(admin.ModelAdmin):
     list_select_related = ("partner",)
     search_fields = ("summary", "key")
     date_hierarchy = "opened_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    has_delete_permission = has_change_permission

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 
 from events.models import EventType
 from partners.models import Partner
+from postback_platform.admin_permissions import ReadOnlyAdminMixin
 
 from .api import csv_response
 from .csv_export import csv_cell
@@ -24,16 +25,7 @@ CHART_SERIES = ("events", "registrations", "first_deposits", "deliveries_deliver
 
 
 @admin.register(Statistics)
-class StatisticsAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class StatisticsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         # Only the list page exists: there are no rows to add, change or delete.
         info = self.opts.app_label, self.opts.model_name
