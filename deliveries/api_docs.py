@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 
 from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, time_range_parameters
 
+from .models import Delivery
 from .serializers import DeliveryDetailSerializer, DeliverySerializer
 
 DELIVERY = {
@@ -35,7 +36,7 @@ ATTEMPT = {
 }
 
 DELIVERY_FILTERS = [
-    OpenApiParameter("status", str, enum=["pending", "retrying", "delivered", "failed", "cancelled"]),
+    OpenApiParameter("status", str, enum=Delivery.Status.values),
     OpenApiParameter("partner", str, description="Partner slug."),
     OpenApiParameter("endpoint", int, description="Postback endpoint id."),
     OpenApiParameter("event_type", str, description="The type the endpoint receives, e.g. first_deposit."),
