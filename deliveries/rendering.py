@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from django.utils import timezone
 
-from partners.models import PostbackEndpoint
-from partners.payouts import money
+from partners.models import PayoutRule, PostbackEndpoint
+from partners.payouts import money, payout_for
 
 from . import templating
 
@@ -69,6 +69,20 @@ def render_request(*, endpoint: PostbackEndpoint, values: dict[str, str]) -> Ren
         body=body,
         headers=headers,
     )
+
+
+def event_request(
+    *, endpoint: PostbackEndpoint, event, event_type: str, partner_slug: str, delivery_id, rule: PayoutRule | None
+) -> RenderedRequest:
+    """The request ``endpoint`` receives for ``event`` sent as ``event_type``, its payout from ``rule``."""
+    values = macro_values(
+        event=event,
+        event_type=event_type,
+        partner_slug=partner_slug,
+        delivery_id=delivery_id,
+        payout=payout_for(rule, event.amount),
+    )
+    return render_request(endpoint=endpoint, values=values)
 
 
 def sample_event(endpoint: PostbackEndpoint) -> SimpleNamespace:

@@ -30,13 +30,12 @@ from django.utils import timezone
 
 from monitoring import observe
 from partners.models import Partner, PostbackEndpoint
-from partners.payouts import payout_for
 from partners.selectors import payout_rules_by_partner_type
 
 from . import http, ratelimit, retry, signing
 from .bulk import rows_update
 from .models import Delivery, DeliveryAttempt
-from .rendering import RenderedRequest, macro_values, render_request
+from .rendering import RenderedRequest, event_request
 from .templating import TemplateError
 
 ATTEMPT_RESULT_FIELDS = [
@@ -184,15 +183,14 @@ def outbound_request(*, endpoint: PostbackEndpoint, rendered: RenderedRequest, m
 
 
 def delivery_render(delivery: Delivery, payout_rules: dict) -> RenderedRequest:
-    rule = payout_rules.get((delivery.partner_id, delivery.event_type_id))
-    values = macro_values(
+    return event_request(
+        endpoint=delivery.endpoint,
         event=delivery.event,
         event_type=delivery.event_type_id,
         partner_slug=delivery.partner.slug,
         delivery_id=delivery.pk,
-        payout=payout_for(rule, delivery.event.amount),
+        rule=payout_rules.get((delivery.partner_id, delivery.event_type_id)),
     )
-    return render_request(endpoint=delivery.endpoint, values=values)
 
 
 def _prepare(deliveries: list[Delivery]) -> list[Job]:

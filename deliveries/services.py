@@ -12,13 +12,12 @@ from django.utils import timezone
 
 from events.models import Event, Player
 from partners.models import PostbackEndpoint
-from partners.payouts import payout_for
 from partners.routing import routes_for
 from partners.selectors import EndpointRoute, endpoint_routes, payout_rules_by_partner_type
 
 from . import signing
 from .models import Delivery, DeliveryAttempt, Heartbeat
-from .rendering import RenderedRequest, macro_values, render_request, sample_event
+from .rendering import RenderedRequest, event_request, sample_event
 from .sender import deliveries_send_claimed, outbound_request
 from .wakeup import sender_wake_on_commit
 
@@ -104,16 +103,15 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
 def template_preview(*, endpoint: PostbackEndpoint, event: Event | None = None) -> RenderedRequest:
     """The request the endpoint would receive for ``event`` (a sample when None), signature masked; nothing is sent."""
     event = event or sample_event(endpoint)
-    event_type = event.type_id
-    rule = payout_rules_by_partner_type([endpoint.partner_id]).get((endpoint.partner_id, event_type))
-    values = macro_values(
+    rule = payout_rules_by_partner_type([endpoint.partner_id]).get((endpoint.partner_id, event.type_id))
+    rendered = event_request(
+        endpoint=endpoint,
         event=event,
-        event_type=event_type,
+        event_type=event.type_id,
         partner_slug=endpoint.partner.slug,
         delivery_id="preview",
-        payout=payout_for(rule, event.amount),
+        rule=rule,
     )
-    rendered = render_request(endpoint=endpoint, values=values)
     signed = outbound_request(endpoint=endpoint, rendered=rendered, msg_id="preview")
     return replace(rendered, headers=signing.headers_for_record(signed.headers))
 
