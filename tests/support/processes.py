@@ -3,6 +3,7 @@
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,21 +19,34 @@ def child_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def celery_worker_argv(*options: str, concurrency: int = 1, pool: str = "prefork") -> list[str]:
+    """A ``celery worker`` command line without the chatter (gossip, mingle, heartbeats) tests do not need."""
+    return [
+        sys.executable, "-m", "celery", "-A", "postback_platform", "worker", *options,
+        "--pool", pool, "--concurrency", str(concurrency),
+        "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+    ]
+
+
 @contextlib.contextmanager
 def celery_worker(*, queues: str, env: dict[str, str], concurrency: int = 1, pool: str = "prefork"):
     """A ``celery worker`` process consuming ``queues``; killed on exit whatever happens."""
-    command = [
-        sys.executable, "-m", "celery", "-A", "postback_platform", "worker",
-        "--queues", queues, "--pool", pool, "--concurrency", str(concurrency),
-        "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
-    ]
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        celery_worker_argv("--queues", queues, concurrency=concurrency, pool=pool),
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         yield process
     finally:
         stop_process_group(process)
+
+
+def port_open(host: str, port: int, timeout: float = 1) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def stop_process_group(process: subprocess.Popen, grace_seconds: float = 5) -> None:

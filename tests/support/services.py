@@ -6,20 +6,13 @@ developer's machine, and fail when ``CI`` is set: CI must prove them.
 
 import os
 import shutil
-import socket
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
+from tests.support.processes import port_open
 
 
 def _unavailable(reason: str) -> None:
@@ -40,7 +33,7 @@ def redis_url() -> str:
     parsed = urlparse(url)
     # Tests only ever talk to this machine.
     assert parsed.hostname in ("127.0.0.1", "localhost", "::1"), f"refusing non-loopback Redis {parsed.hostname}"
-    if not _port_open(parsed.hostname, parsed.port or 6379):
+    if not port_open(parsed.hostname, parsed.port or 6379):
         _unavailable(f"Redis at {url} is not answering")
     return url
 

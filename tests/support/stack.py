@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from .processes import ROOT, stop_process_group, wait_until
+from .processes import ROOT, celery_worker_argv, port_open, stop_process_group, wait_until
 
 # The newest PostgreSQL server installed (Debian's layout); initdb and pg_ctl are not on PATH there.
 PG_BIN = max(
@@ -30,12 +30,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _spawn(argv: list[str], *, env: dict | None = None, log: Path, cwd: Path = ROOT, user: str | None = None):
@@ -66,7 +60,7 @@ class RedisServer:
         argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
                 "--daemonize", "no"]
         self.process = _spawn(argv, log=self.log)
-        wait_until(lambda: port_open(self.port), timeout=10, message=f"redis on {self.port}\n{tail(self.log)}")
+        wait_until(lambda: port_open("127.0.0.1", self.port, timeout=0.5), timeout=10, message=f"redis on {self.port}\n{tail(self.log)}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -156,7 +150,7 @@ def gunicorn(env: dict, workdir: Path, *, workers: int = 2, threads: int = 4):
             "--workers", str(workers), "--threads", str(threads), "--timeout", "30", "--graceful-timeout", "2"]
     process = _spawn(argv, env=env, log=log)
     try:
-        wait_until(lambda: port_open(port) or process.poll() is not None, timeout=30, message="gunicorn to listen")
+        wait_until(lambda: port_open("127.0.0.1", port, timeout=0.5) or process.poll() is not None, timeout=30, message="gunicorn to listen")
         assert process.poll() is None, f"gunicorn exited:\n{tail(log)}"
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -177,9 +171,7 @@ def celery_beat(env: dict, workdir: Path):
 
 def start_worker(env: dict, workdir: Path, *, name: str, concurrency: int = 1) -> subprocess.Popen:
     """A celery worker on the default queue; the caller stops (or kills) it."""
-    argv = [sys.executable, "-m", "celery", "-A", "postback_platform", "worker", "--hostname", f"{name}@%h",
-            "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
-            "--without-heartbeat", "--without-gossip", "--without-mingle"]
+    argv = celery_worker_argv("--hostname", f"{name}@%h", concurrency=concurrency)
     return _spawn(argv, env=env, log=workdir / f"worker-{name}.log")
 
 
