@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from partners.models import PostbackEndpoint
+from postback_platform.daily_counts import counts_per_day
 
 from .models import Delivery, DeliveryAttempt
 from .services import TEST_PLAYER_ID
@@ -60,18 +60,8 @@ def deliveries_per_day_by_outcome(
     *, since: datetime, until: datetime | None = None, tzinfo
 ) -> dict[tuple[date, str], int]:
     """Real delivered / failed deliveries per (day, status) from ``since`` (until ``until``), days cut in ``tzinfo``."""
-    deliveries = Delivery.objects.filter(
-        created_at__gte=since, is_test=False, status__in=[Delivery.Status.DELIVERED, Delivery.Status.FAILED]
-    )
-    if until is not None:
-        deliveries = deliveries.filter(created_at__lt=until)
-    rows = (
-        deliveries.annotate(day=TruncDate("created_at", tzinfo=tzinfo))
-        .values("day", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return {(row["day"], row["status"]): row["n"] for row in rows}
+    deliveries = Delivery.objects.filter(is_test=False, status__in=[Delivery.Status.DELIVERED, Delivery.Status.FAILED])
+    return counts_per_day(deliveries, time_field="created_at", key="status", since=since, until=until, tzinfo=tzinfo)
 
 
 def endpoints_failing_now(*, limit: int = FAILING_ENDPOINTS_SHOWN) -> list[PostbackEndpoint]:

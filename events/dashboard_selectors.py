@@ -3,7 +3,8 @@
 from datetime import date, datetime
 
 from django.db.models import Count
-from django.db.models.functions import TruncDate
+
+from postback_platform.daily_counts import counts_per_day
 
 from .models import Event
 
@@ -28,13 +29,5 @@ def events_per_day_by_type(*, since: datetime, until: datetime | None = None, tz
 
     A range on the occurred_at index.
     """
-    events = Event.objects.filter(occurred_at__gte=since, is_test=False)
-    if until is not None:
-        events = events.filter(occurred_at__lt=until)
-    rows = (
-        events.annotate(day=TruncDate("occurred_at", tzinfo=tzinfo))
-        .values("day", "type")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return {(row["day"], row["type"]): row["n"] for row in rows}
+    events = Event.objects.filter(is_test=False)
+    return counts_per_day(events, time_field="occurred_at", key="type", since=since, until=until, tzinfo=tzinfo)
