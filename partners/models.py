@@ -85,17 +85,9 @@ class PostbackEndpoint(models.Model):
         return f"{self.partner} · {self.name}"
 
     def clean(self) -> None:
-        from .validation import endpoint_config_errors  # validation imports this module
+        from .validation import endpoint_changes_errors  # validation imports this module
 
-        errors = endpoint_config_errors(
-            url_template=self.url_template,
-            method=self.method,
-            body_format=self.body_format,
-            body_template=self.body_template,
-            headers=self.headers,
-            filters=self.filters,
-        )
-        if errors:
+        if errors := endpoint_changes_errors(self, {}):
             raise ValidationError(errors)
 
 

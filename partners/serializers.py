@@ -14,7 +14,7 @@ from events.currencies import minor_units
 from events.models import EventType
 
 from .models import Partner, PayoutRule, PostbackEndpoint
-from .validation import endpoint_config_errors, signing_secret_error
+from .validation import endpoint_changes_errors, signing_secret_error
 
 
 class PartnerSerializer(serializers.ModelSerializer):
@@ -76,12 +76,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        current = self.instance or PostbackEndpoint()
-        merged = {
-            name: attrs.get(name, getattr(current, name))
-            for name in ("url_template", "method", "body_format", "body_template", "headers", "filters")
-        }
-        if errors := endpoint_config_errors(**merged):
+        if errors := endpoint_changes_errors(self.instance or PostbackEndpoint(), attrs):
             raise serializers.ValidationError(errors)
         return attrs
 
@@ -108,12 +103,8 @@ class PreviewSerializer(serializers.Serializer):
     headers = serializers.JSONField(required=False)
 
     def validate(self, attrs: dict) -> dict:
-        endpoint: PostbackEndpoint = self.context["endpoint"]
-        merged = {
-            name: attrs.get(name, getattr(endpoint, name))
-            for name in ("url_template", "method", "body_format", "body_template", "headers")
-        }
-        if errors := endpoint_config_errors(**merged, filters=endpoint.filters):
+        # filters are not previewed: the endpoint's own stay in place.
+        if errors := endpoint_changes_errors(self.context["endpoint"], attrs):
             raise serializers.ValidationError(errors)
         return attrs
 

@@ -26,6 +26,14 @@ RESERVED_HEADERS = {
 _MACRO_LIST = ", ".join(f"{{{name}}}" for name in templating.MACROS) + ", {params.NAME}"
 
 
+CONFIG_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "filters")
+
+
+def endpoint_changes_errors(endpoint: PostbackEndpoint, changes: dict) -> dict[str, str]:
+    """``endpoint_config_errors`` for the endpoint's configuration with ``changes`` applied over it."""
+    return endpoint_config_errors(**{name: changes.get(name, getattr(endpoint, name)) for name in CONFIG_FIELDS})
+
+
 def endpoint_config_errors(
     *, url_template: str, method: str, body_format: str, body_template: str, headers, filters
 ) -> dict[str, str]:
