@@ -10,13 +10,13 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of
 from partners.models import PostbackEndpoint
 from postback_platform.daily_counts import counts_per_day
 
 from .models import Delivery, DeliveryAttempt
 from .services import TEST_PLAYER_ID
 
-BACKLOG_COUNT_CAP = 100_000
 FAILING_ENDPOINTS_SHOWN = 50
 LATEST_ERROR_WINDOW = timedelta(days=7)
 
@@ -109,21 +109,9 @@ def endpoints_paused() -> list[PostbackEndpoint]:
     return list(endpoints.select_related("partner").order_by("partner__name", "name"))
 
 
-@dataclass(frozen=True)
-class Backlog:
-    due: int  # capped at BACKLOG_COUNT_CAP + 1
-    oldest_due_at: datetime | None
-
-    @property
-    def is_capped(self) -> bool:
-        return self.due > BACKLOG_COUNT_CAP
-
-
 def delivery_backlog() -> Backlog:
     """Open deliveries whose next attempt is due now; read from the partial "due" index."""
-    due = Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=timezone.now()).order_by()
-    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
-    return Backlog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)
+    return backlog_of(Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=timezone.now()))
 
 
 def endpoint_recent_event(endpoint: PostbackEndpoint):

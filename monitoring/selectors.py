@@ -8,7 +8,7 @@ a short window) or a small table (endpoints, alerts).
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from deliveries.models import Delivery, DeliveryAttempt, Heartbeat
@@ -21,29 +21,39 @@ BACKLOG_COUNT_CAP = 100_000
 
 
 @dataclass(frozen=True)
-class SendableBacklog:
-    """Deliveries due now that the sender may send (endpoint and partner active)."""
+class Backlog:
+    """Deliveries due now: how many (counted up to the cap) and when the oldest became due."""
 
     due: int  # capped at BACKLOG_COUNT_CAP + 1
     oldest_due_at: datetime | None
+
+    @property
+    def is_capped(self) -> bool:
+        return self.due > BACKLOG_COUNT_CAP
 
     def oldest_age_seconds(self, now: datetime) -> float:
         return max((now - self.oldest_due_at).total_seconds(), 0.0) if self.oldest_due_at else 0.0
 
 
-def sendable_backlog(*, now: datetime | None = None) -> SendableBacklog:
+def backlog_of(due: QuerySet) -> Backlog:
+    due = due.order_by()
+    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return Backlog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)
+
+
+def sendable_backlog(*, now: datetime | None = None) -> Backlog:
     """What the sender has yet to send. Held deliveries of paused endpoints wait on purpose and are left out.
 
     The partial ``delivery_due`` index serves both the count and the oldest, as it does the sender's claim.
     """
-    due = Delivery.objects.filter(
-        status__in=Delivery.OPEN_STATUSES,
-        next_attempt_at__lte=now or timezone.now(),
-        endpoint__is_active=True,
-        partner__is_active=True,
-    ).order_by()
-    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
-    return SendableBacklog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)
+    return backlog_of(
+        Delivery.objects.filter(
+            status__in=Delivery.OPEN_STATUSES,
+            next_attempt_at__lte=now or timezone.now(),
+            endpoint__is_active=True,
+            partner__is_active=True,
+        )
+    )
 
 
 def paused_endpoint_count() -> int:
