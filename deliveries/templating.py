@@ -90,7 +90,8 @@ def render_form(template: str, values: Mapping[str, str]) -> str:
 
 
 def render_header(template: str, values: Mapping[str, str]) -> str:
-    return header_escape(substitute(template, values, header_escape))
+    # Control characters go from the whole line, the template's own and the values' alike.
+    return header_escape(substitute(template, values, str))
 
 
 # Far more than any partner's body needs, and far from Python's recursion limit,
