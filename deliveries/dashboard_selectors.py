@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of
+from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of, paused_endpoints
 from partners.models import PostbackEndpoint
 from postback_platform.daily_counts import counts_per_day
 
@@ -105,8 +105,7 @@ def _latest_error(endpoint: PostbackEndpoint) -> str:
 
 def endpoints_paused() -> list[PostbackEndpoint]:
     """Endpoints that hold their deliveries: paused themselves, or their partner is."""
-    endpoints = PostbackEndpoint.objects.filter(Q(is_active=False) | Q(partner__is_active=False))
-    return list(endpoints.select_related("partner").order_by("partner__name", "name"))
+    return list(paused_endpoints().select_related("partner").order_by("partner__name", "name"))
 
 
 def delivery_backlog() -> Backlog:

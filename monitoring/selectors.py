@@ -56,9 +56,13 @@ def sendable_backlog(*, now: datetime | None = None) -> Backlog:
     )
 
 
-def paused_endpoint_count() -> int:
+def paused_endpoints() -> QuerySet:
     """Endpoints holding their deliveries: paused themselves or through their partner."""
-    return PostbackEndpoint.objects.filter(Q(is_active=False) | Q(partner__is_active=False)).count()
+    return PostbackEndpoint.objects.filter(Q(is_active=False) | Q(partner__is_active=False))
+
+
+def paused_endpoint_count() -> int:
+    return paused_endpoints().count()
 
 
 @dataclass(frozen=True)
