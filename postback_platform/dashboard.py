@@ -1,9 +1,7 @@
 """The operations dashboard at /admin/dashboard/: what is flowing, what is failing, what is waiting."""
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -14,6 +12,7 @@ from deliveries import dashboard_selectors as delivery_reads
 from deliveries.models import Delivery
 from events import dashboard_selectors as event_reads
 from monitoring import selectors as monitoring_reads
+from reporting.selectors import reporting_time_zone
 
 DAYS = 14
 # The daily series scan two weeks of rows; a minute-old chart is fresh enough for a dashboard.
@@ -48,7 +47,7 @@ def _days(tzinfo) -> list[date]:
 
 def _daily_series() -> dict:
     """Chart data: one label per day, one series per event type / delivery outcome."""
-    tzinfo = ZoneInfo(settings.REPORTING_TIME_ZONE)
+    tzinfo = reporting_time_zone()
     days = _days(tzinfo)
     events, deliveries = _counts_before_today(days, tzinfo)
     today = datetime.combine(days[-1], time.min, tzinfo=tzinfo)
