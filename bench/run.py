@@ -90,6 +90,7 @@ def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: b
         ("http_loop", lambda: m.http_loop(ctx)),
         ("delivery", lambda: m.delivery_throughput(ctx)),
         ("peer_django_webhook", lambda: m.peer_throughput(ctx, expected=_expected_postbacks(ctx, out))),
+        ("latency_steady", lambda: m.latency_steady(ctx, single_rate=out.get("single_ingest", {}).get("per_second"))),
         ("latency", lambda: m.latency(ctx)),
         ("worker_kill", lambda: m.worker_kill(ctx, delivery_rate=out.get("delivery", {}).get("per_second"))),
         ("export_copy_baseline", lambda: _noted(ctx, "copy_rate", m.export_copy_baseline(ctx))),
