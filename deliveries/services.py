@@ -14,6 +14,7 @@ from events.models import Event, Player
 from partners.models import PostbackEndpoint
 from partners.routing import routes_for
 from partners.selectors import EndpointRoute, endpoint_routes, payout_rules_by_partner_type
+from reporting.rollup import stats_days_mark, stats_days_of
 
 from . import signing
 from .models import Delivery, DeliveryAttempt, Heartbeat
@@ -65,6 +66,7 @@ def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
     one being sent right now (its lease is running) is left alone.
     """
     now = timezone.now()
+    stale_days = stats_days_of(deliveries=queryset)
     count = queryset.exclude(claimed_until__gt=now).update(
         status=Delivery.Status.PENDING,
         next_attempt_at=now,
@@ -74,6 +76,7 @@ def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
         retry_base=F("attempt_count"),
         updated_at=now,
     )
+    stats_days_mark(days=stale_days)
     if count:
         sender_wake_on_commit()
     return count
@@ -96,6 +99,7 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
         raise DeliveryStateError(
             f"Only pending or retrying deliveries can be cancelled; this one is {delivery.status}."
         )
+    stats_days_mark(days=stats_days_of(deliveries=Delivery.objects.filter(pk=delivery.pk)))
     delivery.refresh_from_db()
     return delivery
 

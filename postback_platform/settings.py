@@ -140,6 +140,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 REPORTING_TIME_ZONE = env.str("REPORTING_TIME_ZONE", default="UTC")
+# A roll-up refresh stops starting new days after this many seconds (a day at a
+# million events takes a few seconds); what is left waits for the next run.
+STATS_ROLLUP_TIME_BUDGET_SECONDS = env.float("STATS_ROLLUP_TIME_BUDGET_SECONDS", default=20.0)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -256,6 +259,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 10},
     },
     "prune-attempt-bodies": {"task": "deliveries.tasks.prune_attempt_bodies", "schedule": 3600.0},
+    # The statistics read a daily roll-up; this refreshes the days touched since the last run.
+    "refresh-stats-rollup": {
+        "task": "reporting.tasks.refresh_stats_rollup",
+        "schedule": env.float("STATS_ROLLUP_INTERVAL_SECONDS", default=60.0),
+        "options": {"expires": env.float("STATS_ROLLUP_INTERVAL_SECONDS", default=60.0)},
+    },
     "evaluate-alerts": {
         "task": "monitoring.tasks.evaluate_alerts",
         "schedule": env.float("ALERT_EVALUATION_INTERVAL_SECONDS", default=60.0),

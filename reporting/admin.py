@@ -14,11 +14,12 @@ from events.models import EventType
 from partners.models import Partner
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 
-from .api import csv_response
+from .api import csv_response, with_as_of
 from .csv_export import csv_cell
 from .exports import stats_chunks, stats_table
 from .models import Statistics
 from .params import stats_query_from_params
+from .rollup import stats_as_of
 from .selectors import GROUP_BY_FIELDS, StatsQuery, StatsRow, reporting_time_zone, stats_rows, stats_totals
 
 CHART_SERIES = ("events", "registrations", "first_deposits", "deliveries_delivered", "deliveries_failed")
@@ -44,7 +45,8 @@ class StatisticsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except ValidationError as error:
             return self._render(request, params, errors=error.detail)
         if params.get("download") == "csv":
-            return csv_response(stats_chunks(stats_rows(query), query.group_by, bom=True), filename="stats.csv")
+            chunks = stats_chunks(stats_rows(query), query.group_by, bom=True)
+            return with_as_of(csv_response(chunks, filename="stats.csv"))
         return self._render(request, params, query=query)
 
     def _render(self, request, params, *, query: StatsQuery | None = None, errors=None):
@@ -60,6 +62,7 @@ class StatisticsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "partners": Partner.objects.values_list("slug", "name"),
             "event_types": EventType.objects.values_list("slug", flat=True),
             "time_zone": reporting_time_zone().key,
+            "as_of": stats_as_of(),
         }
         if query is not None:
             context.update(_tables(query))

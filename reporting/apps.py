@@ -6,4 +6,4 @@ class ReportingConfig(AppConfig):
     verbose_name = "Reporting"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, signals  # noqa: F401  (registers the system checks and the roll-up's signals)

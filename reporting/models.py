@@ -1,13 +1,14 @@
 from django.db import models
+from django.utils import timezone
 
 
 class Statistics(models.Model):
     """The admin's statistics page.
 
-    There is no table: the numbers are aggregated from events and
-    deliveries on every request. The model exists so the page gets its
-    place on the admin index and a ``view`` permission that can be granted
-    to marketing staff without giving them the event or delivery tables.
+    There is no table: the page reads the daily roll-up below. The model
+    exists so the page gets its place on the admin index and a ``view``
+    permission that can be granted to marketing staff without giving them
+    the event or delivery tables.
     """
 
     class Meta:
@@ -15,3 +16,83 @@ class Statistics(models.Model):
         default_permissions = ("view",)
         verbose_name = "statistics"
         verbose_name_plural = "statistics"
+
+
+class DailyCounts(models.Model):
+    """The additive counts of one reporting day × partner × event type (the statistics' roll-up).
+
+    Events count under the event's partner (null = unattributed) and type;
+    deliveries under the receiving partner and the type its endpoint gets, on
+    the day the event occurred. ``reporting.rollup`` keeps these rows.
+    """
+
+    day = models.DateField()
+    partner = models.ForeignKey("partners.Partner", null=True, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=64)
+    events = models.PositiveIntegerField(default=0)
+    registrations = models.PositiveIntegerField(default=0)
+    first_deposits = models.PositiveIntegerField(default=0)
+    deliveries_delivered = models.PositiveIntegerField(default=0)
+    deliveries_failed = models.PositiveIntegerField(default=0)
+    deliveries_pending = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        # Every statistics read is a day range, and a refresh replaces whole days.
+        indexes = [models.Index(fields=["day", "partner"], name="daily_counts_day_partner")]
+
+
+class DailyMoney(models.Model):
+    """Deposit and payout sums of one day × partner × event type × event currency × payout currency."""
+
+    day = models.DateField()
+    partner = models.ForeignKey("partners.Partner", null=True, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3, blank=True)
+    payout_currency = models.CharField(max_length=3, blank=True)
+    deposit_sum = models.DecimalField(max_digits=30, decimal_places=4, null=True)
+    payout_sum = models.DecimalField(max_digits=30, decimal_places=4, null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "partner"], name="daily_money_day_partner")]
+
+
+class DailyPlayers(models.Model):
+    """Distinct players of one day in one grouping set of {partner, event type}.
+
+    ``by_partner`` and ``by_type`` say which of the two the row is grouped by
+    (a null partner in a row grouped by partner is the unattributed events).
+    ``players`` is exact; ``sketch`` (``reporting.sketch``) merges with the
+    other days' sketches into an estimate for a span of several days.
+    """
+
+    day = models.DateField()
+    by_partner = models.BooleanField()
+    by_type = models.BooleanField()
+    partner = models.ForeignKey("partners.Partner", null=True, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=64, blank=True)
+    players = models.PositiveIntegerField()
+    sketch = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["by_partner", "by_type", "day"], name="daily_players_set_day")]
+
+
+class RollupState(models.Model):
+    """Where the roll-up's refresher stopped: one row, absent before the first run."""
+
+    time_zone = models.CharField(max_length=64)
+    events_seen = models.BigIntegerField(help_text="Events with a higher id may be new to the roll-up.")
+    deliveries_seen = models.BigIntegerField(help_text="Deliveries with a higher id may be new to the roll-up.")
+    attempts_checked_at = models.DateTimeField(help_text="Attempts started since (less a lease) may have changed a status.")
+    as_of = models.DateTimeField(
+        null=True, help_text="Every change committed before this time is in the roll-up; null while it is being built."
+    )
+
+
+class StaleDay(models.Model):
+    """A reporting day whose roll-up rows must be aggregated again."""
+
+    day = models.DateField(primary_key=True)
+    # Oldest mark first: a day that is marked on every run (today, while events
+    # arrive) does not keep a backlog of older days waiting.
+    marked_at = models.DateTimeField(default=timezone.now)

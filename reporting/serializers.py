@@ -18,7 +18,10 @@ class StatsRowSerializer(serializers.Serializer):
     partner = serializers.CharField(required=False, allow_null=True, help_text="Partner slug; null = unattributed.")
     event_type = serializers.CharField(required=False)
     events = serializers.IntegerField()
-    unique_players = serializers.IntegerField()
+    unique_players = serializers.IntegerField(
+        help_text="Distinct players. Exact in a row of one day (grouped by day, or a one-day range). Over several "
+        "days: exact up to 512 players in the row, above that an estimate (HyperLogLog, standard error 1.6 %)."
+    )
     registrations = serializers.IntegerField()
     first_deposits = serializers.IntegerField()
     deposit_sum = serializers.DictField(child=PlainDecimalField(), help_text="Currency → sum of deposits.")

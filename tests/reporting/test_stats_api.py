@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from events.models import EventType
+from reporting.rollup import stats_rollup_refresh
 from tests.factories import EventFactory, PartnerFactory, PayoutRuleFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,7 @@ def deposits():
     EventFactory(partner=acme, type_id=EventType.DEPOSIT, is_first_deposit=True, amount=Decimal("40.10"),
                  currency="EUR", occurred_at=NOON)
     EventFactory(type_id=EventType.DEPOSIT, amount=Decimal("5"), currency="USD", occurred_at=NOON)
+    stats_rollup_refresh()
 
 
 def test_stats_are_grouped_by_day_partner_and_type_with_money_as_strings(platform_client, deposits):
@@ -29,6 +31,7 @@ def test_stats_are_grouped_by_day_partner_and_type_with_money_as_strings(platfor
     body = response.json()
     assert (body["from"], body["to"], body["time_zone"]) == ("2026-11-20", "2026-11-20", "UTC")
     assert body["group_by"] == ["day", "partner", "event_type"]
+    assert dt.datetime.fromisoformat(body["as_of"]) <= dt.datetime.now(dt.UTC)
     acme_deposit = body["results"][0]
     assert acme_deposit == {
         "day": "2026-11-20",
@@ -89,6 +92,7 @@ def test_stats_csv_has_group_columns_measures_then_one_column_per_currency(platf
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["X-Stats-As-Of"] == platform_client.get("/api/v1/stats/").json()["as_of"]
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines == [
         "partner,events,unique_players,registrations,first_deposits,deliveries_delivered,deliveries_failed,"

@@ -7,6 +7,7 @@ import pytest
 from deliveries.models import Delivery
 from events.models import EventType
 from partners.models import PayoutRule
+from reporting.rollup import stats_rollup_refresh
 from reporting.selectors import StatsQuery, stats_rows, stats_totals
 from tests.factories import (
     DeliveryFactory,
@@ -47,6 +48,7 @@ def test_counts_events_players_registrations_and_first_deposits_per_partner_and_
     EventFactory(partner=acme, type_id=EventType.DEPOSIT, amount=Decimal("7"), currency="USD", occurred_at=NOON)
 
     # when
+    stats_rollup_refresh()
     rows = stats_rows(_query())
 
     # then
@@ -61,6 +63,7 @@ def test_test_postbacks_are_left_out():
     EventFactory(type_id=EventType.REGISTRATION, occurred_at=NOON, is_test=True)
     DeliveryFactory(event=EventFactory(occurred_at=NOON), is_test=True)
 
+    stats_rollup_refresh()
     totals = stats_totals(_query())
 
     assert totals.events == 1  # the delivery's own (non-test) event
@@ -72,6 +75,7 @@ def test_days_are_cut_in_the_reporting_time_zone(settings):
     # 02:00 UTC on the 21st is still the 20th in New York.
     EventFactory(occurred_at=dt.datetime(2026, 11, 21, 2, tzinfo=dt.UTC))
 
+    stats_rollup_refresh()
     rows = stats_rows(_query(date_to=DAY + dt.timedelta(days=1), group_by=("day",)))
 
     assert [(row.day, row.events) for row in rows] == [(DAY, 1)]
@@ -79,10 +83,12 @@ def test_days_are_cut_in_the_reporting_time_zone(settings):
 
 def test_an_event_that_arrives_late_is_counted_in_the_day_it_occurred():
     EventFactory(occurred_at=NOON + dt.timedelta(days=1))
+    stats_rollup_refresh()
     before = stats_rows(_query(date_to=DAY + dt.timedelta(days=1), group_by=("day",)))
 
     # Reported two days after it happened, after a later event was already counted.
     EventFactory(occurred_at=NOON, received_at=NOON + dt.timedelta(days=2))
+    stats_rollup_refresh()
     after = stats_rows(_query(date_to=DAY + dt.timedelta(days=1), group_by=("day",)))
 
     assert [(row.day, row.events) for row in before] == [(DAY + dt.timedelta(days=1), 1)]
@@ -99,6 +105,7 @@ def test_first_deposit_earns_the_first_deposit_rule_and_other_deposits_the_depos
                  currency="EUR", occurred_at=NOON)
     EventFactory(partner=acme, type_id=EventType.DEPOSIT, amount=Decimal("0.05"), currency="EUR", occurred_at=NOON)
 
+    stats_rollup_refresh()
     row = _only_row(_query())
 
     # 10 % of 0.05 is 0.005, rounded half-up to a cent like the {payout} macro.
@@ -111,6 +118,7 @@ def test_first_deposit_falls_back_to_the_deposit_rule():
     EventFactory(partner=acme, type_id=EventType.FIRST_DEPOSIT, is_first_deposit=True, amount=Decimal("9"),
                  currency="EUR", occurred_at=NOON)
 
+    stats_rollup_refresh()
     assert _only_row(_query()).payout_sum == {"EUR": Decimal("3.00")}
 
 
@@ -122,6 +130,7 @@ def test_deliveries_count_for_the_receiving_partner_as_the_type_it_receives():
         DeliveryFactory(event=event, endpoint=PostbackEndpointFactory(partner=analytics.partner), status=status,
                         event_type_id=EventType.FIRST_DEPOSIT)
 
+    stats_rollup_refresh()
     rows = {(row.partner, row.event_type): row for row in stats_rows(_query())}
 
     received = rows[("analytics", "first_deposit")]
@@ -139,6 +148,7 @@ def test_conversion_rate_is_empty_without_registrations_and_ignores_the_type_fil
     EventFactory(partner=PartnerFactory(slug="solo"), type_id=EventType.DEPOSIT, is_first_deposit=True, amount=1,
                  currency="EUR", occurred_at=NOON)
 
+    stats_rollup_refresh()
     rows = {row.partner: row for row in stats_rows(_query(event_type="deposit", group_by=("partner",)))}
 
     assert rows["acme"].conversion_rate == Decimal("0.5000")
@@ -150,6 +160,7 @@ def test_partner_filter_keeps_only_that_partner():
     EventFactory(partner=PartnerFactory(slug="other"), occurred_at=NOON)
     EventFactory(occurred_at=NOON)
 
+    stats_rollup_refresh()
     assert [row.partner for row in stats_rows(_query(partner="acme"))] == ["acme"]
     assert [row.partner for row in stats_rows(_query(group_by=("partner",)))] == ["acme", "other", None]
 
@@ -227,6 +238,7 @@ def test_statistics_equal_a_from_scratch_aggregate_over_random_data(seed, time_z
     settings.REPORTING_TIME_ZONE = time_zone
     _random_world(seed)
     query_range = {"date_from": dt.date(2026, 11, 18), "date_to": dt.date(2026, 11, 23)}
+    stats_rollup_refresh()
 
     for group_by in GROUPINGS:
         expected = reference_stats(time_zone=time_zone, group_by=group_by)
