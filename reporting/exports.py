@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connections
 from django.db.models import QuerySet
 
 from deliveries.filter_params import delivery_filters
@@ -19,11 +20,12 @@ from deliveries.selectors import delivery_list
 from events.filter_params import event_filters
 from events.selectors import event_list
 
-from .csv_export import csv_chunks
+from .copy_export import copy_pieces
+from .csv_export import csv_chunks, csv_pieces, jsonb_text
 from .selectors import StatsRow
 
-# Rows fetched per round trip; on PostgreSQL a server-side cursor, so memory
-# stays flat however many rows match.
+# Rows fetched per round trip by the Python writer (SQLite), so memory stays
+# flat however many rows match.
 FETCH_SIZE = 2000
 ZERO = Decimal("0.00")
 
@@ -32,16 +34,30 @@ ZERO = Decimal("0.00")
 class Column:
     header: str
     source: str  # a ``values_list`` path
-    clean: Callable[[str], str] | None = None
+    clean: Callable[[object], str] | None = None
+    # ``clean`` in SQL: the expression and its parameters, given the cell's
+    # text. None where PostgreSQL's own text form already is what ``clean``
+    # makes (``jsonb_text``).
+    clean_sql: Callable[[str], tuple[str, list]] | None = None
 
 
 # Partners often put their own tokens in postback query strings, and
-# connection errors quote the URL they failed on.
-_QUERY_STRING = re.compile(r"\?[^\s'\")]+")
+# connection errors quote the URL they failed on. A query string ends at
+# whitespace (Python's \s, spelled out: PostgreSQL's \s depends on the
+# locale), a quote or a closing parenthesis.
+QUERY_STRING_END = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000'\")"
+QUERY_STRING = f"\\?[^{QUERY_STRING_END}]+"
+_QUERY_STRING = re.compile(QUERY_STRING)
 
 
 def without_query_strings(text: str) -> str:
     return _QUERY_STRING.sub("?…", text)
+
+
+def without_query_strings_sql(text: str) -> tuple[str, list]:
+    return f"CASE WHEN strpos({text}, '?') > 0 THEN regexp_replace({text}, %s, '?…', 'g') ELSE {text} END", [
+        QUERY_STRING
+    ]
 
 
 EVENT_COLUMNS = (
@@ -57,7 +73,7 @@ EVENT_COLUMNS = (
     Column("received_at", "received_at"),
     Column("is_first_deposit", "is_first_deposit"),
     Column("is_test", "is_test"),
-    Column("params", "params"),
+    Column("params", "params", clean=jsonb_text),
 )
 
 DELIVERY_COLUMNS = (
@@ -75,7 +91,7 @@ DELIVERY_COLUMNS = (
     Column("next_attempt_at", "next_attempt_at"),
     Column("delivered_at", "delivered_at"),
     Column("last_status_code", "last_status_code"),
-    Column("last_error", "last_error", clean=without_query_strings),
+    Column("last_error", "last_error", clean=without_query_strings, clean_sql=without_query_strings_sql),
 )
 
 STATS_MEASURES = (
@@ -111,14 +127,27 @@ def table_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[tuple]
 def _cleaned(row: tuple, cleaners: list) -> list:
     values = list(row)
     for position, clean in cleaners:
-        if values[position]:
+        if values[position] is not None:
             values[position] = clean(values[position])
     return values
 
 
-def table_chunks(queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False) -> Iterator[str]:
-    """Stream ``queryset`` as CSV without loading it into memory."""
-    return csv_chunks(headers(columns), table_rows(queryset, columns), bom=bom)
+def table_chunks(
+    queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False, progress: Callable[[int], object] | None = None
+) -> Iterator[str]:
+    """Stream ``queryset`` as CSV without loading it into memory; ``progress`` hears each chunk's row count.
+
+    PostgreSQL writes the file itself (``COPY``, see ``copy_export``);
+    elsewhere the Python writer does, to the same bytes.
+    """
+    if connections[queryset.db].vendor == "postgresql":
+        pieces = copy_pieces(queryset, columns, bom=bom)
+    else:
+        pieces = csv_pieces(headers(columns), table_rows(queryset, columns), bom=bom)
+    for rows, text in pieces:
+        if progress:
+            progress(rows)
+        yield text
 
 
 def headers(columns: Sequence[Column]) -> list[str]:

@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
-from reporting.csv_export import csv_chunks
-from reporting.exports import Column, headers, table_rows
+from reporting.exports import Column, table_chunks
 from reporting.progress import ProgressBar
 
 
@@ -36,12 +35,12 @@ class TableExportCommand(BaseCommand):
             rows = self.matching(params)
         except ValidationError as error:
             raise CommandError(_describe(error.detail)) from None
-        values = table_rows(rows, self.columns)
-        if not no_progress:
-            values = ProgressBar(total=rows.count(), write=self._progress).counted(values)
+        bar = None if no_progress else ProgressBar(total=rows.count(), write=self._progress)
         with _opened(output, self.stdout) as out:
-            for chunk in csv_chunks(headers(self.columns), values, bom=bom):
+            for chunk in table_chunks(rows, self.columns, bom=bom, progress=bar and bar.advance):
                 out.write(chunk)
+        if bar:
+            bar.finish()
 
     def _progress(self, text: str) -> None:
         self.stderr.write(text, style_func=str, ending="")

@@ -37,8 +37,8 @@ def test_text_that_a_spreadsheet_would_run_as_a_formula_is_quoted(value, cell):
         (True, "true"),
         (None, ""),
         (7, "7"),
-        ({"sub1": "=cmd", "a": 1}, '{"a":1,"sub1":"=cmd"}'),
-        ({"b": "-x"}, '{"b":"-x"}'),
+        ({"sub1": "=cmd", "a": 1}, '{"a": 1, "sub1": "=cmd"}'),
+        ({"b": "-x"}, '{"b": "-x"}'),
     ],
 )
 def test_values_are_written_in_one_plain_format(value, cell):

@@ -34,7 +34,7 @@ def test_events_csv_streams_every_matching_event_with_the_documented_columns(pla
     assert rows[0] == [column.header for column in EVENT_COLUMNS]
     assert rows[1:] == [[
         rows[1][0], "d-1", "deposit", "casino-p-1", "acme", "'=cmd|' /C calc'!A0", "25.5000", "EUR",
-        "2026-11-20T12:00:00Z", rows[1][9], "true", "false", '{"sub1":"campaign-7"}',
+        "2026-11-20T12:00:00Z", rows[1][9], "true", "false", '{"sub1": "campaign-7"}',
     ]]
     assert rows[1][9].endswith("Z")
 

@@ -69,10 +69,23 @@ def test_progress_bar_redraws_at_most_twice_a_second():
     lines, ticks = [], iter(range(100))
     bar = ProgressBar(total=5000, write=lines.append, clock=lambda: next(ticks) * 0.3)
 
-    assert sum(1 for _ in bar.counted(range(5000))) == 5000
+    for _ in range(5):
+        bar.advance(1000)
+    bar.finish()
 
-    # Clock checks every 1,000 rows, 0.3 s apart: drawn at 2,000 and 4,000 rows, then the final line.
+    # One chunk of 1,000 rows every 0.3 s: drawn at 2,000 and 4,000 rows, then the final line.
     assert [line.split("] ")[1].split(" rows")[0] for line in lines] == [
         " 40.0% 2,000/5,000", " 80.0% 4,000/5,000", "100.0% 5,000/5,000",
     ]
     assert lines[-1].endswith("\n") and lines[-1].startswith("\r[" + "#" * 30 + "]")
+
+
+def test_progress_counts_every_row_of_a_long_export(monkeypatch):
+    monkeypatch.setattr("reporting.copy_export.ROWS_PER_COPY", 2)
+    monkeypatch.setattr("reporting.csv_export.ROWS_PER_CHUNK", 2)
+    for n in range(5):
+        EventFactory(event_id=f"e-{n}", occurred_at=NOON)
+
+    _, err = _run("export_events")
+
+    assert "] 100.0% 5/5 rows " in err

@@ -1,0 +1,175 @@
+"""PostgreSQL's COPY writes the event and delivery files byte for byte as the Python writer does."""
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sys
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import JSONField, Value
+
+from events.models import EventType
+from reporting import copy_export
+from reporting.copy_export import copy_pieces
+from reporting.csv_export import csv_chunks, jsonb_text
+from reporting.exports import (
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    QUERY_STRING_END,
+    deliveries_matching,
+    events_matching,
+    headers,
+    table_rows,
+)
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
+from tests.support.services import require_postgres
+
+pytestmark = pytest.mark.django_db
+
+# Every kind of text a CSV writer or a spreadsheet can trip over, and the
+# bytes COPY's line-end marker is made of.
+AWKWARD = [
+    'say "hi", then\nleave',
+    '=HYPERLINK("http://x.example")',
+    "+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\tcmd",
+    "\rcmd",
+    "\r\nCRLF inside",
+    "ends with a line feed\n",
+    "ünïcödé ✓ 😀",
+    "\x01\x02 \x01\x03 \r\x01\x03 SOH-STX-ETX",
+    "back\\slash \\. \\N",
+    '"',
+    ",",
+    " ",
+    "",
+]
+NESTED_PARAMS = {
+    "sub1": "=cmd",
+    "b": [1, 2.5, -3, 1e-07, 1e20, -0.0, True, None, {"z": "-x", "a": "line\nbreak\x01\"q\""}],
+    "aa": "ünï",
+    "é": 0.1,
+    "zz": {"": []},
+    "a": "",
+}
+JSON_NULL = Value(None, JSONField())
+PARAMS = [NESTED_PARAMS, {}, {"k": "v"}, {"n": -1}, [1, "=x"], "=text", -5, 2.5, True, JSON_NULL]
+AMOUNTS = [Decimal("0"), Decimal("-12.5"), Decimal("99999999999999.9999"), Decimal("0.0001"), None]
+MOMENT = dt.datetime(2026, 11, 20, 12, 30, 5, tzinfo=dt.UTC)
+TIMES = [MOMENT, MOMENT.replace(microsecond=1), MOMENT.replace(microsecond=999_999),
+         MOMENT.astimezone(dt.timezone(dt.timedelta(hours=-5))).replace(microsecond=250_000)]
+ERRORS = [
+    "Max retries exceeded with url: /pb?token=url-secret&sub=1 (Caused by timeout)",
+    "?token=first\nthen /x?b=2\u3000after, and 'q?c=3' \"?d\"",
+    "-?x=1",
+    "=cmd?y=2",
+    "", "no query string",
+]
+
+
+def _both(queryset, columns, *, bom=False) -> tuple[str, str]:
+    python = "".join(csv_chunks(headers(columns), table_rows(queryset, columns), bom=bom))
+    copied = "".join(text for _, text in copy_pieces(queryset, columns, bom=bom))
+    return python, copied
+
+
+@pytest.fixture
+def awkward_events():
+    require_postgres()
+    for n, text in enumerate(AWKWARD):
+        event_type = EventType.objects.create(slug=f"t{n}{text}"[:64], name=f"type {n}")
+        EventFactory(
+            event_id=f"{text}{n}", type_id=event_type.slug, player__player_id=f"{text}p{n}",
+            partner=PartnerFactory(slug=f"{text}{n}"), click_id=text, currency=text[:3],
+            amount=AMOUNTS[n % len(AMOUNTS)], params=PARAMS[n % len(PARAMS)],
+            occurred_at=TIMES[n % len(TIMES)], received_at=TIMES[(n + 1) % len(TIMES)],
+            is_first_deposit=n % 2 == 0, is_test=n % 3 == 0,
+        )
+    EventFactory(event_id="no partner", partner=None, click_id="", params={})
+
+
+@pytest.fixture
+def awkward_deliveries(awkward_events):
+    for n, text in enumerate(AWKWARD):
+        endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug=f"{text}e{n}"), name=text)
+        DeliveryFactory(
+            endpoint=endpoint, event=EventFactory(event_id=f"{text}d{n}", occurred_at=MOMENT), status=text[:16],
+            is_test=n % 2 == 1, attempt_count=n, created_at=TIMES[n % len(TIMES)],
+            next_attempt_at=None if n % 2 else TIMES[(n + 2) % len(TIMES)],
+            delivered_at=TIMES[(n + 3) % len(TIMES)] if n % 3 else None,
+            last_status_code=None if n % 2 else 500 + n, last_error=ERRORS[n % len(ERRORS)] + text,
+        )
+
+
+def test_events_file_is_the_python_writers_to_the_byte(awkward_events):
+    python, copied = _both(events_matching({}), EVENT_COLUMNS)
+
+    assert copied == python
+    rows = list(csv.reader(io.StringIO(copied, newline="")))
+    assert len(rows) == len(AWKWARD) + 2
+    assert [row[5] for row in rows[1:len(AWKWARD) + 1]] == [
+        f"'{text}" if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text for text in AWKWARD
+    ]
+
+
+def test_deliveries_file_is_the_python_writers_to_the_byte(awkward_deliveries):
+    python, copied = _both(deliveries_matching({}), DELIVERY_COLUMNS)
+
+    assert copied == python
+    last_errors = [row[-1] for row in csv.reader(io.StringIO(copied, newline=""))][1:]
+    assert last_errors[0].startswith("Max retries exceeded with url: /pb?… (Caused by timeout)")
+    assert last_errors[1].startswith("?…\nthen /x?…\u3000after, and 'q?…' \"?…\"")
+    assert not any("token" in error for error in last_errors)
+
+
+def test_filtered_exports_and_the_bom_match_too(awkward_deliveries):
+    acme = PartnerFactory(slug="acme")
+    for n, text in enumerate(AWKWARD[:4]):
+        event = EventFactory(partner=acme, click_id=text, occurred_at=TIMES[n], params=PARAMS[n])
+        DeliveryFactory(event=event, endpoint=PostbackEndpointFactory(partner=acme, name=text), status="failed",
+                        last_error=ERRORS[n])
+
+    for queryset, columns, rows in [
+        (events_matching({"from": "2026-11-20T12:30:05.5Z", "partner": "acme"}), EVENT_COLUMNS, 1),
+        (deliveries_matching({"partner": "acme", "status": "failed"}), DELIVERY_COLUMNS, 4),
+        (events_matching({"type": "deposit"}), EVENT_COLUMNS, 0),
+    ]:
+        python, copied = _both(queryset, columns, bom=True)
+        assert copied == python
+        assert copied.startswith("\ufeffid,")
+        assert len(list(csv.reader(io.StringIO(copied, newline="")))) == rows + 1
+
+
+def test_long_exports_come_in_pages_that_join_to_the_same_file(awkward_events, monkeypatch):
+    monkeypatch.setattr(copy_export, "ROWS_PER_COPY", 3)
+    queryset = events_matching({})
+
+    pieces = list(copy_pieces(queryset, EVENT_COLUMNS))
+
+    total = len(AWKWARD) + 1
+    assert [rows for rows, _ in pieces] == [3] * (total // 3) + [total % 3]
+    assert "".join(text for _, text in pieces) == _both(queryset, EVENT_COLUMNS)[0]
+
+
+@pytest.mark.parametrize("value", [*PARAMS[:-1], None, {"ab": 1, "b": 2, "aa": 3, "é": 4, "zz": 5}])
+def test_jsonb_text_is_what_postgresql_prints(value):
+    require_postgres()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb::text", [json.dumps(value)])
+        assert jsonb_text(value) == cursor.fetchone()[0]
+
+
+def test_jsonb_text_orders_keys_shortest_first_then_by_bytes():
+    assert jsonb_text({"é": 1, "zz": 2, "b": [1e-07, -0.0], "a": {}}) == '{"a": {}, "b": [0.0000001, 0.0], "zz": 2, "é": 1}'
+
+
+def test_a_query_string_ends_where_pythons_whitespace_quotes_or_a_parenthesis_start():
+    spelled_out, python = re.compile(f"[{QUERY_STRING_END}]"), re.compile(r"[\s'\")]")
+
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if bool(spelled_out.match(c)) != bool(python.match(c))] == []
