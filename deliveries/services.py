@@ -11,9 +11,10 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from events.models import Event, Player
+from partners.config_cache import routing_config
 from partners.models import PostbackEndpoint
 from partners.routing import routes_for
-from partners.selectors import EndpointRoute, endpoint_routes, payout_rules_by_partner_type
+from partners.selectors import EndpointRoute, payout_rules_by_partner_type
 from reporting.rollup import stats_days_mark, stats_days_of
 
 from . import signing
@@ -30,14 +31,16 @@ class DeliveryStateError(ValueError):
     """The delivery is not in a state that allows the action; the message says why."""
 
 
-def deliveries_create_for_events(*, events: Iterable, routes: list[EndpointRoute] | None = None) -> list[Delivery]:
+def deliveries_create_for_events(
+    *, events: Iterable, routes: Iterable[EndpointRoute] | None = None
+) -> list[Delivery]:
     """Create one pending delivery per matching endpoint for each stored event.
 
     Called inside the ingest transaction, so an event and its deliveries
     commit together; one sender wake-up follows the commit, however many
     deliveries the batch made. Endpoints are loaded once for the whole batch.
     """
-    routes = endpoint_routes() if routes is None else routes
+    routes = routing_config().routes if routes is None else routes
     now = timezone.now()
     deliveries = [
         Delivery(

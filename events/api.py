@@ -11,7 +11,7 @@ from postback_platform.viewsets import StatusViewSet
 from . import api_docs
 from .filter_params import event_filters
 from .selectors import event_get, event_list, events_with_deliveries
-from .serializers import EventSerializer, IngestedEventSerializer
+from .serializers import EventSerializer, ingested_event_body
 from .services import (
     CONFLICT,
     CREATED,
@@ -49,9 +49,12 @@ class EventViewSet(StatusViewSet):
         if result.status == CONFLICT:
             raise EventIdConflict(result)
         # A new event's deliveries were just made; a stored one is read back with its current deliveries.
-        event = result.event if result.deliveries is not None else event_get(pk=result.event.pk)
-        event.warnings = result.warnings
-        body = IngestedEventSerializer(event, context={"deliveries": result.deliveries}).data
+        if result.deliveries is not None:
+            event, deliveries = result.event, result.deliveries
+        else:
+            event = event_get(pk=result.event.pk)
+            deliveries = event.deliveries.all()
+        body = ingested_event_body(event, deliveries=deliveries, warnings=result.warnings)
         return Response(body, status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK)
 
     @action(detail=False, methods=["post"])

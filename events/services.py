@@ -3,13 +3,13 @@
 A single event is a batch of one; both go through ``events_ingest``, which
 stores with set-based statements whatever the batch size:
 
-    event types, partners named   2 reads (the second only when a partner is named)
+    event types, partners, routes none while this process's copy is current (partners.config_cache)
     already stored event_ids      1 read
     existing players              1 SELECT … FOR UPDATE
     earlier first deposits        1 read, only for known players with no first deposit yet
     players                       1 INSERT of the new ones, 1 UPDATE of known ones that changed
     events                        1 INSERT
-    deliveries                    2 reads of endpoint routes, 1 INSERT when any matched
+    deliveries                    1 INSERT when any endpoint matched
 
 Idempotency does not rest on the read of stored event_ids: the unique
 constraint on ``event_id`` does. When a concurrent request stores the same
@@ -30,6 +30,7 @@ from django.utils import timezone
 from deliveries.models import Delivery
 from deliveries.services import deliveries_create_for_events
 from monitoring import observe
+from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
 
 from .models import Event, EventType, Player
@@ -64,22 +65,18 @@ def event_ingest(*, data) -> IngestResult:
 
 def events_ingest(*, items: list) -> list[IngestResult]:
     """Store every valid, new event of ``items``; return one result per item, in order."""
-    catalog = catalog_load(items=items)
+    config = routing_config()
+    catalog = catalog_load(config=config)
     outcomes = [validate_event(raw, catalog) for raw in items]
     inputs = _first_occurrences(outcome for outcome in outcomes if isinstance(outcome, EventInput))
-    stored = _store(inputs=inputs, partners=catalog.partners) if inputs else {}
+    stored = _store(inputs=inputs, config=config) if inputs else {}
     results = [_result_for(raw, outcome, stored, inputs) for raw, outcome in zip(items, outcomes, strict=True)]
     observe.events_stored(events=[result.event for result in results if result.status == CREATED])
     return results
 
 
-def catalog_load(*, items: list) -> Catalog:
-    named = (item.get("partner") for item in items if isinstance(item, dict))
-    slugs = list({slug for slug in named if isinstance(slug, str) and slug})
-    return Catalog(
-        amount_required=dict(EventType.objects.values_list("slug", "requires_amount")),
-        partners=Partner.objects.in_bulk(slugs, field_name="slug") if slugs else {},
-    )
+def catalog_load(*, config: RoutingConfig) -> Catalog:
+    return Catalog(amount_required=config.amount_required, partners=config.partners)
 
 
 def _first_occurrences(inputs: Iterable[EventInput]) -> dict[str, EventInput]:
@@ -139,20 +136,21 @@ def _attribution_warnings(event_input: EventInput, event: Event) -> list[str]:
     ]
 
 
-def _store(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _Stored]:
+def _store(*, inputs: dict[str, EventInput], config: RoutingConfig) -> dict[str, _Stored]:
     for _ in range(MAX_STORE_ROUNDS - 1):
         try:
             with transaction.atomic():
-                return _store_once(inputs=inputs, partners=partners)
+                return _store_once(inputs=inputs, config=config)
         except IntegrityError:
             # A concurrent request stored one of these event_ids (or a first
             # deposit) first; the next round sees its rows.
             continue
     with transaction.atomic():
-        return _store_once(inputs=inputs, partners=partners)
+        return _store_once(inputs=inputs, config=config)
 
 
-def _store_once(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _Stored]:
+def _store_once(*, inputs: dict[str, EventInput], config: RoutingConfig) -> dict[str, _Stored]:
+    partners = config.partners
     now = timezone.now()
     existing = {
         event.event_id: _Stored(event=event, created=False, warnings=[])
@@ -174,7 +172,7 @@ def _store_once(*, inputs: dict[str, EventInput], partners: dict) -> dict[str, _
     _players_save(new=new_players, changed=changed)
     # A fixed insert order keeps two batches with common event_ids from deadlocking.
     Event.objects.bulk_create(sorted((stored.event for stored in built), key=lambda event: event.event_id))
-    deliveries = deliveries_create_for_events(events=[stored.event for stored in built])
+    deliveries = deliveries_create_for_events(events=[stored.event for stored in built], routes=config.routes)
     _attach_deliveries(built, deliveries, partners)
     return existing | {stored.event.event_id: stored for stored in built}
 

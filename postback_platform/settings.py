@@ -107,7 +107,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    _db["CONN_HEALTH_CHECKS"] = True
+    # A check before each request's first query is one more round trip on
+    # every request. Without it, a connection the server dropped fails one
+    # request with a 503 (DatabaseUnavailableMiddleware; clients resend) and
+    # is closed at that request's end, so the next one connects afresh.
+    _db["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -211,9 +215,16 @@ SPECTACULAR_SETTINGS = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "postback_platform.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Each process keeps the routing configuration (endpoints, partners, event
+# types) between changes, checking its version in the shared cache on every
+# ingest (partners.config_cache). Without a cache all processes share, a
+# change made in one process could not reach the others: read it every time.
+# Empty means "on when REDIS_URL is set", as in .env.example.
+_config_cache = env.str("POSTBACK_CONFIG_CACHE", default="")
+POSTBACK_CONFIG_CACHE = env.bool("POSTBACK_CONFIG_CACHE") if _config_cache else bool(REDIS_URL)
 
 # --- Celery -------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create
+from partners.config_cache import routing_config_forget
 from postback_platform.celery import app as celery_app
 from tests.support.network import loopback_only
 
@@ -41,6 +42,22 @@ def _seed():
 
     event_types_seed(EventType)
     roles_sync(group_model=Group, permission_model=Permission)
+
+
+@pytest.fixture(autouse=True)
+def _routing_config_forgotten():
+    """Start without this process's copy of the routing configuration.
+
+    Tables are emptied or rolled back between tests without the commit that
+    would replace the configuration's version, so a copy could outlive its rows.
+    """
+    routing_config_forget()
+
+
+@pytest.fixture
+def sender_asleep(monkeypatch):
+    """For tests that commit: the sender, which runs inline in tests, is not woken to send what they store."""
+    monkeypatch.setattr("deliveries.wakeup._SenderWakeUp.apply_async", lambda self, args=(), kwargs=None: None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,12 @@
 import pytest
 from django.core.management import call_command
 from django.urls import path
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from accounts import authentication
 from accounts.models import ApiKey
 from accounts.permissions import IsAdminKey, IsPlatformOrAdminKey
 from accounts.services import api_key_create, api_key_digest, api_key_revoke
@@ -104,3 +106,26 @@ def test_admin_key_passes_both_gates():
 
     assert client.get("/platform/").status_code == 200
     assert client.get("/admin-only/").status_code == 200
+
+
+def test_an_accepted_key_is_not_read_again_for_a_few_seconds(django_assert_num_queries):
+    issued = api_key_create(name="p", role="platform")
+    assert _client(issued.plaintext).get("/platform/").status_code == 200
+
+    with django_assert_num_queries(0):
+        assert _client(issued.plaintext).get("/platform/").status_code == 200
+
+
+def test_a_key_revoked_elsewhere_is_refused_once_its_few_seconds_are_over(monkeypatch):
+    issued = api_key_create(name="p", role="platform")
+    clock = [1000.0]
+    monkeypatch.setattr(authentication.time, "monotonic", lambda: clock[0])
+    assert _client(issued.plaintext).get("/platform/").status_code == 200
+    ApiKey.objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())  # as another process would
+
+    clock[0] += authentication.KEY_CACHE_SECONDS - 0.5
+    still = _client(issued.plaintext).get("/platform/").status_code
+    clock[0] += 1
+    later = _client(issued.plaintext).get("/platform/").status_code
+
+    assert (still, later) == (200, 401)
