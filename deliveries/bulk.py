@@ -1,10 +1,12 @@
-"""Write many rows' changed columns in one statement.
+"""Write many rows in one statement, from plain tuples.
 
 Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per
-row and column; at a sender's batch sizes that Python work, not the
-database, was most of the time a postback took. One
-``WITH v(…) AS (VALUES …) UPDATE … FROM v`` statement does the same, on
-PostgreSQL and on SQLite (3.33+).
+row and column, and ``bulk_create`` wants a model instance per row; at a
+sender's rates that Python work, not the database, was most of the time a
+postback took. These take tuples of values ready for the database
+(``db_datetime`` for timestamps) and write them with one ``INSERT … VALUES``
+or one ``WITH v(…) AS (VALUES …) UPDATE … FROM v``, on PostgreSQL and on
+SQLite (3.35+).
 """
 
 from collections.abc import Sequence
@@ -13,35 +15,62 @@ from django.db import connection
 from django.db.models import Model
 
 
-def rows_update(objs: Sequence[Model], field_names: Sequence[str], *, where: dict | None = None) -> None:
-    """Save ``field_names`` of every object (same model) in one UPDATE keyed by primary key.
+def db_datetime(value):
+    """A timestamp as the database driver wants it (SQLite stores text)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
-    ``where`` adds column = value conditions: rows that no longer match are left alone.
-    """
-    if not objs:
+
+def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    if not rows:
         return
-    meta = objs[0]._meta
-    fields = [meta.get_field(name) for name in field_names]
-    columns = ["id", *(field.column for field in fields)]
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    params = []
-    for obj in objs:
-        params.append(obj.pk)
-        params.extend(field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields)
     quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    conditions = "".join(f" AND {table}.{quote(meta.get_field(name).column)} = %s" for name in where or {})
-    params.extend((where or {}).values())
-    assignments = ", ".join(f"{quote(field.column)} = {_typed(f'v.{quote(field.column)}', field)}" for field in fields)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = (
-        f"WITH v ({', '.join(quote(column) for column in columns)}) AS (VALUES {', '.join([row] * len(objs))}) "
-        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id{conditions}"
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "
+        f"VALUES {', '.join([row] * len(rows))}"
     )
     with connection.cursor() as cursor:
+        cursor.execute(sql, [value for values in rows for value in values])
+
+
+def rows_update(
+    model: type[Model],
+    keys: Sequence[str],
+    field_names: Sequence[str],
+    rows: Sequence[tuple],
+    *,
+    where: dict | None = None,
+    returning: str | None = None,
+) -> list:
+    """Set ``field_names`` on the rows matching ``keys``: each tuple is the key values, then the field values.
+
+    ``where`` adds column = value conditions: rows that no longer match are
+    left alone. With ``returning``, that column of the rows updated comes back.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    fields = [meta.get_field(name) for name in [*keys, *field_names]]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    matches = [f"{table}.{quote(field.column)} = {_typed(field)}" for field in fields[: len(keys)]]
+    matches += [f"{table}.{quote(meta.get_field(name).column)} = %s" for name in where or {}]
+    assignments = ", ".join(f"{quote(field.column)} = {_typed(field)}" for field in fields[len(keys) :])
+    sql = (
+        f"WITH v ({', '.join(quote(field.column) for field in fields)}) AS (VALUES {', '.join([row] * len(rows))}) "
+        f"UPDATE {table} SET {assignments} FROM v WHERE {' AND '.join(matches)}"
+    )
+    if returning:
+        sql += f" RETURNING {table}.{quote(returning)}"
+    params = [value for values in rows for value in values] + list((where or {}).values())
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return [found for (found,) in cursor.fetchall()] if returning else []
 
 
-def _typed(expression: str, field) -> str:
+def _typed(field) -> str:
+    expression = f"v.{connection.ops.quote_name(field.column)}"
     # PostgreSQL reads untyped VALUES as text; SQLite stores whatever it is given.
     if connection.vendor == "postgresql":
         return f"CAST({expression} AS {field.cast_db_type(connection)})"

@@ -5,16 +5,20 @@ User-Agent, and the private-address guard, checked on the address a name
 actually resolves to and pinned for the connection, so DNS cannot swap in
 an internal target between the check and the connect.
 
-The client is urllib3 itself, with pools this module keys by the checked
-address: a third of the CPU per request that a requests session costs,
-which is most of a sender's work. HTTPS verifies certificates against the
-system's trust store, or ``POSTBACK_CA_BUNDLE``.
+The client is the standard library's ``http.client`` over keep-alive
+connections this module pools by the checked address: sending is most of a
+sender's work, and this costs a third of the CPU per request of urllib3's
+pools and a tenth of a requests session's. HTTPS verifies certificates
+against the system's trust store, or ``POSTBACK_CA_BUNDLE``.
 """
 
+import http.client as http_client
 import ipaddress
 import logging
 import re
+import select
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -129,39 +133,75 @@ def resolve_allowed(hostname: str, port: int) -> IPAddress:
     return address
 
 
-class _Pools:
-    """Keep-alive connection pools, one per (scheme, checked address, port, host name), shared by the sender's threads.
+class _HTTPSConnection(http_client.HTTPSConnection):
+    """TLS to the checked address, the certificate verified against the host name (and SNI sent for it)."""
 
-    A pool connects to the address the guard checked, never to a fresh DNS
-    answer; TLS still verifies the certificate against the host name. The
-    oldest pools are closed beyond MAX_POOLS, so DNS churn cannot grow them without end.
+    def __init__(self, address: str, port: int, *, hostname: str, context: ssl.SSLContext, timeout: float):
+        super().__init__(address, port, timeout=timeout, context=context)
+        self.server_hostname = hostname
+
+    def connect(self) -> None:
+        http_client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.server_hostname)
+
+
+class _Pools:
+    """Idle keep-alive connections per (scheme, checked address, port, host name, CA bundle), shared by the sender's threads.
+
+    A connection goes to the address the guard checked, never to a fresh DNS
+    answer. Each key keeps at most POSTBACK_SENDER_THREADS idle connections,
+    and the oldest keys are closed beyond MAX_POOLS, so DNS churn cannot grow
+    them without end.
     """
 
     MAX_POOLS = 256
 
     def __init__(self):
-        self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+        self._idle: dict[tuple, list[http_client.HTTPConnection]] = {}
+        self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
 
-    def get(self, scheme: str, address: IPAddress, port: int, hostname: str) -> urllib3.HTTPConnectionPool:
-        key = (scheme, address, port, hostname, settings.POSTBACK_CA_BUNDLE)
+    def take(self, key: tuple, timeout: float) -> http_client.HTTPConnection:
         with self._lock:
-            pool = self._pools.get(key)
-            if pool is None:
-                pool = self._pools[key] = self._new(*key)
-                if len(self._pools) > self.MAX_POOLS:
-                    self._pools.pop(next(iter(self._pools))).close()
-        return pool
+            idle = self._idle.get(key, [])
+            while idle:
+                connection = idle.pop()
+                if not _dropped(connection):
+                    connection.sock.settimeout(timeout)
+                    return connection
+                connection.close()
+        return self._new(*key, timeout=timeout)
 
-    @staticmethod
-    def _new(scheme: str, address: IPAddress, port: int, hostname: str, ca_bundle: str) -> urllib3.HTTPConnectionPool:
-        common = {"port": port, "maxsize": settings.POSTBACK_SENDER_THREADS, "block": False, "retries": False}
+    def give_back(self, key: tuple, connection: http_client.HTTPConnection) -> None:
+        closing = []
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            (idle if len(idle) < settings.POSTBACK_SENDER_THREADS else closing).append(connection)
+            if len(self._idle) > self.MAX_POOLS:
+                closing.extend(self._idle.pop(next(iter(self._idle))))
+        for extra in closing:
+            extra.close()
+
+    def _new(self, scheme: str, address: IPAddress, port: int, hostname: str, ca_bundle: str, *, timeout: float):
         if scheme == "https":
-            return urllib3.HTTPSConnectionPool(
-                str(address), cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle or None,
-                server_hostname=hostname, assert_hostname=hostname, **common,
-            )
-        return urllib3.HTTPConnectionPool(str(address), **common)
+            return _HTTPSConnection(str(address), port, hostname=hostname, context=self._context(ca_bundle),
+                                    timeout=timeout)
+        return http_client.HTTPConnection(str(address), port, timeout=timeout)
+
+    def _context(self, ca_bundle: str) -> ssl.SSLContext:
+        with self._lock:
+            if ca_bundle not in self._contexts:
+                self._contexts[ca_bundle] = ssl.create_default_context(cafile=ca_bundle or None)
+            return self._contexts[ca_bundle]
+
+
+def _dropped(connection: http_client.HTTPConnection) -> bool:
+    """An idle connection the partner has closed (or written to out of turn) polls readable; it must not be reused."""
+    if connection.sock is None:
+        return True
+    poller = select.poll()
+    poller.register(connection.sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 _pools = _Pools()
@@ -191,26 +231,34 @@ def send(request: OutboundRequest) -> HttpResult:
     )
 
 
-def _exchange(request: OutboundRequest, *, deadline: float) -> tuple[int, dict, bytes]:
+def _exchange(request: OutboundRequest, *, deadline: float) -> tuple[int, object, bytes]:
     parts = _parse(request.url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    pool = _pools.get(parts.scheme, resolve_allowed(parts.host, port), port, parts.host)
+    key = (parts.scheme, resolve_allowed(parts.host, port), port, parts.host, settings.POSTBACK_CA_BUNDLE)
     headers = {
         **request.headers,
         "Host": parts.netloc.rpartition("@")[2],
         "User-Agent": settings.POSTBACK_USER_AGENT,
     }
+    connection = _pools.take(key, request.timeout_seconds)
     try:
-        response = pool.urlopen(
-            request.method, parts.request_uri, body=request.body.encode() if request.body else None,
-            headers=headers, redirect=False, retries=False, assert_same_host=False, preload_content=False,
-            timeout=urllib3.Timeout(connect=request.timeout_seconds, read=request.timeout_seconds),
+        connection.request(
+            request.method, parts.request_uri, body=request.body.encode() if request.body else None, headers=headers
         )
+        response = connection.getresponse()
         body, complete = _read_body(response, deadline=deadline)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+    except (http_client.HTTPException, OSError) as exc:
+        connection.close()
         raise _transport_error(exc) from None
-    # A connection goes back to the pool only when its response was read to the end.
-    response.release_conn() if complete else response.close()
+    except BaseException:
+        connection.close()
+        raise
+    # A connection is kept only when its response was read to the end and the partner keeps it open.
+    if complete and not response.will_close:
+        response.close()  # read to the end, but http.client only marks that on one more read
+        _pools.give_back(key, connection)
+    else:
+        connection.close()
     return response.status, response.headers, body
 
 
@@ -233,23 +281,25 @@ def _read_body(response, *, deadline: float) -> tuple[bytes, bool]:
     timeout is caught between arrivals even without chunked framing.
     """
     chunks, size = [], 0
-    while chunk := response.read1(8192, decode_content=True):
+    while chunk := response.read1(8192):
         chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_RESPONSE_BYTES:
             return b"".join(chunks)[:MAX_RESPONSE_BYTES], False
         if time.monotonic() > deadline:
             raise TransportError("the response body was still arriving when the timeout ran out", error_class="timeout")
+    # read1 ends quietly where the connection did; bytes still owed by Content-Length mean a cut-off answer.
+    if response.length:
+        raise TransportError(
+            f"the connection closed {response.length} bytes before the end of the response", error_class="connection"
+        )
     return b"".join(chunks), True
 
 
 def _transport_error(exc: Exception) -> TransportError:
-    # NewConnectionError subclasses ConnectTimeoutError in urllib3, so it is told apart first.
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return TransportError(f"connection failed: {exc}", error_class="connection")
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return TransportError(f"timed out: {exc}", error_class="timeout")
-    if isinstance(exc, urllib3.exceptions.SSLError):
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return TransportError(f"TLS failed: {exc}", error_class="tls")
     return TransportError(f"connection failed: {exc}", error_class="connection")
 

@@ -6,22 +6,30 @@ One pass of ``deliveries_send_due``:
    (``claimed_until``) in one statement; on PostgreSQL ``FOR UPDATE SKIP
    LOCKED`` lets many senders on many hosts claim side by side, each row going
    to exactly one of them;
-2. hold back what the endpoints' rate limits do not allow this second;
+2. give back at once what the endpoints' rate limits do not allow this second;
 3. render and sign each request and write its attempt row (``in_flight``)
    before anything is sent, so a crash leaves a trace;
-4. send them on a thread pool over keep-alive connections;
+4. send them on a thread pool over keep-alive connections; while requests
+   are out, renew the batch's lease every third of ``POSTBACK_LEASE_SECONDS``,
+   and stop working on what a renewal finds is no longer leased to this sender
+   (cancelled, or taken over after a stall): it is not sent if it has not gone
+   out yet, and its outcome is not written over the new owner's;
 5. write attempts, delivery outcomes and the endpoints' failure runs back in
    one transaction.
 
-It loops while work is due, within a time budget. A worker that dies holds
-its claims only until the lease ends; then any sender takes them again.
+A batch travels as plain rows (tuples, one small ``Job`` per delivery), not
+model instances: building and saving five model objects per postback was
+most of a sender's CPU. It loops while work is due, within a time budget. A
+worker that dies stops renewing: its claims are free when the lease ends,
+and any sender takes them again.
 """
 
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,30 +41,81 @@ from partners.models import Partner, PostbackEndpoint
 from partners.selectors import payout_rules_by_partner_type
 
 from . import http, ratelimit, retry, signing
-from .bulk import rows_update
+from .bulk import db_datetime, rows_insert, rows_update
 from .models import Delivery, DeliveryAttempt
 from .rendering import RenderedRequest, event_request
 from .templating import TemplateError
 
-ATTEMPT_RESULT_FIELDS = [
+# The event columns templates read, as they come with the claimed deliveries.
+EVENT_FIELDS = ("event_id", "player_id", "click_id", "amount", "currency", "params", "occurred_at")
+ATTEMPT_START_FIELDS = (
+    "delivery_id", "number", "outcome", "started_at", "request_method", "request_url", "request_headers",
+    "request_body", "response_excerpt", "error", "error_class",
+)
+ATTEMPT_RESULT_FIELDS = (
     "outcome", "finished_at", "duration_ms", "status_code", "response_excerpt", "error", "error_class",
-]
-DELIVERY_OUTCOME_FIELDS = [
+)
+DELIVERY_OUTCOME_FIELDS = (
     "status", "next_attempt_at", "claimed_until", "claimed_by", "delivered_at", "last_status_code", "last_error",
-]
+    "request_method", "request_url", "request_body", "updated_at",
+)
+RENEWALS_PER_LEASE = 3
+_HEADERS_FIELD = DeliveryAttempt._meta.get_field("request_headers")
 _OUTCOMES = {
     http.Verdict.SUCCESS: DeliveryAttempt.Outcome.SUCCESS,
     http.Verdict.TRANSIENT: DeliveryAttempt.Outcome.RETRY,
     http.Verdict.PERMANENT: DeliveryAttempt.Outcome.FAILURE,
 }
+NOT_SENT = http.HttpResult(
+    verdict=http.Verdict.TRANSIENT, duration_ms=0, error_class="lease_lost",
+    error="not sent: the delivery was cancelled or taken over by another sender before its turn",
+)
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Job:
-    delivery: Delivery
+    """One claimed delivery: what the claim read, the request, and the outcome to write back.
+
+    Its attributes carry a Delivery's names where monitoring.observe reads them.
+    """
+
+    pk: int
+    endpoint: PostbackEndpoint
+    event: SimpleNamespace
+    event_type_id: str
+    attempt_count: int
+    retry_base: int
+    is_test: bool
     request: http.OutboundRequest | None = None
-    attempt: DeliveryAttempt | None = None
     result: http.HttpResult | None = None
+    attempt: "Attempt | None" = None
+    held: bool = True  # still leased to this sender, as far as the last renewal knows
+    status: str = ""
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str = ""
+
+    @property
+    def endpoint_id(self) -> int:
+        return self.endpoint.pk
+
+    @property
+    def partner(self) -> Partner:
+        return self.endpoint.partner
+
+
+@dataclass(slots=True, eq=False)
+class Attempt:
+    """The attempt row being written, with DeliveryAttempt's field names (monitoring.observe reads them)."""
+
+    delivery: Job
+    number: int
+    outcome: str = DeliveryAttempt.Outcome.IN_FLIGHT
+    duration_ms: int | None = None
+    status_code: int | None = None
+    response_excerpt: str = ""
+    error: str = ""
+    error_class: str = ""
 
 
 def deliveries_send_due(*, worker: str) -> int:
@@ -64,20 +123,21 @@ def deliveries_send_due(*, worker: str) -> int:
     deadline = time.monotonic() + settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS
     attempted = 0
     while time.monotonic() < deadline:
+        leased_at = time.monotonic()
         # The claim and the attempt rows commit together: one commit per batch fewer.
         with transaction.atomic():
             ids = deliveries_claim_due(worker=worker, limit=settings.POSTBACK_SENDER_BATCH_SIZE)
-            jobs, deferred = _claimed_jobs(ids=ids, worker=worker)
-        _send_and_record(jobs, deferred, worker)
+            jobs = _claimed_jobs(ids=ids, worker=worker)
+        _send_and_record(jobs, worker, leased_at)
         attempted += len(jobs)
         if len(ids) == settings.POSTBACK_SENDER_BATCH_SIZE:
             continue
         # Work due within the next second (a rate-limited backlog, a short
         # Retry-After) is cheaper to wait for here than to leave to the next beat.
-        wait = seconds_until_next_due()
-        if wait is None or wait > min(1.0, deadline - time.monotonic()):
+        wait_seconds = seconds_until_next_due()
+        if wait_seconds is None or wait_seconds > min(1.0, deadline - time.monotonic()):
             break
-        time.sleep(max(wait, 0.01))
+        time.sleep(max(wait_seconds, 0.01))
     return attempted
 
 
@@ -102,12 +162,28 @@ def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None
         )
         RETURNING id
     """  # noqa: S608 - table names come from model metadata, values are parameters
-    stamp = connection.ops.adapt_datetimefield_value
-    params = [stamp(lease_end), worker, *Delivery.OPEN_STATUSES, stamp(now), stamp(now), True, True, limit]
+    params = [db_datetime(lease_end), worker, *Delivery.OPEN_STATUSES, db_datetime(now), db_datetime(now), True, True,
+              limit]
     # One statement: atomic on its own, and part of the caller's transaction when there is one.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def deliveries_lease_renew(*, ids: list[int], worker: str, now: datetime | None = None) -> set[int]:
+    """Extend the lease of those of ``ids`` still leased to ``worker``; returns their ids (the rest are lost)."""
+    if not ids:
+        return set()
+    now = now or timezone.now()
+    lease_end = now + timedelta(seconds=settings.POSTBACK_LEASE_SECONDS)
+    table = Delivery._meta.db_table
+    sql = (
+        f"UPDATE {table} SET claimed_until = %s WHERE claimed_by = %s "  # noqa: S608 - the table name is model metadata
+        f"AND id IN ({', '.join(['%s'] * len(ids))}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [db_datetime(lease_end), worker, *ids])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def seconds_until_next_due() -> float | None:
@@ -124,32 +200,44 @@ def seconds_until_next_due() -> float | None:
 
 def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
     """Send deliveries already leased to ``worker``; returns how many were attempted."""
-    jobs, deferred = _claimed_jobs(ids=ids, worker=worker)
-    _send_and_record(jobs, deferred, worker)
+    leased_at = time.monotonic()
+    with transaction.atomic():
+        jobs = _claimed_jobs(ids=ids, worker=worker)
+    _send_and_record(jobs, worker, leased_at)
     return len(jobs)
 
 
-def _claimed_jobs(*, ids: list[int], worker: str) -> tuple[list[Job], dict[int, float]]:
+def _claimed_jobs(*, ids: list[int], worker: str) -> list[Job]:
+    """The claimed deliveries ready to send, their attempts written; the rate-limited ones are given back."""
     if not ids:
-        return [], {}
-    deliveries = list(
-        Delivery.objects.filter(id__in=ids, claimed_by=worker).select_related("event", "endpoint", "partner")
+        return []
+    rows = Delivery.objects.filter(id__in=ids, claimed_by=worker).values_list(
+        "id", "endpoint_id", "event_type_id", "attempt_count", "retry_base", "is_test",
+        *(f"event__{name}" for name in EVENT_FIELDS),
     )
-    ready, deferred = _apply_rate_limits(deliveries, time.time())
-    return _prepare(ready), deferred
+    rows = list(rows)
+    endpoints = PostbackEndpoint.objects.select_related("partner").in_bulk({row[1] for row in rows})
+    jobs = [
+        Job(pk=pk, endpoint=endpoints[endpoint_id], event_type_id=event_type, attempt_count=attempts,
+            retry_base=retry_base, is_test=is_test, event=SimpleNamespace(**dict(zip(EVENT_FIELDS, event, strict=True))))
+        for pk, endpoint_id, event_type, attempts, retry_base, is_test, *event in rows
+    ]
+    ready, deferred = _apply_rate_limits(jobs, time.time())
+    _release_deferred(deferred, worker, timezone.now())
+    return _prepare(ready)
 
 
-def _send_and_record(jobs: list[Job], deferred: dict[int, float], worker: str) -> None:
-    if jobs or deferred:
-        _send_all(jobs)
-        _record(jobs, deferred, worker)
+def _send_and_record(jobs: list[Job], worker: str, leased_at: float) -> None:
+    if jobs:
+        _send_all(jobs, worker, leased_at)
+        _record(jobs, worker)
 
 
-def _apply_rate_limits(deliveries: list[Delivery], now: float) -> tuple[list[Delivery], dict[int, float]]:
+def _apply_rate_limits(jobs: list[Job], now: float) -> tuple[list[Job], dict[int, float]]:
     """Split into what may go now and, for the rest, how many seconds each waits."""
-    by_endpoint: dict[int, list[Delivery]] = defaultdict(list)
-    for delivery in deliveries:
-        by_endpoint[delivery.endpoint_id].append(delivery)
+    by_endpoint: dict[int, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_endpoint[job.endpoint_id].append(job)
     ready, deferred = [], {}
     for endpoint_id, group in by_endpoint.items():
         limit = group[0].endpoint.rate_limit_per_second
@@ -157,8 +245,8 @@ def _apply_rate_limits(deliveries: list[Delivery], now: float) -> tuple[list[Del
             endpoint_id=endpoint_id, limit=limit, wanted=len(group), now=now
         )
         ready.extend(group[:allowed])
-        for position, delivery in enumerate(group[allowed:]):
-            deferred[delivery.pk] = ratelimit.deferral_seconds(position=position, limit=limit, now=now)
+        for position, job in enumerate(group[allowed:]):
+            deferred[job.pk] = ratelimit.deferral_seconds(position=position, limit=limit, now=now)
     return ready, deferred
 
 
@@ -182,57 +270,42 @@ def outbound_request(*, endpoint: PostbackEndpoint, rendered: RenderedRequest, m
     )
 
 
-def delivery_render(delivery: Delivery, payout_rules: dict) -> RenderedRequest:
-    return event_request(
-        endpoint=delivery.endpoint,
-        event=delivery.event,
-        event_type=delivery.event_type_id,
-        partner_slug=delivery.partner.slug,
-        delivery_id=delivery.pk,
-        rule=payout_rules.get((delivery.partner_id, delivery.event_type_id)),
-    )
-
-
-def _prepare(deliveries: list[Delivery]) -> list[Job]:
-    rules = payout_rules_by_partner_type(delivery.partner_id for delivery in deliveries)
-    jobs = [_job(delivery, rules) for delivery in deliveries]
+def _prepare(jobs: list[Job]) -> list[Job]:
+    rules = payout_rules_by_partner_type(job.endpoint.partner_id for job in jobs)
     now = timezone.now()
-    with transaction.atomic(savepoint=False):
-        # Only a delivery tried before can have an attempt its sender never finished.
-        _close_lost_attempts([job.delivery.pk for job in jobs if job.delivery.attempt_count], now)
-        for job in jobs:
-            job.delivery.attempt_count += 1
-            job.attempt = _attempt_row(job, now)
-        DeliveryAttempt.objects.bulk_create([job.attempt for job in jobs])
-        rows_update([job.delivery for job in jobs], ["attempt_count", "request_method", "request_url", "request_body"])
+    # Only a delivery tried before can have an attempt its sender never finished.
+    _close_lost_attempts([job.pk for job in jobs if job.attempt_count], now)
+    for job in jobs:
+        _render(job, rules)
+        job.attempt_count += 1
+        job.attempt = Attempt(delivery=job, number=job.attempt_count)
+    rows_insert(DeliveryAttempt, ATTEMPT_START_FIELDS, [_attempt_start(job, db_datetime(now)) for job in jobs])
+    Delivery.objects.filter(id__in=[job.pk for job in jobs]).update(attempt_count=F("attempt_count") + 1)
     return jobs
 
 
-def _job(delivery: Delivery, rules: dict) -> Job:
+def _render(job: Job, rules: dict) -> None:
     try:
-        rendered = delivery_render(delivery, rules)
+        rendered = event_request(
+            endpoint=job.endpoint, event=job.event, event_type=job.event_type_id,
+            partner_slug=job.partner.slug, delivery_id=job.pk,
+            rule=rules.get((job.endpoint.partner_id, job.event_type_id)),
+        )
     except TemplateError as exc:
         # Saved templates are validated; this catches one changed behind the validation's back.
-        failure = http.HttpResult(
+        job.result = http.HttpResult(
             verdict=http.Verdict.PERMANENT, duration_ms=0, error=f"template: {exc}", error_class="template"
         )
-        return Job(delivery=delivery, result=failure)
-    request = outbound_request(endpoint=delivery.endpoint, rendered=rendered, msg_id=str(delivery.pk))
-    delivery.request_method, delivery.request_url, delivery.request_body = request.method, request.url, request.body
-    return Job(delivery=delivery, request=request)
+        return
+    job.request = outbound_request(endpoint=job.endpoint, rendered=rendered, msg_id=str(job.pk))
 
 
-def _attempt_row(job: Job, now: datetime) -> DeliveryAttempt:
+def _attempt_start(job: Job, started_at) -> tuple:
     request = job.request
-    return DeliveryAttempt(
-        delivery=job.delivery,
-        number=job.delivery.attempt_count,
-        started_at=now,
-        request_method=request.method if request else job.delivery.endpoint.method,
-        request_url=request.url if request else "",
-        request_headers=signing.headers_for_record(request.headers) if request else {},
-        request_body=request.body if request else "",
-    )
+    method, url, body = (request.method, request.url, request.body) if request else (job.endpoint.method, "", "")
+    headers = _HEADERS_FIELD.get_db_prep_save(signing.headers_for_record(request.headers) if request else {}, connection)
+    return (job.pk, job.attempt_count, DeliveryAttempt.Outcome.IN_FLIGHT, started_at, method, url, headers, body,
+            "", "", "")
 
 
 def _close_lost_attempts(delivery_ids: list[int], now: datetime) -> None:
@@ -261,64 +334,89 @@ def _pool() -> ThreadPoolExecutor:
     return _executor
 
 
-def _send_all(jobs: list[Job]) -> None:
-    to_send = [job for job in jobs if job.result is None]
-    for job, result in zip(to_send, _pool().map(http.send, [job.request for job in to_send]), strict=True):
-        job.result = result
+def _send_all(jobs: list[Job], worker: str, leased_at: float) -> None:
+    """Send the jobs' requests, renewing their lease every third of it until the last answer is in."""
+    futures: dict[Future, Job] = {_pool().submit(http.send, job.request): job for job in jobs if job.result is None}
+    every = settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
+    renew_at = leased_at + every
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=max(0.0, renew_at - time.monotonic()))
+        for future in done:
+            futures[future].result = NOT_SENT if future.cancelled() else future.result()
+        if pending and time.monotonic() >= renew_at:
+            _renew(jobs, worker, futures)
+            renew_at = time.monotonic() + every
 
 
-def _record(jobs: list[Job], deferred: dict[int, float], worker: str) -> None:
+def _renew(jobs: list[Job], worker: str, futures: dict[Future, Job]) -> None:
+    held = deliveries_lease_renew(ids=[job.pk for job in jobs if job.held], worker=worker)
+    for job in jobs:
+        job.held = job.pk in held
+    # A request already on the wire cannot be called back; one still queued is not sent.
+    for future, job in futures.items():
+        if not job.held:
+            future.cancel()
+
+
+def _record(jobs: list[Job], worker: str) -> None:
     now = timezone.now()
     for job in jobs:
-        _finish_attempt(job.attempt, job.result, now)
-    outcomes = [_apply_outcome(job, now) for job in jobs]
+        _finish(job, now)
+    stamp = db_datetime(now)
+    kept = [job for job in jobs if job.held]
     with transaction.atomic():
-        rows_update([job.attempt for job in jobs], ATTEMPT_RESULT_FIELDS)
+        rows_update(DeliveryAttempt, ("delivery_id", "number"), ATTEMPT_RESULT_FIELDS, [
+            (job.pk, job.attempt.number, job.attempt.outcome, stamp, job.attempt.duration_ms, job.attempt.status_code,
+             job.attempt.response_excerpt, job.attempt.error, job.attempt.error_class) for job in jobs
+        ])
         # Only rows still leased to this sender: a cancel or an expired lease has taken the others away.
-        rows_update(outcomes, DELIVERY_OUTCOME_FIELDS, where={"claimed_by": worker})
-        _release_deferred(deferred, worker, now)
-        endpoint_failure_runs_record(jobs=jobs, now=now)
-    observe.attempts_recorded(attempts=[job.attempt for job in jobs])
+        recorded = set(rows_update(Delivery, ("id",), DELIVERY_OUTCOME_FIELDS, [
+            _outcome_row(job, stamp) for job in kept
+        ], where={"claimed_by": worker}, returning="id"))
+        endpoint_failure_runs_record(jobs=[job for job in jobs if job.result is not NOT_SENT], now=now)
+    observe.attempts_recorded(attempts=[job.attempt for job in kept if job.pk in recorded])
 
 
-def _finish_attempt(attempt: DeliveryAttempt, result: http.HttpResult, now: datetime) -> None:
+def _finish(job: Job, now: datetime) -> None:
+    """The attempt's result, and the delivery's outcome: delivered, retried on the schedule, or failed for good."""
+    attempt, result = job.attempt, job.result
     attempt.outcome = _OUTCOMES[result.verdict]
-    attempt.finished_at = now
-    attempt.duration_ms = result.duration_ms
-    attempt.status_code = result.status_code
-    attempt.response_excerpt = result.response_excerpt
-    attempt.error = result.error
-    attempt.error_class = result.error_class
-
-
-def _apply_outcome(job: Job, now: datetime) -> Delivery:
-    delivery, result = job.delivery, job.result
-    delivery.claimed_until, delivery.claimed_by = None, ""
-    delivery.last_status_code, delivery.last_error = result.status_code, result.error
-    failed_in_a_row = delivery.attempt_count - delivery.retry_base
+    attempt.duration_ms, attempt.status_code = result.duration_ms, result.status_code
+    attempt.response_excerpt, attempt.error, attempt.error_class = result.response_excerpt, result.error, result.error_class
+    job.last_error = result.error
+    failed_in_a_row = job.attempt_count - job.retry_base
     if result.verdict == http.Verdict.SUCCESS:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = Delivery.Status.DELIVERED, now, None
-    elif result.verdict == http.Verdict.TRANSIENT and failed_in_a_row < delivery.endpoint.max_attempts:
-        delivery.status = Delivery.Status.RETRYING
-        delivery.next_attempt_at = retry.next_attempt_at(
+        job.status, job.delivered_at, job.next_attempt_at = Delivery.Status.DELIVERED, now, None
+    elif result.verdict == http.Verdict.TRANSIENT and failed_in_a_row < job.endpoint.max_attempts:
+        job.status = Delivery.Status.RETRYING
+        job.next_attempt_at = retry.next_attempt_at(
             now=now, failed_attempts=failed_in_a_row, retry_after_seconds=result.retry_after_seconds
         )
     else:
-        delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
+        job.status, job.next_attempt_at = Delivery.Status.FAILED, None
         if result.verdict == http.Verdict.TRANSIENT:
-            job.attempt.outcome = DeliveryAttempt.Outcome.FAILURE
-            delivery.last_error = f"{result.error} (attempts exhausted: {failed_in_a_row})"
-    return delivery
+            attempt.outcome = DeliveryAttempt.Outcome.FAILURE
+            job.last_error = f"{result.error} (attempts exhausted: {failed_in_a_row})"
+
+
+def _outcome_row(job: Job, stamp) -> tuple:
+    request = job.request
+    method, url, body = (request.method, request.url, request.body) if request else ("", "", "")
+    next_attempt = db_datetime(job.next_attempt_at) if job.next_attempt_at else None
+    delivered = db_datetime(job.delivered_at) if job.delivered_at else None
+    return (job.pk, job.status, next_attempt, None, "", delivered, job.result.status_code, job.last_error,
+            method, url, body, stamp)
 
 
 def _release_deferred(waits: dict[int, float], worker: str, now: datetime) -> None:
     """Rate-limited deliveries go back, due again when the limit lets them through; no attempt is used."""
     by_wait: dict[float, list[int]] = defaultdict(list)
-    for pk, wait in waits.items():
-        by_wait[round(wait, 3)].append(pk)
-    for wait, ids in by_wait.items():
+    for pk, wait_seconds in waits.items():
+        by_wait[round(wait_seconds, 3)].append(pk)
+    for wait_seconds, ids in by_wait.items():
         Delivery.objects.filter(id__in=ids, claimed_by=worker).update(
-            next_attempt_at=now + timedelta(seconds=wait), claimed_until=None, claimed_by=""
+            next_attempt_at=now + timedelta(seconds=wait_seconds), claimed_until=None, claimed_by=""
         )
 
 
@@ -326,7 +424,7 @@ def endpoint_failure_runs_record(*, jobs: list[Job], now: datetime) -> None:
     """Keep each endpoint's run of consecutive failed attempts, and pause it when the run gets too long."""
     runs: dict[int, list[Job]] = defaultdict(list)
     for job in jobs:
-        runs[job.delivery.endpoint_id].append(job)
+        runs[job.endpoint_id].append(job)
     for endpoint_id, endpoint_jobs in runs.items():
         _record_run(endpoint_id, endpoint_jobs, now)
 
@@ -337,12 +435,12 @@ def _record_run(endpoint_id: int, jobs: list[Job], now: datetime) -> None:
     if http.Verdict.SUCCESS in verdicts:
         trailing = len(verdicts) - 1 - max(i for i, v in enumerate(verdicts) if v == http.Verdict.SUCCESS)
         # A healthy endpoint (the common case) costs no statement and takes no row lock.
-        if jobs[0].delivery.endpoint.consecutive_failures != trailing:
+        if jobs[0].endpoint.consecutive_failures != trailing:
             endpoint.exclude(consecutive_failures=trailing).update(consecutive_failures=trailing)
         return
     endpoint.update(consecutive_failures=F("consecutive_failures") + len(verdicts))
     last_error = jobs[-1].result.error[:300]
-    threshold = jobs[0].delivery.endpoint.auto_pause_after
+    threshold = jobs[0].endpoint.auto_pause_after
     endpoint.filter(
         is_active=True, auto_pause_after__gt=0, consecutive_failures__gte=F("auto_pause_after")
     ).update(

@@ -7,6 +7,7 @@ stack. A value that cannot be right stops start-up with the variable's name.
 """
 
 import ipaddress
+import math
 from datetime import timedelta
 from pathlib import Path
 
@@ -305,11 +306,25 @@ POSTBACK_ALLOWED_NETWORKS = _parse_networks(env.list("POSTBACK_ALLOWED_NETWORKS"
 POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPlatform/1.0")
 # The sender: deliveries claimed per batch, concurrent requests per worker
 # process, seconds one sender task keeps looping, and the lease after which a
-# claimed delivery is free again (longer than a batch can take to send).
+# dead worker's claims are free again. A live sender renews its lease every
+# third of it, so a batch may take longer than the lease (slow partners).
 POSTBACK_SENDER_BATCH_SIZE = env.int("POSTBACK_SENDER_BATCH_SIZE", default=64)
 POSTBACK_SENDER_THREADS = env.int("POSTBACK_SENDER_THREADS", default=32)
 POSTBACK_SENDER_TIME_BUDGET_SECONDS = env.float("POSTBACK_SENDER_TIME_BUDGET_SECONDS", default=20.0)
-POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=300)
+POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=30)
+# A renewal due a third into the lease must land before it ends, even when the
+# database keeps it waiting as long as it may (connecting, or SQLite's busy wait).
+_db_wait, _db_wait_name = (
+    (float(_db["OPTIONS"]["timeout"]), "the SQLite busy timeout")
+    if _db["ENGINE"] == "django.db.backends.sqlite3"
+    else (float(_db["OPTIONS"]["connect_timeout"]), "DB_CONNECT_TIMEOUT")
+)
+if POSTBACK_LEASE_SECONDS < 1.5 * _db_wait:
+    raise ImproperlyConfigured(
+        f"POSTBACK_LEASE_SECONDS={POSTBACK_LEASE_SECONDS} is too short: a sender renews its lease every third of it, "
+        f"and a renewal may wait {_db_wait:g} s for the database ({_db_wait_name}); "
+        f"set POSTBACK_LEASE_SECONDS to at least {math.ceil(1.5 * _db_wait)}."
+    )
 # Seconds between retries, one entry per failed attempt; the last repeats.
 _retry_schedule = env.list("POSTBACK_RETRY_SCHEDULE", default="30,120,300,900,1800,3600,7200,14400,28800,43200".split(","))
 try:

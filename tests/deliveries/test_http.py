@@ -1,5 +1,6 @@
 import ipaddress
 import socket
+import threading
 import time
 from unittest import mock
 
@@ -9,6 +10,7 @@ from werkzeug import Response
 from deliveries import http
 from deliveries.http import OutboundRequest, Verdict, address_refusal, parse_retry_after
 from tests.support.network import resolve_to
+from tests.support.partner import partner_server
 
 def _get(url, **kwargs):
     return http.send(OutboundRequest(method="GET", url=url, headers={}, **kwargs))
@@ -170,3 +172,60 @@ def test_an_unexpected_error_becomes_a_retryable_failure_not_a_crash(loopback_al
         result = _get("http://127.0.0.1:9/pb")
 
     assert (result.verdict, result.error_class, result.error) == (Verdict.TRANSIENT, "internal", "boom")
+
+
+def _counting_connections(server) -> list[socket.socket]:
+    accepted, accept = [], server.process_request
+    server.process_request = lambda request, address: accepted.append(request) or accept(request, address)
+    return accepted
+
+
+def test_postbacks_to_one_partner_reuse_a_kept_alive_connection(loopback_allowed):
+    with partner_server() as partner:
+        accepted = _counting_connections(partner)
+
+        results = [_get(f"{partner.url}/pb?d={number}") for number in range(3)]
+
+    assert [result.verdict for result in results] == [Verdict.SUCCESS] * 3
+    assert [request["path"] for request in partner.received] == ["/pb?d=0", "/pb?d=1", "/pb?d=2"]
+    assert len(accepted) == 1
+
+
+def test_a_connection_the_partner_closed_while_idle_is_not_reused(loopback_allowed):
+    with partner_server() as partner:
+        accepted = _counting_connections(partner)
+        assert _get(f"{partner.url}/pb?d=1").verdict == Verdict.SUCCESS
+        # The partner drops its idle keep-alive connection (a restart, an idle timeout).
+        accepted[0].shutdown(socket.SHUT_RDWR)
+        time.sleep(0.1)
+
+        result = _get(f"{partner.url}/pb?d=2")
+
+    assert (result.verdict, len(accepted)) == (Verdict.SUCCESS, 2)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nonly\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_response_that_is_cut_off_is_a_connection_failure(loopback_allowed, answer):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def answer_half():
+            client, _ = listener.accept()
+            with client:
+                client.recv(65536)
+                client.sendall(answer)
+
+        thread = threading.Thread(target=answer_half)
+        thread.start()
+        result = _get(f"http://127.0.0.1:{listener.getsockname()[1]}/pb")
+        thread.join(timeout=5)
+
+    assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "connection")

@@ -12,10 +12,12 @@ from tests.support.processes import child_env
 from tests.support.services import child_database_url, require_postgres, require_programs
 from tests.support.stack import redis_server
 
-# Short lease and a fast beat, so recovery from a lost worker or message takes seconds.
+# Short lease and a fast beat, so recovery from a lost worker or message takes seconds
+# (a lease that short needs a short database connect timeout, or start-up refuses it).
 FAST_RECOVERY = {
     "POSTBACK_ALLOWED_NETWORKS": "127.0.0.0/8",
     "POSTBACK_LEASE_SECONDS": "3",
+    "DB_CONNECT_TIMEOUT": "2",
     "POSTBACK_SCHEDULER_INTERVAL_SECONDS": "0.5",
     "POSTBACK_SENDER_TIME_BUDGET_SECONDS": "4",
     "POSTBACK_SENDER_BATCH_SIZE": "16",

@@ -32,7 +32,7 @@ def test_the_api_answers_503_while_postgresql_restarts_and_recovers_by_itself(ow
     require_programs(str(PG_BIN / "initdb"), "runuser")
     with postgres_cluster() as cluster, partner_server() as partner:
         env = child_env(DATABASE_URL=cluster.url(), CELERY_BROKER_URL=f"{own_redis.url}/0",
-                        REDIS_URL=f"{own_redis.url}/1", DB_CONNECT_TIMEOUT="2", **FAST_RECOVERY)
+                        REDIS_URL=f"{own_redis.url}/1", **FAST_RECOVERY)
         manage(env, "migrate", "--noinput", timeout=180)
         platform_key = manage(env, "create_api_key", "faults").strip().splitlines()[-1]
         admin_key = manage(env, "create_api_key", "faults-admin", "--role", "admin").strip().splitlines()[-1]

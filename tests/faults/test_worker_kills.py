@@ -78,3 +78,46 @@ def _kill_at_random(workers, env, workdir, rng, *, partner, total: int) -> list[
         kill_group(workers[victim])
         workers[victim] = start_worker(env, workdir, name=f"w{victim}-{kill}", concurrency=WORKER_CONCURRENCY)
     return outstanding
+
+
+SHIPPED_LEASE_SECONDS = 30
+
+
+def test_a_killed_workers_claims_are_sent_again_within_a_minute_with_the_shipped_lease(stack_env, workdir):
+    # given: the shipped lease and connect timeout, one worker holding a batch in flight at a slow partner
+    env = {name: value for name, value in stack_env.items() if name not in ("POSTBACK_LEASE_SECONDS", "DB_CONNECT_TIMEOUT")}
+    with partner_server(delay=0.5) as partner:
+        endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="k"), url_template=partner.url + "/pb?e={event_id}")
+        events = [EventFactory(partner=endpoint.partner) for _ in range(40)]
+        with mock.patch.object(SENDER_WAKE_UP, "apply_async"):
+            ids = {str(d.pk) for d in deliveries_create_for_events(events=events)}
+        doomed = start_worker(env, workdir, name="doomed")
+        survivor = None
+        try:
+            with celery_beat(env, workdir):
+                wait_until(lambda: partner.received, timeout=30, message=f"a first postback\n{tail(workdir / 'beat.log')}")
+
+                # when: it is SIGKILLed, and another worker takes over
+                kill_group(doomed)
+                killed_at = time.time()
+                held = {str(pk) for pk in Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES)
+                        .exclude(claimed_by="").values_list("pk", flat=True)}
+                survivor = start_worker(env, workdir, name="survivor")
+                wait_until(
+                    lambda: not Delivery.objects.exclude(status="delivered").exists(), timeout=SHIPPED_LEASE_SECONDS + 45,
+                    message=f"every delivery to be delivered\n{tail(workdir / 'worker-survivor.log')}",
+                )
+        finally:
+            for worker in (doomed, survivor):
+                if worker is not None:
+                    stop_process_group(worker, grace_seconds=2)
+        sent_last = {}
+        for request in partner.received:
+            sent_last[request["webhook-id"]] = request["at"]
+
+    # then: what the dead worker held went out again once its lease ended, within a minute of the kill; none lost
+    assert held, "the kill must land while the worker holds claims"
+    delays = [sent_last[pk] - killed_at for pk in held]
+    print(f"{len(held)} held by the killed worker, sent again {min(delays):.1f}-{max(delays):.1f} s after the kill")
+    assert set(sent_last) == ids
+    assert SHIPPED_LEASE_SECONDS - 5 < min(delays) and max(delays) < 60

@@ -59,6 +59,7 @@ def test_a_delivery_whose_worker_is_killed_mid_send_completes_once_after_the_lea
         CELERY_BROKER_URL=redis_url(),
         POSTBACK_ALLOWED_NETWORKS="127.0.0.0/8",
         POSTBACK_LEASE_SECONDS=str(LEASE_SECONDS),
+        DB_CONNECT_TIMEOUT="2",  # a lease this short is refused with the default connect timeout
         POSTBACK_SENDER_TIME_BUDGET_SECONDS="1",
     )
     # An earlier transactional test's flush may have removed the seeded types.

@@ -1,0 +1,116 @@
+"""The sender's lease: renewed while a batch is out, so a slow batch is never sent twice, and given up when lost."""
+
+import contextlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from deliveries import sender
+from deliveries.models import Delivery
+from deliveries.sender import deliveries_claim_due, deliveries_lease_renew, deliveries_send_due
+from deliveries.services import delivery_cancel
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
+from tests.support.fresh_process import DJANGO_SETUP, django_setup, run_python
+from tests.support.partner import partner_server
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
+
+
+@pytest.fixture
+def one_sending_thread(monkeypatch):
+    """A pool of one thread, so the batch's requests go out one after another."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(sender, "_executor", pool)
+    yield
+    pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def batch_in_flight(settings, *, deliveries: int, lease: float, partner_delay: float):
+    """One sender sending ``deliveries`` to a slow partner in the background, its first request arrived."""
+    settings.POSTBACK_LEASE_SECONDS = lease
+    with partner_server(delay=partner_delay) as partner:
+        endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="slow"), url_template=partner.url + "/pb?d={delivery_id}")
+        ids = [DeliveryFactory(endpoint=endpoint, event=EventFactory(partner=endpoint.partner)).pk for _ in range(deliveries)]
+
+        def send():
+            try:
+                deliveries_send_due(worker="slow-sender")
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        wait_until(lambda: partner.received, timeout=10, message="the first request")
+        yield partner, ids, thread
+        thread.join(timeout=30)
+
+
+@pytest.mark.django_db
+def test_a_renewal_keeps_what_the_sender_still_holds_and_reports_the_rest_lost():
+    # given: two deliveries leased to one sender, one of them cancelled since
+    first, second = (DeliveryFactory() for _ in range(2))
+    assert sorted(deliveries_claim_due(worker="a", limit=10)) == sorted([first.pk, second.pk])
+    delivery_cancel(delivery=second)
+
+    # when
+    held = deliveries_lease_renew(ids=[first.pk, second.pk], worker="a")
+
+    # then
+    assert held == {first.pk}
+    assert deliveries_lease_renew(ids=[first.pk], worker="b") == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_outlives_its_lease_is_renewed_and_sent_once(settings, one_sending_thread):
+    # given: a one-second lease and a partner taking 0.6 s per request, four requests in a row (2.4 s)
+    with batch_in_flight(settings, deliveries=4, lease=1, partner_delay=0.6) as (partner, ids, thread):
+        # when: another sender keeps trying to claim while the batch is out
+        taken = []
+        while thread.is_alive():
+            taken += deliveries_claim_due(worker="other", limit=10)
+            time.sleep(0.1)
+
+    # then: the renewals kept every delivery with the first sender, and each was sent once
+    assert taken == []
+    assert sorted(request["path"] for request in partner.received) == sorted(f"/pb?d={pk}" for pk in ids)
+    assert set(Delivery.objects.values_list("status", "attempt_count")) == {("delivered", 1)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_cancelled_while_its_batch_is_out_is_not_sent(settings, one_sending_thread):
+    # given: three requests in a row at 0.8 s each, the lease renewed every 0.4 s
+    with batch_in_flight(settings, deliveries=3, lease=1.2, partner_delay=0.8) as (partner, ids, _thread):
+        # when: a manager cancels the last one before its turn
+        cancelled = next(pk for pk in reversed(ids) if str(pk) not in partner.webhook_ids())
+        delivery_cancel(delivery=Delivery.objects.get(pk=cancelled))
+
+    # then: it was never sent, it stays cancelled, and its attempt says why nothing went out
+    assert f"/pb?d={cancelled}" not in [request["path"] for request in partner.received]
+    assert len(partner.received) == 2
+    delivery = Delivery.objects.get(pk=cancelled)
+    assert (delivery.status, delivery.claimed_by) == ("cancelled", "")
+    assert list(delivery.attempts.values_list("outcome", "error_class")) == [("retry", "lease_lost")]
+    assert set(Delivery.objects.exclude(pk=cancelled).values_list("status", flat=True)) == {"delivered"}
+
+
+def test_a_lease_too_short_for_the_database_wait_is_refused(tmp_path):
+    result = django_setup(
+        tmp_path, DEBUG="true", DATABASE_URL="postgres://u@127.0.0.1:1/x", DB_CONNECT_TIMEOUT="5",
+        POSTBACK_LEASE_SECONDS="6",
+    )
+
+    assert result.returncode != 0
+    assert "POSTBACK_LEASE_SECONDS=6 is too short" in result.stderr
+    assert "DB_CONNECT_TIMEOUT" in result.stderr
+
+
+def test_the_default_lease_is_half_a_minute(tmp_path):
+    show = DJANGO_SETUP + "; from django.conf import settings; print(settings.POSTBACK_LEASE_SECONDS)"
+    result = run_python(tmp_path, "-c", show, DEBUG="true", DATABASE_URL="postgres://u@127.0.0.1:1/x")
+
+    assert (result.returncode, result.stdout.strip()) == (0, "30"), result.stderr
