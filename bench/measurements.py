@@ -605,16 +605,17 @@ def _first_receipt_by_event(dump: list) -> dict[str, float]:
     return first
 
 
-KILL_LEASE_SECONDS = 30
 KILL_PARTNER_DELAY_MS = 200
 
 
 def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
     """SIGKILL one of two workers mid-run; every delivery must still arrive, re-attempted within 60 s.
 
-    The lease is set to KILL_LEASE_SECONDS for this run (POSTBACK_LEASE_SECONDS): a claim held by a dead
-    worker is taken again only when its lease ends, so the lease bounds the re-attempt delay.
+    The workers run with the shipped settings: a claim held by a dead worker is taken again only when its
+    lease (POSTBACK_LEASE_SECONDS, renewed only by a live sender) ends, so the lease bounds the re-attempt delay.
     """
+    from django.conf import settings
+
     if not delivery_engine_available():
         return not_available("deliveries.tasks.send_due_deliveries is not in the tree")
     if _probe(ctx, "/api/v1/events/") == 404:
@@ -626,9 +627,8 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
     before = last_delivery_id()
     _backlog_ingest(ctx, run=run, events=events, partner=FANOUT_PARTNER)
     expected = delivery_count(since_id=before)
-    env = ctx.env | {"POSTBACK_LEASE_SECONDS": str(KILL_LEASE_SECONDS)}
-    workers = CeleryWorkers("postback_platform", env, ctx.config, "kill").start(count=2)
-    beat = beat_start(env)
+    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "kill").start(count=2)
+    beat = beat_start(ctx.env)
     # A partner answering in 200 ms keeps each claimed batch in flight long enough for the kill to land in one.
     ctx.sink.delay(KILL_PARTNER_DELAY_MS)
     try:
@@ -643,7 +643,7 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
         # What the dead worker left claimed and open: only a lease's end frees these.
         held_before = _held_by(victim_pids, since_id=before)
         received_at_kill = ctx.sink.stats()["unique"]
-        budget = max(10.0, min(KILL_LEASE_SECONDS + 60.0, ctx.seconds_left() - 60))
+        budget = max(10.0, min(settings.POSTBACK_LEASE_SECONDS + 60.0, ctx.seconds_left() - 60))
         procs.wait_until(lambda: _open_count(since_id=before) == 0, timeout=budget, interval=0.25)
     finally:
         ctx.sink.delay(0)
@@ -657,7 +657,7 @@ def worker_kill(ctx: Context, *, delivery_rate: float | None) -> dict:
     duplicates = sum(len(times) - 1 for times in receipts.values())
     return {
         "status": "measured", "events": events, "fanout": ctx.fanout, "expected": expected,
-        "lease_seconds": KILL_LEASE_SECONDS, "partner_answer_delay_ms": KILL_PARTNER_DELAY_MS,
+        "lease_seconds": settings.POSTBACK_LEASE_SECONDS, "partner_answer_delay_ms": KILL_PARTNER_DELAY_MS,
         "received_before_kill": received_at_kill,
         "unique_received": len(first), "lost": expected - len(first), "duplicates": duplicates,
         "held_by_killed_worker": len(held_before), "held_reattempted": len(held_delays),
