@@ -5,10 +5,9 @@ formatted in SQL as ``csv_cell`` formats it, and COPY quotes the cells that
 Python's csv module quotes (those holding a comma, a double quote, CR or LF).
 Two habits of COPY are undone:
 
-- it ends rows with LF, the files with CRLF. Text cells send a line feed as
-  CR SOH ETX (and SOH itself as SOH STX), so every LF that arrives ends a row;
-  once those are CRLF, the marker turns back into LF. The CR keeps COPY
-  quoting such a cell, as Python's csv module quotes a cell with a line feed;
+- it ends rows with LF, the files with CRLF. COPY sends each row as one
+  message and libpq hands them over one at a time, so the last byte of each
+  is the row's end, whatever line feeds the cells hold;
 - it writes an empty string as ``""`` to tell it from NULL: text cells send
   NULL instead, written empty like Python's ``None`` and ``""``.
 
@@ -61,9 +60,9 @@ def copy_pieces(queryset: QuerySet, columns: Sequence["Column"], *, bom: bool = 
             select = cursor.mogrify(head + page + tail, [*cell_params, *page_params])
             header = b"true" if last_id is None else b"false"
             lines: list[bytes] = []
-            # libpq hands COPY data over a row at a time: one append per row. The sink
-            # must not be the list itself (a list holding its own append is a cycle,
-            # and every page would stay in memory until the garbage collector ran).
+            # One append per row. The sink must not be the list itself: a list holding
+            # its own append is a cycle, and pages would stay in memory until the
+            # garbage collector ran.
             sink = SimpleNamespace(write=lines.append)
             with connection.wrap_database_errors:
                 cursor.copy_expert(b"COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER %s)" % (select, header), sink)
@@ -75,10 +74,11 @@ def copy_pieces(queryset: QuerySet, columns: Sequence["Column"], *, bom: bool = 
 
 
 def _csv_text(lines: list[bytes]) -> str:
-    data = b"".join(lines).replace(b"\n", b"\r\n")
-    if b"\x01" in data:
-        data = data.replace(b"\r\x01\x03", b"\n").replace(b"\x01\x02", b"\x01")
-    return data.decode()
+    """COPY's rows (each ending in LF) ending in CRLF."""
+    data = b"".join(lines)
+    if data.count(b"\n") == len(lines):  # no cell holds a line feed: each one ends a row
+        return data.replace(b"\n", b"\r\n").decode()
+    return b"".join(line[:-1] + b"\r\n" for line in lines).decode()
 
 
 def _page(queryset: QuerySet, columns: Sequence["Column"], *, after: int | None) -> tuple[str, tuple]:
@@ -138,4 +138,4 @@ def _text_cell(value: str, column: "Column") -> tuple[str, list]:
         text, params = column.clean_sql(text)
     elif column.clean:
         raise ValueError(f"{column.source} is cleaned in Python but not in SQL")
-    return f"replace(replace({text}, E'\\x01', E'\\x01\\x02'), E'\\n', E'\\r\\x01\\x03')", params
+    return text, params
