@@ -15,6 +15,7 @@ from partners.config_cache import routing_config
 from partners.models import PostbackEndpoint
 from partners.routing import routes_for
 from partners.selectors import EndpointRoute, payout_rules_by_partner_type
+from postback_platform.rows import rows_insert
 from reporting.rollup import stats_days_mark, stats_days_of
 
 from . import signing
@@ -34,32 +35,48 @@ class DeliveryStateError(ValueError):
 def deliveries_create_for_events(
     *, events: Iterable, routes: Iterable[EndpointRoute] | None = None
 ) -> list[Delivery]:
-    """Create one pending delivery per matching endpoint for each stored event.
+    """Create one pending delivery per matching endpoint for each stored event, and return them.
 
     Called inside the ingest transaction, so an event and its deliveries
     commit together; one sender wake-up follows the commit, however many
     deliveries the batch made. Endpoints are loaded once for the whole batch.
     """
-    routes = routing_config().routes if routes is None else routes
     now = timezone.now()
-    deliveries = [
-        Delivery(
-            event=event,
-            endpoint_id=route.endpoint_id,
-            partner_id=route.partner_id,
-            event_type_id=delivery_type,
-            is_test=event.is_test,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for event in events
-        for route, delivery_type in routes_for(event, routes)
-    ]
-    if not deliveries:
+    matched = _routes_matched(events, routes)
+    ids = _deliveries_insert(matched, now)
+    return [_delivery(pk, *match, now) for pk, match in zip(ids, matched, strict=True)]
+
+
+def deliveries_add_for_events(*, events: Iterable, routes: Iterable[EndpointRoute] | None = None) -> int:
+    """``deliveries_create_for_events`` for a batch, whose answer lists no deliveries: how many, no instances."""
+    return len(_deliveries_insert(_routes_matched(events, routes), timezone.now()))
+
+
+def _routes_matched(events: Iterable, routes: Iterable[EndpointRoute] | None) -> list[tuple]:
+    routes = routing_config().routes if routes is None else routes
+    return [(event, route, delivery_type) for event in events for route, delivery_type in routes_for(event, routes)]
+
+
+def _deliveries_insert(matched: list[tuple], now) -> list[int]:
+    if not matched:
         return []
-    created = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    ids = rows_insert(
+        Delivery,
+        columns=["event", "endpoint", "partner", "event_type", "is_test"],
+        rows=[(event.pk, route.endpoint_id, route.partner_id, kind, event.is_test) for event, route, kind in matched],
+        shared={"next_attempt_at": now, "created_at": now, "updated_at": now},
+    )
     sender_wake_on_commit()
-    return created
+    return ids
+
+
+def _delivery(pk: int, event, route: EndpointRoute, delivery_type: str, now) -> Delivery:
+    delivery = Delivery(
+        pk=pk, event=event, endpoint_id=route.endpoint_id, partner_id=route.partner_id, event_type_id=delivery_type,
+        is_test=event.is_test, next_attempt_at=now, created_at=now, updated_at=now,
+    )
+    delivery._state.adding = False  # stored: as bulk_create leaves its objects
+    return delivery
 
 
 def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:

@@ -28,10 +28,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from deliveries.services import deliveries_create_for_events
+from deliveries.services import deliveries_add_for_events, deliveries_create_for_events
 from monitoring import observe
 from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
+from postback_platform.rows import rows_insert
 
 from .models import Event, EventType, Player
 from .validation import Catalog, EventInput, differing_fields, validate_event
@@ -60,16 +61,21 @@ class IngestResult:
 
 
 def event_ingest(*, data) -> IngestResult:
-    return events_ingest(items=[data])[0]
+    return events_ingest(items=[data], with_deliveries=True)[0]
 
 
-def events_ingest(*, items: list) -> list[IngestResult]:
-    """Store every valid, new event of ``items``; return one result per item, in order."""
+def events_ingest(*, items: list, with_deliveries: bool = False) -> list[IngestResult]:
+    """Store every valid, new event of ``items``; return one result per item, in order.
+
+    ``with_deliveries`` puts a new event's deliveries in its result (a
+    single event's answer lists them; a batch's does not, and skips making
+    an object per delivery).
+    """
     config = routing_config()
     catalog = catalog_load(config=config)
     outcomes = [validate_event(raw, catalog) for raw in items]
     inputs = _first_occurrences(outcome for outcome in outcomes if isinstance(outcome, EventInput))
-    stored = _store(inputs=inputs, config=config) if inputs else {}
+    stored = _store(inputs=inputs, config=config, with_deliveries=with_deliveries) if inputs else {}
     results = [_result_for(raw, outcome, stored, inputs) for raw, outcome in zip(items, outcomes, strict=True)]
     observe.events_stored(events=[result.event for result in results if result.status == CREATED])
     return results
@@ -136,20 +142,22 @@ def _attribution_warnings(event_input: EventInput, event: Event) -> list[str]:
     ]
 
 
-def _store(*, inputs: dict[str, EventInput], config: RoutingConfig) -> dict[str, _Stored]:
+def _store(**kwargs) -> dict[str, _Stored]:
     for _ in range(MAX_STORE_ROUNDS - 1):
         try:
             with transaction.atomic():
-                return _store_once(inputs=inputs, config=config)
+                return _store_once(**kwargs)
         except IntegrityError:
             # A concurrent request stored one of these event_ids (or a first
             # deposit) first; the next round sees its rows.
             continue
     with transaction.atomic():
-        return _store_once(inputs=inputs, config=config)
+        return _store_once(**kwargs)
 
 
-def _store_once(*, inputs: dict[str, EventInput], config: RoutingConfig) -> dict[str, _Stored]:
+def _store_once(
+    *, inputs: dict[str, EventInput], config: RoutingConfig, with_deliveries: bool
+) -> dict[str, _Stored]:
     partners = config.partners
     now = timezone.now()
     existing = {
@@ -169,12 +177,33 @@ def _store_once(*, inputs: dict[str, EventInput], config: RoutingConfig) -> dict
         _event_for(event_input, players[event_input.player_id], has_first_deposit, changed, partners, now)
         for event_input in new_inputs
     ]
-    _players_save(new=new_players, changed=changed)
+    _players_save(new=new_players, changed=changed, now=now)
     # A fixed insert order keeps two batches with common event_ids from deadlocking.
-    Event.objects.bulk_create(sorted((stored.event for stored in built), key=lambda event: event.event_id))
-    deliveries = deliveries_create_for_events(events=[stored.event for stored in built], routes=config.routes)
-    _attach_deliveries(built, deliveries, partners)
+    _events_insert(sorted((stored.event for stored in built), key=lambda event: event.event_id), now)
+    events = [stored.event for stored in built]
+    if with_deliveries:
+        _attach_deliveries(built, deliveries_create_for_events(events=events, routes=config.routes), partners)
+    else:
+        deliveries_add_for_events(events=events, routes=config.routes)
     return existing | {stored.event.event_id: stored for stored in built}
+
+
+_EVENT_COLUMNS = [
+    "event_id", "type", "player", "partner", "click_id", "amount", "currency", "params", "occurred_at",
+    "is_first_deposit", "content_hash",
+]
+
+
+def _events_insert(events: list[Event], now) -> None:
+    rows = (
+        (event.event_id, event.type_id, event.player_id, event.partner_id, event.click_id, event.amount,
+         event.currency, event.params, event.occurred_at, event.is_first_deposit, event.content_hash)
+        for event in events
+    )
+    ids = rows_insert(Event, columns=_EVENT_COLUMNS, rows=rows, shared={"received_at": now})
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False  # stored: as bulk_create leaves its objects
 
 
 def _attach_deliveries(built: list[_Stored], deliveries: list[Delivery], partners: dict) -> None:
@@ -203,7 +232,7 @@ def _players_locked(*, player_ids: set[str]) -> dict[str, Player]:
     return {player.player_id: player for player in locked}
 
 
-def _players_save(*, new: dict[str, Player], changed: dict[str, Player]) -> None:
+def _players_save(*, new: dict[str, Player], changed: dict[str, Player], now) -> None:
     """Insert new players with their final attribution; update the existing ones that changed.
 
     A plain INSERT, not ON CONFLICT DO NOTHING: when a concurrent request
@@ -211,8 +240,14 @@ def _players_save(*, new: dict[str, Player], changed: dict[str, Player]) -> None
     runs again with that player locked, instead of silently losing this
     round's attribution.
     """
-    if new:
-        Player.objects.bulk_create(list(new.values()))
+    rows_insert(
+        Player,
+        columns=["player_id", "partner", "click_id", "tracking_params", "attributed_at", "registered_at",
+                 "first_deposit_at"],
+        rows=[(player.player_id, player.partner_id, player.click_id, player.tracking_params, player.attributed_at,
+               player.registered_at, player.first_deposit_at) for player in new.values()],
+        shared={"created_at": now},
+    )
     updated = [player for player_id, player in changed.items() if player_id not in new]
     if updated:
         Player.objects.bulk_update(updated, _PLAYER_FIELDS)
