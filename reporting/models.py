@@ -57,15 +57,18 @@ class DailyMoney(models.Model):
 
 
 class DailyPlayers(models.Model):
-    """Distinct players of one day in one grouping set of {partner, event type}.
+    """Distinct players of ``span`` days from ``day`` in one grouping set of {partner, event type}.
 
     ``by_partner`` and ``by_type`` say which of the two the row is grouped by
     (a null partner in a row grouped by partner is the unattributed events).
-    ``players`` is exact; ``sketch`` (``reporting.sketch``) merges with the
-    other days' sketches into an estimate for a span of several days.
+    A row of one day has the exact count in ``players``. Longer spans are
+    blocks of 2, 4, … 512 days aligned on the day's ordinal, so any range is
+    a few blocks (a 120-day range at most 12): their ``sketch``
+    (``reporting.sketch``) merges into the range's count.
     """
 
     day = models.DateField()
+    span = models.PositiveSmallIntegerField(default=1)
     by_partner = models.BooleanField()
     by_type = models.BooleanField()
     partner = models.ForeignKey("partners.Partner", null=True, on_delete=models.CASCADE, related_name="+")
@@ -74,7 +77,7 @@ class DailyPlayers(models.Model):
     sketch = models.BinaryField()
 
     class Meta:
-        indexes = [models.Index(fields=["by_partner", "by_type", "day"], name="daily_players_set_day")]
+        indexes = [models.Index(fields=["by_partner", "by_type", "span", "day"], name="daily_players_set_span_day")]
 
 
 class RollupState(models.Model):

@@ -53,6 +53,7 @@ from partners.models import PayoutRule
 from .models import DailyCounts, DailyMoney, DailyPlayers, RollupState, StaleDay
 from .sketch import Sketch, player_hash
 from .selectors import reporting_time_zone
+from .spans import MAX_SPAN, block_start
 
 DEPOSIT_TYPES = (EventType.DEPOSIT, EventType.FIRST_DEPOSIT)
 MONEY_PLACES = Decimal("0.0001")
@@ -214,11 +215,13 @@ def stats_day_aggregate(*, day: dt.date) -> None:
         )
         counts = _counts(day, events, deliveries)
         money, players = _money(day, events), _players(day, events)
-        for model in (DailyCounts, DailyMoney, DailyPlayers):
+        for model in (DailyCounts, DailyMoney):
             model.objects.filter(day=day).delete()
+        DailyPlayers.objects.filter(day=day, span=1).delete()
         DailyCounts.objects.bulk_create(counts, batch_size=1000)
         DailyMoney.objects.bulk_create(money, batch_size=1000)
         DailyPlayers.objects.bulk_create(players, batch_size=1000)
+        _blocks_aggregate(day)
 
 
 def _counts(day: dt.date, events: QuerySet, deliveries: QuerySet) -> list[DailyCounts]:
@@ -288,6 +291,26 @@ def _players(day: dt.date, events: QuerySet) -> list[DailyPlayers]:
         )
         for (by_partner, by_type, partner_id, event_type), members in groups.items()
     ]
+
+
+def _blocks_aggregate(day: dt.date) -> None:
+    """Merge again the blocks of 2, 4, … days that hold ``day``, each from its two halves."""
+    span = 2
+    while span <= MAX_SPAN:
+        start = block_start(day, span)
+        halves = DailyPlayers.objects.filter(span=span // 2, day__in=[start, start + dt.timedelta(days=span // 2)])
+        merged: dict[tuple, Sketch] = defaultdict(Sketch)
+        for by_partner, by_type, partner_id, event_type, sketch in halves.values_list(
+            "by_partner", "by_type", "partner_id", "event_type", "sketch"
+        ):
+            merged[(by_partner, by_type, partner_id, event_type)].add(Sketch.loads(sketch))
+        DailyPlayers.objects.filter(span=span, day=start).delete()
+        DailyPlayers.objects.bulk_create([
+            DailyPlayers(day=start, span=span, by_partner=by_partner, by_type=by_type, partner_id=partner_id,
+                         event_type=event_type, players=sketch.count(), sketch=sketch.dumps())
+            for (by_partner, by_type, partner_id, event_type), sketch in merged.items()
+        ], batch_size=1000)
+        span *= 2
 
 
 def _with_payout(events: QuerySet) -> QuerySet:

@@ -12,9 +12,9 @@ Definitions (the README's "Statistics and exports" repeats them):
 
 - ``events``, ``unique_players``: events of the group and distinct players among them.
   Distinct players are exact for a row of one day (grouped by day, or a one-day
-  range). Over several days they come from merged sketches (``reporting.sketch``):
-  exact while a group holds at most 512 players, else an estimate with a standard
-  error of 1.6 %;
+  range). Over several days they come from the sketches of the few aligned blocks
+  of days that tile the range, merged (``reporting.sketch``): exact while a group
+  holds at most 512 players, else an estimate with a standard error of 1.6 %;
 - ``registrations``: events of type ``registration``;
 - ``first_deposits``: events that are a player's first deposit (``is_first_deposit``),
   whether reported as ``deposit`` or ``first_deposit``;
@@ -43,12 +43,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from partners.payouts import money
 
 from .models import DailyCounts, DailyMoney, DailyPlayers
 from .sketch import Sketch
+from .spans import blocks_covering
 
 GROUP_BY_FIELDS = ("day", "partner", "event_type")
 MONEY_PLACES = Decimal("0.0001")
@@ -181,9 +182,12 @@ def _unique_players(query: StatsQuery) -> dict[tuple, int]:
     keys = _keys(query.group_by)
     if "day" in query.group_by or query.date_from == query.date_to:
         return {_key(values, query.group_by): values["players"]
-                for values in _grouped(rows, keys, players=Sum("players"))}
+                for values in _grouped(rows.filter(span=1), keys, players=Sum("players"))}
+    blocks = Q()
+    for span, start in blocks_covering(query.date_from, query.date_to):
+        blocks |= Q(span=span, day=start)
     merged: dict[tuple, Sketch] = defaultdict(Sketch)
-    for values in rows.annotate(**keys).values(*keys, "sketch").order_by():
+    for values in rows.filter(blocks).annotate(**keys).values(*keys, "sketch").order_by():
         merged[_key(values, query.group_by)].add(Sketch.loads(values["sketch"]))
     return {key: sketch.count() for key, sketch in merged.items()}
 

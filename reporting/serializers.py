@@ -2,13 +2,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+GROUPS = ("day", "partner", "event_type")
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class PlainDecimalField(serializers.Field):
     """A decimal as a plain string (``"125.50"``), never a float or an exponent."""
 
     def to_representation(self, value):
-        return None if value is None else format(value, "f")
+        return _plain(value)
 
 
 class StatsRowSerializer(serializers.Serializer):
@@ -34,8 +36,23 @@ class StatsRowSerializer(serializers.Serializer):
     )
 
     def to_representation(self, row):
-        data = super().to_representation(row)
-        for name in ("day", "partner", "event_type"):
-            if name not in self.context["group_by"]:
-                data.pop(name)
+        # Written out rather than field by field: DRF's generic path took longer
+        # than reading the roll-up for a 120-day range (7,000 rows).
+        group_by = self.context["group_by"]
+        data = {name: getattr(row, name) for name in GROUPS if name in group_by}
+        if "day" in data:
+            data["day"] = data["day"].isoformat()
+        data.update(
+            {name: getattr(row, name) for name in ("events", "unique_players", "registrations", "first_deposits")},
+            deposit_sum={currency: _plain(amount) for currency, amount in row.deposit_sum.items()},
+            payout_sum={currency: _plain(amount) for currency, amount in row.payout_sum.items()},
+            deliveries_delivered=row.deliveries_delivered,
+            deliveries_failed=row.deliveries_failed,
+            deliveries_pending=row.deliveries_pending,
+            conversion_rate=_plain(row.conversion_rate),
+        )
         return data
+
+
+def _plain(value) -> str | None:
+    return None if value is None else format(value, "f")

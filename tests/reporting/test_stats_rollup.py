@@ -16,6 +16,7 @@ from reporting import rollup
 from reporting.models import DailyPlayers, RollupState, StaleDay
 from reporting.rollup import stats_as_of, stats_rollup_refresh
 from reporting.selectors import StatsQuery, stats_rows, stats_totals
+from reporting.spans import blocks_covering
 from tests.deliveries.conftest import loopback_allowed, partner_url  # noqa: F401  (fixtures)
 from tests.factories import (
     DeliveryFactory,
@@ -58,6 +59,7 @@ def test_a_late_event_for_an_old_day_is_counted_and_only_its_day_is_aggregated_a
     # then
     assert aggregated == 1
     assert [(row.day, row.events) for row in stats_rows(EVERYTHING)] == [(OLD_DAY, 2), (NEW_NOON.date(), 1)]
+    assert stats_totals(EVERYTHING).unique_players == 3
 
 
 def test_an_old_delivery_that_the_sender_delivers_moves_from_pending_to_delivered(httpserver, partner_url,
@@ -203,7 +205,19 @@ def test_small_groups_merge_exactly_across_days():
     row, = stats_rows(StatsQuery(dt.date(2026, 11, 1), dt.date(2026, 11, 10), group_by=("partner",)))
 
     assert row.unique_players == 400
-    assert DailyPlayers.objects.filter(by_partner=True, by_type=False).count() == 10
+    assert DailyPlayers.objects.filter(by_partner=True, by_type=False, span=1).count() == 10
+
+
+@pytest.mark.parametrize(("first", "last"), [(dt.date(2026, 7, 28), dt.date(2026, 11, 24)),
+                                             (dt.date(2025, 1, 1), dt.date(2026, 12, 31)),
+                                             (dt.date(2026, 11, 3), dt.date(2026, 11, 3))])
+def test_a_range_is_tiled_by_few_aligned_blocks(first, last):
+    blocks = blocks_covering(first, last)
+
+    days = [start + dt.timedelta(days=n) for span, start in blocks for n in range(span)]
+    assert days == [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    assert all(start.toordinal() % span == 0 for span, start in blocks)
+    assert len(blocks) <= 2 * (last - first).days.bit_length() + 1
 
 
 # --- Concurrency (PostgreSQL) ----------------------------------------------------------
