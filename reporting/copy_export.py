@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 ROWS_PER_COPY = 5000
 
 _TRIGGER_CODES = ", ".join(str(ord(trigger)) for trigger in FORMULA_TRIGGERS)
+_LAST_TRIGGER_CODE = max(map(ord, FORMULA_TRIGGERS))
 _INTEGER_FIELDS = {
     "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
     "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
@@ -130,9 +131,14 @@ def _cell(value: str, field_type: str, column: "Column") -> tuple[str, list]:
 
 
 def _text_cell(value: str, column: "Column") -> tuple[str, list]:
-    # The formula guard and ``clean`` commute (cutting query strings keeps
-    # the first character), so the guard can come first, as it costs least.
-    text = f"NULLIF(CASE WHEN ascii({value}) IN ({_TRIGGER_CODES}) THEN '''' || {value} ELSE {value} END, '')"
+    # Most cells start with a letter, above every trigger: one test settles
+    # them (NULLIF and the IN list on every cell cost a third of the SELECT).
+    # The guard and ``clean`` commute (cutting query strings keeps the first
+    # character), so the guard comes first, as it costs least.
+    text = (
+        f"CASE WHEN ascii({value}) > {_LAST_TRIGGER_CODE} THEN {value} WHEN {value} = '' THEN NULL "
+        f"WHEN ascii({value}) IN ({_TRIGGER_CODES}) THEN '''' || {value} ELSE {value} END"
+    )
     params = []
     if column.clean_sql:
         text, params = column.clean_sql(text)
