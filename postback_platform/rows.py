@@ -12,7 +12,7 @@ SQLite (3.35+) alike.
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import DateTimeField, DecimalField, JSONField, Model
 
 _PREPARED = (DateTimeField, DecimalField, JSONField)
@@ -27,40 +27,37 @@ def rows_insert(
     key) whose values each row gives; ``shared`` gives values common to all
     rows; every other field takes its default.
     """
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: the proxy's per-thread look-up costs more than a value
     meta = model._meta
     given = {meta.get_field(name).attname: meta.get_field(name) for name in columns}
     shared = {meta.get_field(name).attname: value for name, value in (shared or {}).items()}
     rest = [field for field in meta.concrete_fields if field.attname not in given and not field.primary_key]
-    constants = [_prepared(field, shared[field.attname] if field.attname in shared else field.get_default())
+    constants = [field.get_db_prep_save(shared[field.attname] if field.attname in shared else field.get_default(), db)
                  for field in rest]
     prepared = [(index, field) for index, field in enumerate(given.values()) if isinstance(field, _PREPARED)]
     values = []
     for row in rows:
         row = list(row)
         for index, field in prepared:
-            row[index] = _prepared(field, row[index])
+            row[index] = field.get_db_prep_save(row[index], db)
         values.append((*row, *constants))
-    return _insert(meta, [*given.values(), *rest], values)
+    return _insert(db, meta, [*given.values(), *rest], values)
 
 
-def _prepared(field, value):
-    return field.get_db_prep_save(value, connection)
-
-
-def _insert(meta, fields: list, values: list[tuple]) -> list:
+def _insert(db, meta, fields: list, values: list[tuple]) -> list:
     if not values:
         return []
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     head = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) VALUES "
     )
     tail = f" RETURNING {quote(meta.pk.column)}"
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     per_statement = len(values)
-    if connection.features.max_query_params:
-        per_statement = max(1, connection.features.max_query_params // len(fields))
+    if db.features.max_query_params:
+        per_statement = max(1, db.features.max_query_params // len(fields))
     keys = []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for start in range(0, len(values), per_statement):
             chunk = values[start:start + per_statement]
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail, [value for item in chunk for value in item])
