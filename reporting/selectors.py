@@ -181,7 +181,7 @@ def _unique_players(query: StatsQuery) -> dict[tuple, int]:
     rows = _in_range(DailyPlayers, query).filter(by_partner=by_partner, by_type=by_type)
     keys = _keys(query.group_by)
     if "day" in query.group_by or query.date_from == query.date_to:
-        return {_key(values, query.group_by): values["players"]
+        return {_key(values, query.group_by): values["players"] or 0
                 for values in _grouped(rows.filter(span=1), keys, players=Sum("players"))}
     blocks = Q()
     for span, start in blocks_covering(query.date_from, query.date_to):

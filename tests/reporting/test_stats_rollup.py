@@ -12,6 +12,7 @@ from deliveries.sender import deliveries_send_due
 from deliveries.services import delivery_cancel, delivery_resend
 from events.models import Event, EventType, Player
 from events.services import event_ingest
+from postback_platform.celery import app as celery_app
 from reporting import rollup
 from reporting.models import DailyPlayers, RollupState, StaleDay
 from reporting.rollup import stats_as_of, stats_rollup_refresh
@@ -44,6 +45,18 @@ def _built() -> None:
     """Bring the roll-up up to date and leave nothing stale behind."""
     stats_rollup_refresh(budget_seconds=60)
     assert not StaleDay.objects.exists()
+
+
+def test_beat_refreshes_the_roll_up_every_minute_through_a_task_a_worker_finds(settings):
+    (entry,) = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"].startswith("reporting.")]
+    EventFactory(occurred_at=OLD_NOON)
+    celery_app.loader.import_default_modules()  # what a worker does at start: autodiscovery finds the task
+
+    celery_app.tasks[entry["task"]].delay()
+
+    assert entry["schedule"] == 60.0
+    assert stats_totals(_day(OLD_DAY)).events == 1
+    assert stats_as_of() is not None
 
 
 def test_a_late_event_for_an_old_day_is_counted_and_only_its_day_is_aggregated_again():
@@ -165,6 +178,13 @@ def test_the_command_rebuilds_everything_and_repairs_recent_days(capsys):
 
 
 # --- Distinct players -------------------------------------------------------------
+
+
+def test_a_range_without_events_has_zero_players_in_every_grouping():
+    _built()
+
+    assert stats_totals(_day(OLD_DAY)).unique_players == 0
+    assert stats_totals(EVERYTHING).unique_players == 0
 
 
 def _players_on(day: dt.date, count: int, prefix: str, partner=None) -> None:
