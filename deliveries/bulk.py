@@ -1,12 +1,11 @@
-"""Write many rows in one statement, from plain tuples.
+"""Update many rows in one statement, from plain tuples.
 
 Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per
-row and column, and ``bulk_create`` wants a model instance per row; at a
-sender's rates that Python work, not the database, was most of the time a
-postback took. These take tuples of values ready for the database
-(``db_datetime`` for timestamps) and write them with one ``INSERT … VALUES``
-or one ``WITH v(…) AS (VALUES …) UPDATE … FROM v``, on PostgreSQL and on
-SQLite (3.35+).
+row and column, and wants a model instance per row; at a sender's rates that
+Python work, not the database, was most of the time a postback took. This
+takes tuples of values ready for the database (``db_datetime`` for
+timestamps) and writes them with one ``WITH v(…) AS (VALUES …) UPDATE … FROM
+v``, on PostgreSQL and on SQLite (3.35+). Inserts: ``postback_platform.rows``.
 """
 
 from collections.abc import Sequence
@@ -18,19 +17,6 @@ from django.db.models import Model
 def db_datetime(value):
     """A timestamp as the database driver wants it (SQLite stores text)."""
     return connection.ops.adapt_datetimefield_value(value)
-
-
-def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "
-        f"VALUES {', '.join([row] * len(rows))}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for values in rows for value in values])
 
 
 def rows_update(
