@@ -1,8 +1,9 @@
 """The statistics' daily roll-up: which days changed, and aggregating a day again.
 
 A refresh first finds the days touched since the previous one and marks
-them stale (``StaleDay``), then aggregates the stale days again, newest
-first, each in its own transaction, within a time budget. Touched days are
+them stale (``StaleDay``), then aggregates the stale days again, longest
+marked first (newest day first among equals), each in its own transaction,
+within a time budget. Touched days are
 found without a write on the ingest or send path:
 
 - new events and deliveries: ids above the last run's mark. The mark only
@@ -51,8 +52,8 @@ from events.models import Event, EventType
 from partners.models import PayoutRule
 
 from .models import DailyCounts, DailyMoney, DailyPlayers, RollupState, StaleDay
-from .sketch import Sketch, player_hash
 from .selectors import reporting_time_zone
+from .sketch import Sketch, player_hash
 from .spans import MAX_SPAN, block_start
 
 DEPOSIT_TYPES = (EventType.DEPOSIT, EventType.FIRST_DEPOSIT)
