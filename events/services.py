@@ -160,15 +160,13 @@ def _store_once(
 ) -> dict[str, _Stored]:
     partners = config.partners
     now = timezone.now()
-    existing = {
-        event.event_id: _Stored(event=event, created=False, warnings=[])
-        for event in Event.objects.filter(event_id__in=list(inputs)).select_related("partner")
-    }
+    stored_events = _with_partners(list(Event.objects.filter(event_id__in=list(inputs))), config)
+    existing = {event.event_id: _Stored(event=event, created=False, warnings=[]) for event in stored_events}
     new_inputs = [event_input for event_id, event_input in inputs.items() if event_id not in existing]
     if not new_inputs:
         return existing
     player_ids = {event_input.player_id for event_input in new_inputs}
-    players = _players_locked(player_ids=player_ids)
+    players = _players_locked(player_ids=player_ids, config=config)
     new_players = {pid: Player(player_id=pid, created_at=now) for pid in sorted(player_ids - set(players))}
     has_first_deposit = _players_with_first_deposit(players=players, inputs=new_inputs)
     players |= new_players
@@ -182,7 +180,7 @@ def _store_once(
     _events_insert(sorted((stored.event for stored in built), key=lambda event: event.event_id), now)
     events = [stored.event for stored in built]
     if with_deliveries:
-        _attach_deliveries(built, deliveries_create_for_events(events=events, routes=config.routes), partners)
+        _attach_deliveries(built, deliveries_create_for_events(events=events, routes=config.routes), config)
     else:
         deliveries_add_for_events(events=events, routes=config.routes)
     return existing | {stored.event.event_id: stored for stored in built}
@@ -206,30 +204,31 @@ def _events_insert(events: list[Event], now) -> None:
         event._state.adding = False  # stored: as bulk_create leaves its objects
 
 
-def _attach_deliveries(built: list[_Stored], deliveries: list[Delivery], partners: dict) -> None:
+def _attach_deliveries(built: list[_Stored], deliveries: list[Delivery], config: RoutingConfig) -> None:
     """Keep each new event's deliveries, with their partners, so the answer needs no read-back."""
-    known = {partner.pk: partner for partner in partners.values()}
-    known |= {stored.event.partner_id: stored.event.partner for stored in built if stored.event.partner_id}
-    missing = {delivery.partner_id for delivery in deliveries} - set(known)
-    if missing:
-        known |= Partner.objects.in_bulk(missing)
     by_event: dict[int, list[Delivery]] = {stored.event.pk: [] for stored in built}
-    for delivery in deliveries:
-        delivery.partner = known[delivery.partner_id]
+    for delivery in _with_partners(deliveries, config):
         by_event[delivery.event_id].append(delivery)
     for stored in built:
         stored.deliveries = by_event[stored.event.pk]
 
 
-def _players_locked(*, player_ids: set[str]) -> dict[str, Player]:
+def _with_partners(objs: list, config: RoutingConfig) -> list:
+    """Set each object's partner from the routing configuration, instead of joining partners into every read."""
+    known = config.partners_by_id
+    missing = {obj.partner_id for obj in objs if obj.partner_id is not None} - known.keys()
+    if missing:  # partners newer than this process's configuration
+        known = {**known, **Partner.objects.in_bulk(missing)}
+    for obj in objs:
+        if obj.partner_id is not None:
+            obj.partner = known[obj.partner_id]
+    return objs
+
+
+def _players_locked(*, player_ids: set[str], config: RoutingConfig) -> dict[str, Player]:
     """The players that exist already, locked in key order so concurrent requests take turns without deadlock."""
-    locked = (
-        Player.objects.select_for_update(of=("self",))
-        .select_related("partner")
-        .filter(player_id__in=sorted(player_ids))
-        .order_by("player_id")
-    )
-    return {player.player_id: player for player in locked}
+    locked = Player.objects.select_for_update().filter(player_id__in=sorted(player_ids)).order_by("player_id")
+    return {player.player_id: player for player in _with_partners(list(locked), config)}
 
 
 def _players_save(*, new: dict[str, Player], changed: dict[str, Player], now) -> None:

@@ -45,6 +45,7 @@ class RoutingConfig:
 
     routes: tuple[EndpointRoute, ...]
     partners: Mapping[str, Partner]
+    partners_by_id: Mapping[int, Partner]
     amount_required: Mapping[str, bool]
 
 
@@ -74,9 +75,11 @@ def routing_config() -> RoutingConfig:
 
 
 def routing_config_load() -> RoutingConfig:
+    partners = list(Partner.objects.all())
     return RoutingConfig(
         routes=tuple(endpoint_routes()),
-        partners={partner.slug: partner for partner in Partner.objects.all()},
+        partners={partner.slug: partner for partner in partners},
+        partners_by_id={partner.pk: partner for partner in partners},
         amount_required=dict(EventType.objects.values_list("slug", "requires_amount")),
     )
 

@@ -13,12 +13,12 @@ def test_a_round_that_loses_an_insert_race_is_rolled_back_and_worked_out_again(m
     real_players_locked = services._players_locked
     rounds = []
 
-    def players_locked_while_another_request_inserts(*, player_ids):
+    def players_locked_while_another_request_inserts(*, player_ids, **kwargs):
         rounds.append(player_ids)
         if len(rounds) == 1:
             # What a concurrent request would do between our read of stored event_ids and our insert.
             EventFactory(event_id="r-1", player__player_id="someone-else")
-        return real_players_locked(player_ids=player_ids)
+        return real_players_locked(player_ids=player_ids, **kwargs)
 
     monkeypatch.setattr(services, "_players_locked", players_locked_while_another_request_inserts)
 
