@@ -10,8 +10,8 @@ the whole export through Django's request handler in a fresh process, so
 that process's peak RSS is the export's. The database is dropped at the end,
 whatever happens. Figures go to ``bench/results/export.json``.
 
-The point it proves: memory stays flat as the row count grows, because rows
-come from a server-side cursor and leave as CSV chunks.
+The point it proves: memory stays flat as the row count grows, because the
+file leaves in chunks (on PostgreSQL, one COPY page of rows at a time).
 """
 
 import argparse

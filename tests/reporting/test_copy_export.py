@@ -8,6 +8,7 @@ import re
 import sys
 from decimal import Decimal
 
+import psycopg2
 import pytest
 from django.db import connection
 from django.db.models import JSONField, Value
@@ -26,7 +27,7 @@ from reporting.exports import (
     table_rows,
 )
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
-from tests.support.services import require_postgres
+from tests.support.services import child_database_url, require_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +174,25 @@ def test_a_query_string_ends_where_pythons_whitespace_quotes_or_a_parenthesis_st
     spelled_out, python = re.compile(f"[{QUERY_STRING_END}]"), re.compile(r"[\s'\")]")
 
     assert [c for c in map(chr, range(sys.maxunicode + 1)) if bool(spelled_out.match(c)) != bool(python.match(c))] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_file_is_one_snapshot_while_rows_change_between_pages(monkeypatch):
+    require_postgres()
+    monkeypatch.setattr(copy_export, "ROWS_PER_COPY", 2)
+    events = [EventFactory(event_id=f"e-{n}", occurred_at=MOMENT) for n in range(4)]
+    pieces = copy_pieces(events_matching({}), EVENT_COLUMNS)
+
+    first = next(pieces)
+    with psycopg2.connect(child_database_url()) as other, other.cursor() as cursor:
+        cursor.execute("DELETE FROM events_event WHERE id = %s", [events[-1].pk])
+        cursor.execute(
+            "INSERT INTO events_event (event_id, type_id, player_id, partner_id, click_id, amount, currency, params,"
+            " occurred_at, received_at, is_first_deposit, is_test, content_hash)"
+            " SELECT 'late', type_id, player_id, partner_id, click_id, amount, currency, params, occurred_at,"
+            " received_at, is_first_deposit, is_test, md5('late') FROM events_event WHERE id = %s", [events[0].pk],
+        )
+    rest = [text for _, text in pieces]
+
+    exported = [row[1] for row in csv.reader(io.StringIO("".join([first[1], *rest]), newline=""))]
+    assert exported == ["event_id", "e-0", "e-1", "e-2", "e-3"]
