@@ -7,8 +7,8 @@ an internal target between the check and the connect.
 
 The client is the standard library's ``http.client`` over keep-alive
 connections this module pools by the checked address: sending is most of a
-sender's work, and this costs a third of the CPU per request of urllib3's
-pools and a tenth of a requests session's. HTTPS verifies certificates
+sender's work, and this costs half the CPU per request of urllib3's pools
+(about 0.1 ms against 0.22 ms, guard and classification included). HTTPS verifies certificates
 against the system's trust store, or ``POSTBACK_CA_BUNDLE``.
 """
 
