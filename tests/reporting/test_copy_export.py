@@ -1,5 +1,6 @@
 """PostgreSQL's COPY writes the event and delivery files byte for byte as the Python writer does."""
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -184,7 +185,8 @@ def test_the_file_is_one_snapshot_while_rows_change_between_pages(monkeypatch):
     pieces = copy_pieces(events_matching({}), EVENT_COLUMNS)
 
     first = next(pieces)
-    with psycopg2.connect(child_database_url()) as other, other.cursor() as cursor:
+    # psycopg2's own context manager ends the transaction but leaves the connection open.
+    with contextlib.closing(psycopg2.connect(child_database_url())) as other, other, other.cursor() as cursor:
         cursor.execute("DELETE FROM events_event WHERE id = %s", [events[-1].pk])
         cursor.execute(
             "INSERT INTO events_event (event_id, type_id, player_id, partner_id, click_id, amount, currency, params,"
