@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -197,9 +198,25 @@ def markdown(results: dict) -> str:
     lines += ["", "Delivery vs django-webhook: " + _fmt(ratio(out, "delivery", "peer_django_webhook"), "x") + ".", ""]
     lines += _volume()
     if ANALYSIS_PATH.exists():
-        lines += [ANALYSIS_PATH.read_text().strip(), ""]
+        lines += [analysis_text(ANALYSIS_PATH.read_text(), out).strip(), ""]
     lines += _details(out)
     return "\n".join(lines) + "\n"
+
+
+# In analysis.md, {{name.key.key}} is a figure of this run and {{ratio:name/baseline}} a ratio, so the
+# prose about what limits each figure always quotes the run it is printed with.
+_FIGURE = re.compile(r"\{\{(ratio:)?([\w./]+)\}\}")
+
+
+def analysis_text(text: str, out: dict) -> str:
+    def figure(match: re.Match) -> str:
+        if match.group(1):
+            name, baseline = match.group(2).split("/")
+            return _fmt(ratio(out, name, baseline), "x")
+        name, *path = match.group(2).split(".")
+        return _fmt(_get(out, name, *path))
+
+    return _FIGURE.sub(figure, text)
 
 
 def _latency_rows(out: dict) -> list[str]:
