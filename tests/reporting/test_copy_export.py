@@ -7,18 +7,21 @@ import io
 import json
 import re
 import sys
+import threading
+import time
 from decimal import Decimal
 
 import psycopg2
 import pytest
-from django.db import connection
+from django.db import DataError, connection
 from django.db.models import JSONField, Value
 
-from events.models import EventType
+from events.models import Event, EventType
 from reporting import copy_export
 from reporting.copy_export import copy_pieces
 from reporting.csv_export import csv_chunks, jsonb_text
 from reporting.exports import (
+    Column,
     DELIVERY_COLUMNS,
     EVENT_COLUMNS,
     QUERY_STRING_END,
@@ -149,7 +152,7 @@ def test_filtered_exports_and_the_bom_match_too(awkward_deliveries):
 
 
 def test_long_exports_come_in_pages_that_join_to_the_same_file(awkward_events, monkeypatch):
-    monkeypatch.setattr(copy_export, "ROWS_PER_COPY", 3)
+    monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 3)
     queryset = events_matching({})
 
     pieces = list(copy_pieces(queryset, EVENT_COLUMNS))
@@ -180,7 +183,7 @@ def test_a_query_string_ends_where_pythons_whitespace_quotes_or_a_parenthesis_st
 @pytest.mark.django_db(transaction=True)
 def test_the_file_is_one_snapshot_while_rows_change_between_pages(monkeypatch):
     require_postgres()
-    monkeypatch.setattr(copy_export, "ROWS_PER_COPY", 2)
+    monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 2)
     events = [EventFactory(event_id=f"e-{n}", occurred_at=MOMENT) for n in range(4)]
     pieces = copy_pieces(events_matching({}), EVENT_COLUMNS)
 
@@ -198,3 +201,64 @@ def test_the_file_is_one_snapshot_while_rows_change_between_pages(monkeypatch):
 
     exported = [row[1] for row in csv.reader(io.StringIO("".join([first[1], *rest]), newline=""))]
     assert exported == ["event_id", "e-0", "e-1", "e-2", "e-3"]
+
+
+def _many_events(count: int) -> None:
+    """``count`` copies of one event, made in SQL so a long COPY takes no time to set up."""
+    template = EventFactory(event_id="template", occurred_at=MOMENT)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_event (event_id, type_id, player_id, partner_id, click_id, amount, currency, params,"
+            " occurred_at, received_at, is_first_deposit, is_test, content_hash)"
+            " SELECT 'copy-' || g, type_id, player_id, partner_id, click_id, amount, currency, params, occurred_at,"
+            " received_at, is_first_deposit, is_test, md5(g::text) FROM events_event, generate_series(1, %s) AS g"
+            " WHERE id = %s", [count - 1, template.pk],
+        )
+
+
+def _copy_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "csv-copy"]
+
+
+# Inside a transaction the COPY runs under a savepoint; outside, in a transaction of its own.
+@pytest.mark.parametrize("outermost", [False, pytest.param(True, marks=pytest.mark.django_db(transaction=True))])
+def test_a_client_leaving_early_cancels_the_copy_and_leaves_the_connection_usable(monkeypatch, outermost):
+    require_postgres()
+    monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 10)
+    monkeypatch.setattr(copy_export, "PIECES_AHEAD", 1)
+    total = 200_000
+    _many_events(total)
+    received = []
+    write = copy_export._CopyProducer.write
+    monkeypatch.setattr(copy_export._CopyProducer, "write", lambda self, line: received.append(1) or write(self, line))
+    pieces = copy_pieces(events_matching({}), EVENT_COLUMNS)
+    assert next(pieces)[0] == 10
+
+    started = time.monotonic()
+    pieces.close()
+
+    assert time.monotonic() - started < 5
+    assert _copy_threads() == []
+    # The COPY was cut short, not read to its end.
+    assert len(received) < total
+    assert connection.in_atomic_block is not outermost
+    assert Event.objects.count() == total
+
+
+def test_an_error_in_the_copy_is_raised_to_the_reader_and_leaves_the_connection_usable():
+    require_postgres()
+    for n in range(6):
+        EventFactory(event_id="boom" if n == 4 else f"e-{n}", occurred_at=MOMENT)
+    columns = (
+        Column("id", "id"),
+        # Fails on one row.
+        Column("event_id", "event_id", clean=str,
+               clean_sql=lambda text: (f"CASE WHEN {text} = 'boom' THEN (1 / 0)::text ELSE {text} END", [])),
+    )
+    pieces = copy_pieces(events_matching({}), columns)
+
+    with pytest.raises(DataError, match="division by zero"):
+        list(pieces)
+
+    assert _copy_threads() == []
+    assert Event.objects.count() == 6
