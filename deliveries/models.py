@@ -19,9 +19,13 @@ class Delivery(models.Model):
 
     OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
 
-    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey("partners.PostbackEndpoint", on_delete=models.CASCADE, related_name="deliveries")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="deliveries")
+    # These three lead the unique constraint or a composite index below, which serve their
+    # look-ups and cascades; a separate index on each bare column would only cost inserts.
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(
+        "partners.PostbackEndpoint", on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event_type = models.ForeignKey(
         "events.EventType",
         to_field="slug",
@@ -105,7 +109,8 @@ class DeliveryAttempt(models.Model):
         RETRY = "retry", "Failed, will retry"
         FAILURE = "failure", "Failed permanently"
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    # one_attempt_number_per_delivery (delivery, number) serves the look-ups by delivery.
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts", db_index=False)
     number = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.IN_FLIGHT)
     started_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,45 @@
+"""The hot tables keep one index per look-up path, and every foreign key still leads one."""
+
+import pytest
+from django.db import connection
+
+from deliveries.models import Delivery, DeliveryAttempt
+from events.models import Event, Player
+
+HOT_MODELS = (Event, Player, Delivery, DeliveryAttempt)
+
+
+def _indexes(model) -> list[dict]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    return [c for c in constraints.values() if c["index"] or c["unique"] or c["primary_key"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", HOT_MODELS, ids=lambda model: model.__name__)
+def test_every_foreign_key_leads_an_index(model):
+    # Cascades, PROTECT checks and per-parent look-ups read the child table by this column.
+    leading = {index["columns"][0] for index in _indexes(model) if index["columns"]}
+    for field in model._meta.concrete_fields:
+        if field.is_relation:
+            assert field.column in leading, f"{model.__name__}.{field.name} leads no index"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", HOT_MODELS, ids=lambda model: model.__name__)
+def test_no_index_is_the_prefix_of_another(model):
+    # Every index costs each insert; one whose columns begin another serves nothing the longer one does not
+    # (partial indexes and unique constraints aside: they say something else).
+    plain = [tuple(index["columns"]) for index in _indexes(model)
+             if not index["unique"] and not index["primary_key"] and index["type"] != "partial"]
+    longer = [tuple(index["columns"]) for index in _indexes(model)]
+    for columns in plain:
+        covering = [other for other in longer if other != columns and other[: len(columns)] == columns]
+        assert not covering, f"{model.__name__}: index on {columns} is covered by {covering}"
+
+
+@pytest.mark.django_db
+def test_the_first_deposit_guard_survives_the_index_changes():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Event._meta.db_table)
+    assert constraints["one_first_deposit_per_player"]["unique"]
