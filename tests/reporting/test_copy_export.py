@@ -151,7 +151,7 @@ def test_filtered_exports_and_the_bom_match_too(awkward_deliveries):
         assert len(list(csv.reader(io.StringIO(copied, newline="")))) == rows + 1
 
 
-def test_long_exports_come_in_pages_that_join_to_the_same_file(awkward_events, monkeypatch):
+def test_long_exports_come_in_pieces_that_join_to_the_same_file(awkward_events, monkeypatch):
     monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 3)
     queryset = events_matching({})
 
@@ -181,7 +181,7 @@ def test_a_query_string_ends_where_pythons_whitespace_quotes_or_a_parenthesis_st
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_file_is_one_snapshot_while_rows_change_between_pages(monkeypatch):
+def test_the_file_is_one_snapshot_while_rows_change_between_pieces(monkeypatch):
     require_postgres()
     monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 2)
     events = [EventFactory(event_id=f"e-{n}", occurred_at=MOMENT) for n in range(4)]
