@@ -24,6 +24,7 @@ worker that dies stops renewing: its claims are free when the lease ends,
 and any sender takes them again.
 """
 
+import logging
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
@@ -46,6 +47,8 @@ from .bulk import db_datetime, rows_update
 from .models import Delivery, DeliveryAttempt
 from .rendering import RenderedRequest, event_request
 from .templating import TemplateError
+
+logger = logging.getLogger(__name__)
 
 # The event columns templates read, as they come with the claimed deliveries.
 EVENT_FIELDS = ("event_id", "player_id", "click_id", "amount", "currency", "params", "occurred_at")
@@ -342,26 +345,47 @@ def _pool() -> ThreadPoolExecutor:
 def _send_all(jobs: list[Job], worker: str, leased_at: float) -> None:
     """Send the jobs' requests, renewing their lease every third of it until the last answer is in."""
     futures: dict[Future, Job] = {_pool().submit(http.send, job.request): job for job in jobs if job.result is None}
-    every = settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
-    renew_at = leased_at + every
+    lease = settings.POSTBACK_LEASE_SECONDS
+    every = lease / RENEWALS_PER_LEASE
+    renew_at, lease_ends = leased_at + every, leased_at + lease
     pending = set(futures)
     while pending:
         done, pending = wait(pending, timeout=max(0.0, renew_at - time.monotonic()))
         for future in done:
             futures[future].result = NOT_SENT if future.cancelled() else future.result()
         if pending and time.monotonic() >= renew_at:
-            _renew(jobs, worker, futures)
+            renewed_at = time.monotonic()
+            if _renew(jobs, worker, futures):
+                lease_ends = renewed_at + lease
+            elif time.monotonic() + every >= lease_ends:
+                # The lease may pass to another sender before the next try: send nothing more of this batch.
+                _let_go(jobs, futures)
             renew_at = time.monotonic() + every
 
 
-def _renew(jobs: list[Job], worker: str, futures: dict[Future, Job]) -> None:
-    held = deliveries_lease_renew(ids=[job.pk for job in jobs if job.held], worker=worker)
+def _renew(jobs: list[Job], worker: str, futures: dict[Future, Job]) -> bool:
+    """Extend the lease of what this sender still holds; False when the database could not be asked."""
+    try:
+        held = deliveries_lease_renew(ids=[job.pk for job in jobs if job.held], worker=worker)
+    except DatabaseError:
+        logger.warning("could not renew the lease of %d deliveries; retrying while the lease lasts", len(jobs),
+                       exc_info=True)
+        connection.close()  # a broken connection is replaced on the next query
+        return False
     for job in jobs:
         job.held = job.pk in held
     # A request already on the wire cannot be called back; one still queued is not sent.
     for future, job in futures.items():
         if not job.held:
             future.cancel()
+    return True
+
+
+def _let_go(jobs: list[Job], futures: dict[Future, Job]) -> None:
+    for job in jobs:
+        job.held = False
+    for future in futures:
+        future.cancel()
 
 
 def _record(jobs: list[Job], worker: str) -> None:

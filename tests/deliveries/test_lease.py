@@ -6,10 +6,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from deliveries import sender
-from deliveries.models import Delivery
+from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import deliveries_claim_due, deliveries_lease_renew, deliveries_send_due
 from deliveries.services import delivery_cancel
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
@@ -96,6 +96,26 @@ def test_a_delivery_cancelled_while_its_batch_is_out_is_not_sent(settings, one_s
     assert (delivery.status, delivery.claimed_by) == ("cancelled", "")
     assert list(delivery.attempts.values_list("outcome", "error_class")) == [("retry", "lease_lost")]
     assert set(Delivery.objects.exclude(pk=cancelled).values_list("status", flat=True)) == {"delivered"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_that_cannot_renew_stops_sending_before_its_lease_can_pass_on(settings, one_sending_thread,
+                                                                               monkeypatch):
+    # given: the database refuses every renewal; six requests in a row at 0.5 s each, a 1.5 s lease
+    def database_gone(**_kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(sender, "deliveries_lease_renew", database_gone)
+    with batch_in_flight(settings, deliveries=6, lease=1.5, partner_delay=0.5) as (partner, ids, thread):
+        pass
+
+    # then: the queued requests were dropped before the lease could end, so no second sender can
+    # ever send them alongside this one; what went out is recorded on its attempt, not as an outcome
+    assert not thread.is_alive()
+    assert 1 <= len(partner.received) < 6
+    attempts = dict(DeliveryAttempt.objects.values_list("delivery_id", "error_class"))
+    assert list(attempts.values()).count("lease_lost") == 6 - len(partner.received)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
 
 
 def test_a_lease_too_short_for_the_database_wait_is_refused(tmp_path):
