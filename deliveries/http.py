@@ -1,6 +1,7 @@
 """The one way out: every postback request goes through this module.
 
-Here, and only here: the per-endpoint timeout, no redirects, the fixed
+Here, and only here: the per-endpoint timeout (for the whole exchange, not
+each read), no redirects, the fixed
 User-Agent, and the private-address guard, checked on the address a name
 actually resolves to and pinned for the connection, so DNS cannot swap in
 an internal target between the check and the connect.
@@ -12,9 +13,11 @@ sender's work, and this costs half the CPU per request of urllib3's pools
 against the system's trust store, or ``POSTBACK_CA_BUNDLE``.
 """
 
+import contextlib
 import http.client as http_client
 import ipaddress
 import logging
+import os
 import re
 import select
 import socket
@@ -204,7 +207,59 @@ def _dropped(connection: http_client.HTTPConnection) -> bool:
     return bool(poller.poll(0))
 
 
+class _Deadlines:
+    """Shuts the socket of any exchange still running at its deadline.
+
+    A socket timeout bounds each read, not the exchange: a partner that drips
+    its status line or headers a byte at a time would hold a sender's thread,
+    and through lease renewal its whole batch, for as long as it likes. One
+    thread per process checks every TICK seconds; the blocked read then fails
+    and the attempt is reported as a timeout.
+    """
+
+    TICK = 0.1
+
+    def __init__(self):
+        self._running: dict[int, tuple[float, http_client.HTTPConnection]] = {}
+        self._cut: set[int] = set()
+        self._lock = threading.Lock()
+        self._owner_pid: int | None = None
+
+    def watch(self, connection: http_client.HTTPConnection, deadline: float) -> None:
+        with self._lock:
+            if self._owner_pid != os.getpid():  # none yet, or this is a forked child without it
+                self._owner_pid = os.getpid()
+                threading.Thread(target=self._loop, name="postback-deadlines", daemon=True).start()
+            self._running[id(connection)] = (deadline, connection)
+
+    def release(self, connection: http_client.HTTPConnection) -> bool:
+        """Stop watching ``connection``; True when its deadline came first and its socket was cut."""
+        with self._lock:
+            self._running.pop(id(connection), None)
+            if id(connection) in self._cut:
+                self._cut.discard(id(connection))
+                return True
+            return False
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            # Under the lock: a connection released in the meantime may already serve another request.
+            with self._lock:
+                for key, (deadline, connection) in self._running.items():
+                    if deadline <= now and key not in self._cut and connection.sock is not None:
+                        self._cut.add(key)
+                        with contextlib.suppress(OSError):
+                            connection.sock.shutdown(socket.SHUT_RDWR)
+
+
 _pools = _Pools()
+_deadlines = _Deadlines()
+
+
+def _timed_out() -> TransportError:
+    return TransportError("no complete answer within the timeout", error_class="timeout")
 
 
 def send(request: OutboundRequest) -> HttpResult:
@@ -241,6 +296,7 @@ def _exchange(request: OutboundRequest, *, deadline: float) -> tuple[int, object
         "User-Agent": settings.POSTBACK_USER_AGENT,
     }
     connection = _pools.take(key, request.timeout_seconds)
+    _deadlines.watch(connection, deadline)
     try:
         connection.request(
             request.method, parts.request_uri, body=request.body.encode() if request.body else None, headers=headers
@@ -249,10 +305,17 @@ def _exchange(request: OutboundRequest, *, deadline: float) -> tuple[int, object
         body, complete = _read_body(response, deadline=deadline)
     except (http_client.HTTPException, OSError) as exc:
         connection.close()
+        if _deadlines.release(connection):
+            raise _timed_out() from None
         raise _transport_error(exc) from None
     except BaseException:
+        _deadlines.release(connection)
         connection.close()
         raise
+    # A cut in the middle of the headers can read as a short, complete answer: it is still a timeout.
+    if _deadlines.release(connection):
+        connection.close()
+        raise _timed_out()
     # A connection is kept only when its response was read to the end and the partner keeps it open.
     if complete and not response.will_close:
         response.close()  # read to the end, but http.client only marks that on one more read

@@ -1,3 +1,4 @@
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -229,3 +230,32 @@ def test_a_response_that_is_cut_off_is_a_connection_failure(loopback_allowed, an
         thread.join(timeout=5)
 
     assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "connection")
+
+
+def test_a_partner_dripping_its_headers_is_cut_off_at_the_timeout(loopback_allowed):
+    # given: a partner that answers a status line, then one header byte every 0.2 s (for at most 8 s)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def drip():
+            client, _ = listener.accept()
+            with client:
+                client.recv(65536)
+                client.sendall(b"HTTP/1.1 200 OK\r\n")
+                with contextlib.suppress(OSError):
+                    for _ in range(40):
+                        client.sendall(b"X")
+                        time.sleep(0.2)
+
+        thread = threading.Thread(target=drip)
+        thread.start()
+        started = time.monotonic()
+        # when
+        result = _get(f"http://127.0.0.1:{listener.getsockname()[1]}/pb", timeout_seconds=1)
+        elapsed = time.monotonic() - started
+        thread.join(timeout=10)
+
+    # then: every read was quick, but the exchange as a whole ran out of time
+    assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "timeout")
+    assert elapsed < 2
