@@ -5,6 +5,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
+# The longest a partner may take to answer; the statistics' roll-up sizes its look-back from it.
+ENDPOINT_TIMEOUT_MAX_SECONDS = 60
+
 class Partner(models.Model):
     """An affiliate, ad network or analytics system that receives postbacks."""
 
@@ -53,7 +56,7 @@ class PostbackEndpoint(models.Model):
         max_digits=5,
         decimal_places=2,
         default=Decimal("5"),
-        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("60"))],
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal(ENDPOINT_TIMEOUT_MAX_SECONDS))],
     )
     max_attempts = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]

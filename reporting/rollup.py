@@ -10,9 +10,9 @@ found without a write on the ingest or send path:
   passes rows received more than ``SETTLE_SECONDS`` ago, so a transaction
   that committed late with a lower id is still seen;
 - status changes by the sender: attempts started since the last run, less
-  ``SETTLE_SECONDS`` and the lease (a sender records a batch's outcomes within
-  a few timeouts of their start: at most two minutes with the default 64
-  deliveries on 32 threads and the longest timeout, 60 s);
+  how long a batch may take to record them (``_attempt_look_back_seconds``:
+  its rounds at the longest endpoint timeout, the lease and
+  ``SETTLE_SECONDS``; 450 s with the default 64 deliveries on 32 threads);
 - resends, cancels, payout-rule changes, deleted endpoints: the code that
   makes them marks the days (``stats_days_mark``, ``reporting.signals``);
 - a changed ``REPORTING_TIME_ZONE``: everything is built again.
@@ -21,6 +21,7 @@ Definitions of every measure: ``reporting.selectors``.
 """
 
 import datetime as dt
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -49,7 +50,7 @@ from django.utils import timezone
 
 from deliveries.models import Delivery
 from events.models import Event, EventType
-from partners.models import PayoutRule
+from partners.models import ENDPOINT_TIMEOUT_MAX_SECONDS, PayoutRule
 
 from .models import DailyCounts, DailyMoney, DailyPlayers, RollupState, StaleDay
 from .selectors import reporting_time_zone
@@ -126,6 +127,17 @@ def stats_as_of() -> dt.datetime | None:
 # --- Finding touched days --------------------------------------------------------
 
 
+def _attempt_look_back_seconds() -> float:
+    """How long after its attempt started a sender may still write a delivery's outcome.
+
+    A batch goes out in rounds of POSTBACK_SENDER_THREADS requests, each
+    cut off at its endpoint's timeout, and its outcomes are written after the
+    last round; the lease covers claiming and preparing, SETTLE_SECONDS the commit.
+    """
+    rounds = math.ceil(settings.POSTBACK_SENDER_BATCH_SIZE / settings.POSTBACK_SENDER_THREADS)
+    return SETTLE_SECONDS + settings.POSTBACK_LEASE_SECONDS + rounds * ENDPOINT_TIMEOUT_MAX_SECONDS
+
+
 def _touched_days_mark(*, now: dt.datetime) -> RollupState:
     state = RollupState.objects.first()
     if state is not None and state.time_zone != settings.REPORTING_TIME_ZONE:
@@ -137,9 +149,7 @@ def _touched_days_mark(*, now: dt.datetime) -> RollupState:
         settled = now - dt.timedelta(seconds=SETTLE_SECONDS)
         new_events = Event.objects.filter(id__gt=state.events_seen)
         new_deliveries = Delivery.objects.filter(id__gt=state.deliveries_seen)
-        attempts_since = state.attempts_checked_at - dt.timedelta(
-            seconds=SETTLE_SECONDS + settings.POSTBACK_LEASE_SECONDS
-        )
+        attempts_since = state.attempts_checked_at - dt.timedelta(seconds=_attempt_look_back_seconds())
         attempted = Delivery.objects.filter(attempts__started_at__gte=attempts_since)
         stats_days_mark(days={
             *new_events.values_list(_event_day("occurred_at"), flat=True).distinct(),
