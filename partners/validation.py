@@ -19,8 +19,10 @@ from .models import PostbackEndpoint
 MAX_HEADERS = 20
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Set by the sender itself; an endpoint overriding them would break signing or framing.
+# Accept-Encoding too: the sender does not decompress, so a compressed answer could never
+# match an expected body and every postback would be retried.
 RESERVED_HEADERS = {
-    "host", "content-length", "transfer-encoding", "connection", "user-agent",
+    "host", "content-length", "transfer-encoding", "connection", "user-agent", "accept-encoding",
     "webhook-id", "webhook-timestamp", "webhook-signature",
 }
 _MACRO_LIST = ", ".join(f"{{{name}}}" for name in templating.MACROS) + ", {params.NAME}"

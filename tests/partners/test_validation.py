@@ -69,6 +69,7 @@ def test_form_body_with_unknown_macro_is_refused():
         (["X-A"], "must be an object"),
         ({"Bad Name": "v"}, "not a valid HTTP header name"),
         ({"webhook-signature": "v"}, "set by the platform"),
+        ({"Accept-Encoding": "gzip"}, "set by the platform"),
         ({"X-A": 1}, "must be text"),
         ({"X-A": "a\r\nb"}, "line breaks"),
         ({"X-A": "{nope}"}, "Unknown macro {nope}"),
