@@ -10,28 +10,39 @@ def drop_foreign_key_indexes(app_label: str, model_name: str, *field_names: str)
     database operation, that AlterField drops and re-adds the foreign key
     (a validation scan of the whole table under lock) and, for a column in a
     partial unique index such as ``one_first_deposit_per_player``, drops
-    that index without making it again.
+    that index without making it again. On PostgreSQL the indexes go (and
+    come back) CONCURRENTLY, so ingest and sending carry on meanwhile: the
+    migration using this must say ``atomic = False``.
     """
 
-    def names(schema_editor, model) -> list[tuple[object, str]]:
-        found = []
-        for field in (model._meta.get_field(name) for name in field_names):
-            found.append((field, schema_editor._create_index_name(model._meta.db_table, [field.column])))
-            if schema_editor.connection.vendor == "postgresql":
-                found.append((field, schema_editor._create_index_name(model._meta.db_table, [field.column], "_like")))
-        return found
+    def index_names(schema_editor, model, field) -> list[str]:
+        names = [schema_editor._create_index_name(model._meta.db_table, [field.column])]
+        if schema_editor.connection.vendor == "postgresql":
+            names.append(schema_editor._create_index_name(model._meta.db_table, [field.column], "_like"))
+        return names
+
+    def fields(apps):
+        model = apps.get_model(app_label, model_name)
+        return model, [model._meta.get_field(name) for name in field_names]
 
     def forward(apps, schema_editor):
-        model = apps.get_model(app_label, model_name)
-        for _, name in names(schema_editor, model):
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+        model, found = fields(apps)
+        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+        for field in found:
+            for name in index_names(schema_editor, model, field):
+                schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {schema_editor.quote_name(name)}")
 
     def backward(apps, schema_editor):
-        model = apps.get_model(app_label, model_name)
-        for field in (model._meta.get_field(name) for name in field_names):
-            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
-            like = getattr(schema_editor, "_create_like_index_sql", None)
-            if like is not None and (statement := like(model, field)) is not None:
-                schema_editor.execute(statement)
+        model, found = fields(apps)
+        postgresql = schema_editor.connection.vendor == "postgresql"
+        for field in found:
+            if not postgresql:
+                schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+                continue
+            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], concurrently=True))
+            if field.db_type(schema_editor.connection).startswith("varchar"):
+                schema_editor.execute(schema_editor._create_index_sql(
+                    model, fields=[field], suffix="_like", opclasses=["varchar_pattern_ops"], concurrently=True,
+                ))
 
     return migrations.RunPython(forward, backward)

@@ -7,6 +7,9 @@ from postback_platform.migration_operations import drop_foreign_key_indexes
 class Migration(migrations.Migration):
     """These foreign keys each lead a unique constraint or a composite index already."""
 
+    # DROP INDEX CONCURRENTLY cannot run inside a transaction.
+    atomic = False
+
     dependencies = [
         ("deliveries", "0005_delivery_attempt_fillfactor"),
         ("events", "0004_event_click_id_index"),

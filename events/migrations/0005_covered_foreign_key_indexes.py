@@ -7,6 +7,9 @@ from postback_platform.migration_operations import drop_foreign_key_indexes
 class Migration(migrations.Migration):
     """Each of these foreign keys leads a composite index already (partner, player or type with a time)."""
 
+    # DROP INDEX CONCURRENTLY cannot run inside a transaction.
+    atomic = False
+
     dependencies = [
         ("events", "0004_event_click_id_index"),
         ("partners", "0001_initial"),
