@@ -215,8 +215,15 @@ SPECTACULAR_SETTINGS = {
 # --- Cache (rate limits, throttles) ----------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every ingest asks Redis (throttle, configuration version, wake-up): an unreachable Redis
+# must fail those calls within this time instead of holding the request on a silent network.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=2.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "postback_platform.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {
+        "BACKEND": "postback_platform.redis_cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+    }}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Each process keeps the routing configuration (endpoints, partners, event

@@ -66,3 +66,12 @@ def test_production_cookies_are_secure_and_http_only(tmp_path):
     )
 
     assert values == ["True", "True", "True", "DENY"]
+
+
+def test_calls_to_the_shared_redis_give_up_after_the_configured_time(tmp_path):
+    # A silent network must fail a throttle or version check quickly, not hold the request.
+    names = "s.CACHES['default']['OPTIONS']['socket_connect_timeout'], s.CACHES['default']['OPTIONS']['socket_timeout']"
+    values = _settings_values(tmp_path, names, DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/15",
+                              REDIS_TIMEOUT_SECONDS="0.5")
+
+    assert values == ["0.5", "0.5"]
