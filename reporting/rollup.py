@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -53,12 +53,11 @@ from events.models import Event, EventType
 from partners.models import ENDPOINT_TIMEOUT_MAX_SECONDS, PayoutRule
 
 from .models import DailyCounts, DailyMoney, DailyPlayers, RollupState, StaleDay
-from .selectors import reporting_time_zone
+from .selectors import exact_money, reporting_time_zone
 from .sketch import Sketch, player_hash
 from .spans import MAX_SPAN, block_start
 
 DEPOSIT_TYPES = (EventType.DEPOSIT, EventType.FIRST_DEPOSIT)
-MONEY_PLACES = Decimal("0.0001")
 # Multiplying by 0.01 rather than dividing by 100 keeps SQLite from integer division.
 PERCENT = Decimal("0.01")
 # Longer than any ingest transaction: a row received this long ago has committed.
@@ -273,15 +272,10 @@ def _money(day: dt.date, events: QuerySet) -> list[DailyMoney]:
         DailyMoney(
             day=day, partner_id=values["partner_id"], event_type=values["type_id"], currency=values["currency"],
             payout_currency=values["payout_currency"] or "",
-            deposit_sum=_exact(values["deposits"]), payout_sum=_exact(values["payouts"]),
+            deposit_sum=exact_money(values["deposits"]), payout_sum=exact_money(values["payouts"]),
         )
         for values in sums
     ]
-
-
-def _exact(amount) -> Decimal | None:
-    # The quantize drops float noise that SQLite's arithmetic may leave.
-    return None if amount is None else Decimal(amount).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 def _players(day: dt.date, events: QuerySet) -> list[DailyPlayers]:

@@ -128,11 +128,14 @@ def _row_order(row: StatsRow) -> tuple:
     return (row.day or dt.date.min, row.partner is None, row.partner or "", row.event_type or "")
 
 
+def exact_money(amount) -> Decimal | None:
+    # The quantize drops float noise that SQLite's arithmetic may leave.
+    return None if amount is None else Decimal(amount).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
+
+
 def _add(sums: dict[str, Decimal], currency: str, amount: Decimal | None) -> None:
     if amount is not None:
-        # The quantize drops float noise that SQLite's arithmetic may leave.
-        total = sums.get(currency, 0) + Decimal(amount).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
-        sums[currency] = money(total)
+        sums[currency] = money(sums.get(currency, 0) + exact_money(amount))
 
 
 # --- Reads of the roll-up ------------------------------------------------------------
@@ -156,7 +159,7 @@ def _grouped(queryset: QuerySet, keys: dict, extra_keys: tuple[str, ...] = (), *
     """``GROUP BY keys`` with ``measures``; one aggregate row when there is nothing to group by."""
     names = (*keys, *extra_keys)
     if not names:
-        return [{**queryset.aggregate(**measures)}]
+        return [queryset.aggregate(**measures)]
     return list(queryset.annotate(**keys).values(*names).annotate(**measures).order_by())
 
 

@@ -2,7 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-GROUPS = ("day", "partner", "event_type")
+from .selectors import GROUP_BY_FIELDS
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -39,7 +39,7 @@ class StatsRowSerializer(serializers.Serializer):
         # Written out rather than field by field: DRF's generic path took longer
         # than reading the roll-up for a 120-day range (7,000 rows).
         group_by = self.context["group_by"]
-        data = {name: getattr(row, name) for name in GROUPS if name in group_by}
+        data = {name: getattr(row, name) for name in GROUP_BY_FIELDS if name in group_by}
         if "day" in data:
             data["day"] = data["day"].isoformat()
         data.update(
