@@ -226,13 +226,18 @@ if REDIS_URL:
     }}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def _on_with_shared_cache(name: str) -> bool:
+    """A switch that, left empty (as in .env.example), is on exactly when REDIS_URL gives every process one cache."""
+    return env.bool(name) if env.str(name, default="") else bool(REDIS_URL)
+
+
 # Each process keeps the routing configuration (endpoints, partners, event
 # types) between changes, checking its version in the shared cache on every
 # ingest (partners.config_cache). Without a cache all processes share, a
 # change made in one process could not reach the others: read it every time.
-# Empty means "on when REDIS_URL is set", as in .env.example.
-_config_cache = env.str("POSTBACK_CONFIG_CACHE", default="")
-POSTBACK_CONFIG_CACHE = env.bool("POSTBACK_CONFIG_CACHE") if _config_cache else bool(REDIS_URL)
+POSTBACK_CONFIG_CACHE = _on_with_shared_cache("POSTBACK_CONFIG_CACHE")
 
 # --- Celery -------------------------------------------------------------------
 
@@ -345,9 +350,7 @@ POSTBACK_RETRY_AFTER_CAP_SECONDS = env.int("POSTBACK_RETRY_AFTER_CAP_SECONDS", d
 POSTBACK_CA_BUNDLE = env.str("POSTBACK_CA_BUNDLE", default="")
 # A wake-up message is published after an ingest commits unless one is
 # already waiting; that needs a cache all processes share (REDIS_URL).
-# Empty means "on when REDIS_URL is set", so the line in .env.example changes nothing.
-_coalesce = env.str("POSTBACK_COALESCE_WAKE_UPS", default="")
-POSTBACK_COALESCE_WAKE_UPS = env.bool("POSTBACK_COALESCE_WAKE_UPS") if _coalesce else bool(REDIS_URL)
+POSTBACK_COALESCE_WAKE_UPS = _on_with_shared_cache("POSTBACK_COALESCE_WAKE_UPS")
 # Hours a rotated-out signing secret keeps signing beside the new one.
 POSTBACK_SECRET_ROTATION_GRACE_HOURS = env.int("POSTBACK_SECRET_ROTATION_GRACE_HOURS", default=24)
 # Request and response bodies of attempts older than this are cleared (the rest of the record stays).
