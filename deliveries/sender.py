@@ -38,7 +38,7 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from monitoring import observe
-from partners.models import Partner, PostbackEndpoint
+from partners.models import AUTO_PAUSE_REASON_PREFIX, Partner, PostbackEndpoint
 from partners.selectors import payout_rules_by_partner_type
 from postback_platform.rows import rows_insert
 
@@ -475,5 +475,7 @@ def _record_run(endpoint_id: int, jobs: list[Job], now: datetime) -> None:
     ).update(
         is_active=False,
         paused_at=now,
-        pause_reason=f"Paused automatically after {threshold} consecutive failed attempts; last error: {last_error}",
+        pause_reason=(
+            f"{AUTO_PAUSE_REASON_PREFIX} after {threshold} consecutive failed attempts; last error: {last_error}"
+        ),
     )

@@ -11,14 +11,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils.timesince import timesince
 
-from partners.models import PostbackEndpoint
+from partners.models import AUTO_PAUSE_REASON_PREFIX, PostbackEndpoint
 
 from . import selectors
 from .models import Alert
-
-# How deliveries.sender words the reason when it pauses an endpoint; a
-# manager's own pause carries another reason and raises no alert.
-AUTO_PAUSE_REASON_PREFIX = "Paused automatically"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
+# How the sender begins the reason when it pauses an endpoint itself; a manager's own
+# pause carries another reason, and only the sender's raises an alert.
+AUTO_PAUSE_REASON_PREFIX = "Paused automatically"
 # The longest a partner may take to answer; the statistics' roll-up sizes its look-back from it.
 ENDPOINT_TIMEOUT_MAX_SECONDS = 60
 
