@@ -14,6 +14,7 @@ from partners.models import PostbackEndpoint
 from postback_platform.admin_export import CsvExportAdminMixin
 from postback_platform.admin_filters import RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
+from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from reporting.exports import DELIVERY_COLUMNS
 
 from .models import Delivery, DeliveryAttempt
@@ -64,7 +65,7 @@ class EndpointFilter(admin.SimpleListFilter):
         return queryset.filter(endpoint_id=self.value()) if self.value() else queryset
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
@@ -87,12 +88,6 @@ class DeliveryAttemptInline(admin.TabularInline):
         if not attempt.request_body:
             return line
         return format_html('{}<pre class="console-body">{}</pre>', line, attempt.request_body)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Delivery)
