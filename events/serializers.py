@@ -7,7 +7,6 @@ OpenAPI schema, and a test keeps its fields equal to the validator's.
 
 from datetime import datetime
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -27,7 +26,7 @@ class EventSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True, allow_null=True, help_text="The partner the player is attributed to."
     )
     amount = serializers.SerializerMethodField()
-    deliveries = serializers.SerializerMethodField()
+    deliveries = DeliverySerializer(many=True, read_only=True)
 
     class Meta:
         model = Event
@@ -41,12 +40,6 @@ class EventSerializer(serializers.ModelSerializer):
     def get_amount(self, event: Event) -> str | None:
         """The amount at its currency's precision (``25.00`` EUR, ``2500`` JPY)."""
         return amount_text(event)
-
-    @extend_schema_field(DeliverySerializer(many=True))
-    def get_deliveries(self, event: Event) -> list:
-        """The deliveries just created with the event when the caller has them, else the event's (prefetched) ones."""
-        known = self.context.get("deliveries")
-        return DeliverySerializer(known if known is not None else event.deliveries.all(), many=True).data
 
 
 class IngestedEventSerializer(EventSerializer):
@@ -113,12 +106,12 @@ def amount_text(event: Event) -> str | None:
     return str(event.amount if step is None else event.amount.quantize(step))
 
 
+_DATETIME = serializers.DateTimeField()
+
+
 def _datetime_text(value: datetime | None) -> str | None:
-    """As DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone, ``Z`` for UTC."""
-    if value is None:
-        return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    """As the serializers write it (DRF's ``DateTimeField``)."""
+    return None if value is None else _DATETIME.to_representation(value)
 
 
 class EventInputSerializer(serializers.Serializer):
