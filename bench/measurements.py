@@ -738,15 +738,9 @@ def export(ctx: Context) -> dict:
     """
     if not (procs.ROOT / EXPORT_SCRIPT).exists():
         return not_available(f"{EXPORT_SCRIPT} is not in the tree")
-    from django.db import connections
-
-    connections.close_all()
     output = procs.LOG_DIR / "export.json"
     output.unlink(missing_ok=True)
-    env = {k: v for k, v in ctx.env.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
-    env["BENCH_DATABASE_URL"] = bench_env.database_url("postgres")
-    argv = [procs.PY, EXPORT_SCRIPT, "--rows", *map(str, ctx.scale.export_rows), "--database", bench_env.MAIN_DB,
-            "--output", str(output)]
+    argv, env = _export_command(ctx, rows=ctx.scale.export_rows, output=output)
     process = procs.start("export", argv, env)  # its own process group: a timeout stops its children too
     try:
         process.wait(timeout=max(60, ctx.seconds_left() - 10))
@@ -762,15 +756,20 @@ def export(ctx: Context) -> dict:
 
 def profile_export(ctx: Context) -> dict:
     """The export benchmark at 100,000 rows under py-spy (its fill step is SQL, so the samples are the export's)."""
+    argv, env = _export_command(ctx, rows=(100_000,), output=procs.LOG_DIR / "export-profile.json")
+    return profiling.record_command(argv, name="profile-export", env=env, cwd=procs.ROOT,
+                                    timeout=max(60, ctx.seconds_left() - 5))
+
+
+def _export_command(ctx: Context, *, rows: tuple[int, ...], output) -> tuple[list[str], dict]:
+    """The export script's command line and environment; it makes its own database, so this process lets go of it."""
     from django.db import connections
 
     connections.close_all()
     env = {k: v for k, v in ctx.env.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env["BENCH_DATABASE_URL"] = bench_env.database_url("postgres")
-    argv = [procs.PY, EXPORT_SCRIPT, "--rows", "100000", "--database", bench_env.MAIN_DB,
-            "--output", str(procs.LOG_DIR / "export-profile.json")]
-    return profiling.record_command(argv, name="profile-export", env=env, cwd=procs.ROOT,
-                                    timeout=max(60, ctx.seconds_left() - 5))
+    argv = [procs.PY, EXPORT_SCRIPT, "--rows", *map(str, rows), "--database", bench_env.MAIN_DB, "--output", str(output)]
+    return argv, env
 
 
 def _export_sizes(report: dict, copy_rate: float | None) -> dict:
