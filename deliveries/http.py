@@ -165,15 +165,18 @@ class _Pools:
         self._lock = threading.Lock()
 
     def take(self, key: tuple, timeout: float) -> http_client.HTTPConnection:
-        with self._lock:
-            idle = self._idle.get(key, [])
-            while idle:
-                connection = idle.pop()
-                if not _dropped(connection):
-                    connection.sock.settimeout(timeout)
-                    return connection
-                connection.close()
+        # Only the pop holds the lock every sender thread shares; the poll and the close are system calls.
+        while (connection := self._pop_idle(key)) is not None:
+            if not _dropped(connection):
+                connection.sock.settimeout(timeout)
+                return connection
+            connection.close()
         return self._new(*key, timeout=timeout)
+
+    def _pop_idle(self, key: tuple) -> http_client.HTTPConnection | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
 
     def give_back(self, key: tuple, connection: http_client.HTTPConnection) -> None:
         closing = []
