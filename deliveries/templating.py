@@ -102,8 +102,15 @@ _TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep; flatten it."
 
 def parse_json_template(template: str):
     """The JSON document a body template describes; TemplateError with the position if it is not JSON."""
+    document = _loaded(template)
+    if _nesting_depth(document) > MAX_JSON_DEPTH:
+        raise TemplateError(_TOO_DEEP)
+    return document
+
+
+def _loaded(template: str):
     try:
-        document = json.loads(template)
+        return json.loads(template)
     except json.JSONDecodeError as exc:
         raise TemplateError(
             f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
@@ -111,9 +118,6 @@ def parse_json_template(template: str):
         ) from None
     except RecursionError:
         raise TemplateError(_TOO_DEEP) from None
-    if _nesting_depth(document) > MAX_JSON_DEPTH:
-        raise TemplateError(_TOO_DEEP)
-    return document
 
 
 def _nesting_depth(document) -> int:
@@ -127,16 +131,19 @@ def _nesting_depth(document) -> int:
 
 
 def render_json(template: str, values: Mapping[str, str]) -> str:
-    document = _fill_json(parse_json_template(template), values)
+    # One walk per postback: the fill checks the depth that parse_json_template checks at save.
+    document = _fill_json(_loaded(template), values, depth=1)
     # ASCII output: a lone surrogate from a client's JSON stays an escape, not an unencodable body.
     return json.dumps(document, separators=(",", ":"))
 
 
-def _fill_json(node, values: Mapping[str, str]):
+def _fill_json(node, values: Mapping[str, str], *, depth: int):
     if isinstance(node, str):
         return substitute(node, values, str)
+    if isinstance(node, (list, dict)) and depth > MAX_JSON_DEPTH:
+        raise TemplateError(_TOO_DEEP)
     if isinstance(node, list):
-        return [_fill_json(item, values) for item in node]
+        return [_fill_json(item, values, depth=depth + 1) for item in node]
     if isinstance(node, dict):
-        return {_fill_json(key, values): _fill_json(item, values) for key, item in node.items()}
+        return {substitute(key, values, str): _fill_json(item, values, depth=depth + 1) for key, item in node.items()}
     return node

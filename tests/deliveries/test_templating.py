@@ -91,3 +91,12 @@ def test_lone_surrogates_from_client_json_cannot_break_rendering():
 
     assert templating.render_url("https://p.example/?c={click_id}", values) == "https://p.example/?c=a%3Fb"
     assert json.loads(templating.render_json('{"c": "{click_id}"}', values)) == {"c": "a\ud800b"}
+
+
+def test_rendering_refuses_a_body_nested_deeper_than_a_saved_one_may_be():
+    within = "[" * templating.MAX_JSON_DEPTH + "]" * templating.MAX_JSON_DEPTH
+    beyond = "[" + within + "]"
+
+    assert templating.render_json(within, {}) == within
+    with pytest.raises(templating.TemplateError, match="nested more than"):
+        templating.render_json(beyond, {})
