@@ -1,5 +1,7 @@
 # Two commands get a fresh clone going: `make run` and `make test`.
 # Both build .venv themselves and reinstall only when a requirements file changes.
+# requirements*.txt are lock files (every package pinned, with hashes): pip refuses any
+# download whose hash differs. `make lock` regenerates them from requirements*.in.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,23 +9,34 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 METRICS_DIR := var/prometheus
 
-.PHONY: run test migrate superuser bench clean
+.PHONY: run test migrate superuser bench lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
+
 $(VENV)/.run-installed: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	@touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-installed
+
+# Pins every package, transitive ones included, with the hashes of every published file.
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+lock: $(VENV)/.dev-installed
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 # A local .env, made once: DEBUG on, a fresh random SECRET_KEY, /metrics open to this machine,
 # and postbacks allowed to reach partner stubs on this machine (refused in production by default).
+# Readable by its owner only: it holds the SECRET_KEY.
 .env:
-	@sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')|" \
+	@umask 077 && sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')|" \
 	     -e "s|^DEBUG=.*|DEBUG=true|" -e "s|^METRICS_ALLOWED_NETWORKS=.*|METRICS_ALLOWED_NETWORKS=127.0.0.1/32,::1/128|" \
 	     -e "s|^POSTBACK_ALLOWED_NETWORKS=.*|POSTBACK_ALLOWED_NETWORKS=127.0.0.0/8|" .env.example > .env
 	@echo "Wrote .env for local development (DEBUG=true, random SECRET_KEY, postbacks to 127.0.0.0/8 allowed)."
@@ -43,7 +56,10 @@ run: migrate
 	@echo ""
 	@# Counters of the web, worker and beat processes add up here; emptied at each start as prometheus-client asks.
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(METRICS_DIR) $(VENV)/bin/honcho start --procfile Procfile.dev --port $(PORT)
+	@# --env /dev/null: honcho would lay .env over the environment; the settings read .env
+	@# themselves, below whatever the environment already sets.
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(METRICS_DIR) $(VENV)/bin/honcho start --env /dev/null \
+		--procfile Procfile.dev --port $(PORT)
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

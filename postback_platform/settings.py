@@ -15,10 +15,17 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# overwrite=False: a variable set in the environment wins over the same one in .env.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# The writable state folder: the SQLite database, the filesystem broker, beat's schedule.
+VAR_DIR = Path(env.str("STATE_DIR", default="") or BASE_DIR / "var")
+try:
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"STATE_DIR {str(VAR_DIR)!r} cannot be created: {exc.strerror}.") from exc
 
 # Values that ship in docs and examples; a server using one is not secret.
 _PUBLIC_SECRET_KEYS = {"", "change-me", "django-insecure-change-me"}
@@ -94,7 +101,6 @@ DATABASES = {
 }
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)
     # The web process and the Celery worker write to the same file: WAL lets
     # readers run beside a writer, IMMEDIATE transactions take the write lock
     # up front (no deadlock on lock upgrade), and the timeout makes a writer
@@ -270,6 +276,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers log through LOGGING like the web processes (JSON lines with the delivery context), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# Beat keeps its schedule in the state folder, not in a world-writable /tmp.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Keep the worker's database connections open across tasks (the sender runs
 # many short tasks); Django's CONN_MAX_AGE and health checks still recycle them.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)

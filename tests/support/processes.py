@@ -69,3 +69,13 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def kill_processes_in(directory: Path) -> None:
+    """SIGKILL every process working in ``directory``: what a process manager left behind when it was stopped."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(proc / "cwd")).is_relative_to(directory):
+                os.kill(int(proc.name), signal.SIGKILL)
