@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,6 +147,7 @@ class Stage:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
         self._kill_leftovers()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _kill_leftovers(self) -> None:
         """Process managers start their children in sessions of their own: kill whatever still works in the clone."""
