@@ -249,9 +249,11 @@ def recreate_database() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stages", nargs="*", default=["redis", "rabbitmq", "make-run"],
-                        choices=["redis", "rabbitmq", "make-run"])
-    stages = parser.parse_args().stages
+    parser.add_argument("stages", nargs="*", metavar="STAGE", help="redis, rabbitmq, make-run (default: all three)")
+    stages = parser.parse_args().stages or ["redis", "rabbitmq", "make-run"]
+    unknown = set(stages) - {"redis", "rabbitmq", "make-run"}
+    if unknown:
+        parser.error(f"unknown stage {', '.join(sorted(unknown))}: choose from redis, rabbitmq, make-run")
     started = time.monotonic()
     try:
         for name in stages:
