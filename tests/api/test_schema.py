@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from drf_spectacular.validation import validate_schema
 
@@ -40,6 +42,21 @@ def test_the_docs_page_is_served(client):
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_the_docs_page_loads_every_script_and_style_from_this_host(client):
+    # given
+    page = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+
+    # then: nothing comes from another host, and what it names is served here
+    assert any(url.startswith("/static/") for url in assets), assets
+    assert not [url for url in assets if re.match(r"(https?:)?//", url)], assets
+    for url in assets:
+        if url.startswith("/static/"):
+            response = client.get(url)
+            response.close()
+            assert response.status_code == 200, url
 
 
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
