@@ -7,10 +7,12 @@ from types import SimpleNamespace
 
 from django.utils import timezone
 
+from events.models import Event, EventType
 from partners.models import PayoutRule, PostbackEndpoint
 from partners.payouts import money, payout_for
 
 from . import templating
+from .models import Delivery
 
 CONTENT_TYPES = {
     PostbackEndpoint.BodyFormat.JSON: "application/json",
@@ -74,7 +76,13 @@ def render_request(*, endpoint: PostbackEndpoint, values: dict[str, str]) -> Ren
 def event_request(
     *, endpoint: PostbackEndpoint, event, event_type: str, partner_slug: str, delivery_id, rule: PayoutRule | None
 ) -> RenderedRequest:
-    """The request ``endpoint`` receives for ``event`` sent as ``event_type``, its payout from ``rule``."""
+    """The request ``endpoint`` receives for ``event`` sent as ``event_type``, its payout from ``rule``.
+
+    A reversal's ``{payout}`` is what the endpoint's partner earned for the original, to claw back.
+    """
+    original = reversal_original(event=event, endpoint=endpoint) if event_type == EventType.REVERSAL else None
+    if original:
+        rule = PayoutRule.objects.filter(partner_id=endpoint.partner_id, event_type_id=original["type"]).first()
     values = macro_values(
         event=event,
         event_type=event_type,
@@ -82,7 +90,23 @@ def event_request(
         delivery_id=delivery_id,
         payout=payout_for(rule, event.amount),
     )
+    if original:
+        values.update(
+            original_event_id=original["event_id"], original_event_type=original["type"],
+            reversal_reason=event.reversal_reason,
+        )
     return render_request(endpoint=endpoint, values=values)
+
+
+def reversal_original(*, event, endpoint: PostbackEndpoint) -> dict[str, str] | None:
+    """The reversed event's id, and the type ``endpoint`` received it as (``first_deposit`` for a first deposit)."""
+    found = (
+        Delivery.objects.filter(event_id=event.reverses_id, endpoint=endpoint)
+        .values_list("event__event_id", "event_type_id").first()
+    )
+    if found is None:
+        found = Event.objects.filter(pk=event.reverses_id).values_list("event_id", "type_id").first()
+    return {"event_id": found[0], "type": found[1]} if found else None
 
 
 def sample_event(endpoint: PostbackEndpoint) -> SimpleNamespace:

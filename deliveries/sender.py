@@ -51,7 +51,9 @@ from .templating import TemplateError
 logger = logging.getLogger(__name__)
 
 # The event columns templates read, as they come with the claimed deliveries.
-EVENT_FIELDS = ("event_id", "player_id", "click_id", "amount", "currency", "params", "occurred_at")
+EVENT_FIELDS = (
+    "event_id", "player_id", "click_id", "amount", "currency", "params", "occurred_at", "reverses_id", "reversal_reason",
+)
 ATTEMPT_START_FIELDS = (
     "delivery_id", "number", "started_at", "request_method", "request_url", "request_headers", "request_body",
 )

@@ -32,6 +32,10 @@ MACROS = (
     "occurred_at",
     "timestamp",
     "delivery_id",
+    # Filled on reversal postbacks, empty on every other.
+    "original_event_id",
+    "original_event_type",
+    "reversal_reason",
 )
 PARAMS_PREFIX = "params."
 

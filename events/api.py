@@ -6,12 +6,19 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
+from deliveries.reversals import ReversalError, event_reverse
 from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
 from .filter_params import event_filters
 from .selectors import event_get, event_list, events_with_deliveries
-from .serializers import EventSerializer, ingested_event_body
+from .serializers import (
+    EventSerializer,
+    ReversalSerializer,
+    ReverseByEventIdInputSerializer,
+    ReverseInputSerializer,
+    ingested_event_body,
+)
 from .services import (
     CONFLICT,
     CREATED,
@@ -38,6 +45,8 @@ class EventIdConflict(APIException):
     retrieve=api_docs.EVENT_RETRIEVE,
     create=api_docs.EVENT_CREATE,
     batch=api_docs.EVENT_BATCH,
+    reverse=api_docs.EVENT_REVERSE,
+    reverse_by_event_id=api_docs.EVENT_REVERSE_BY_EVENT_ID,
 )
 class EventViewSet(StatusViewSet):
     serializer_class = EventSerializer
@@ -66,6 +75,21 @@ class EventViewSet(StatusViewSet):
             counts[item["status"]] += 1
         return Response({**counts, "results": results})
 
+    @action(detail=True, methods=["post"])
+    def reverse(self, request, pk: str):
+        event = event_get(pk=int(pk))
+        if event is None:
+            raise NotFound(f"No event with id {pk}. Reverse by the platform's id with POST /api/v1/events/reverse/.")
+        return _reversed(event, _valid(ReverseInputSerializer, request.data)["reason"])
+
+    @action(detail=False, methods=["post"], url_path="reverse")
+    def reverse_by_event_id(self, request):
+        data = _valid(ReverseByEventIdInputSerializer, request.data)
+        event = event_list(event_id=data["event_id"]).first()
+        if event is None:
+            raise NotFound(f"No event with event_id {data['event_id']!r}.")
+        return _reversed(event, data["reason"])
+
     def list(self, request):
         events = events_with_deliveries(event_list(**event_filters(request.query_params)))
         page = self.paginate_queryset(events)
@@ -76,6 +100,21 @@ class EventViewSet(StatusViewSet):
         if event is None:
             raise NotFound(f"No event with id {pk}. Look an event up by the platform's id with ?event_id=.")
         return Response(EventSerializer(event).data)
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _reversed(event, reason: str) -> Response:
+    try:
+        reversal = event_reverse(event=event, reason=reason)
+    except ReversalError as exc:
+        raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+    body = ReversalSerializer(event_get(pk=reversal.event.pk), context={"cancelled": reversal.cancelled}).data
+    return Response(body, status=status.HTTP_201_CREATED if reversal.created else status.HTTP_200_OK)
 
 
 def _batch_items(data) -> list:

@@ -11,6 +11,9 @@ from .serializers import (
     EventInputSerializer,
     EventSerializer,
     IngestedEventSerializer,
+    ReversalSerializer,
+    ReverseByEventIdInputSerializer,
+    ReverseInputSerializer,
 )
 
 DEPOSIT = {
@@ -47,6 +50,7 @@ STORED_DEPOSIT = {
     "occurred_at": "2026-11-23T10:00:00Z",
     "received_at": "2026-11-23T10:00:01.204518Z",
     "is_first_deposit": True,
+    "reversed_at": None,
     "deliveries": [DELIVERY],
 }
 
@@ -149,4 +153,60 @@ EVENT_RETRIEVE = extend_schema(
     parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The event's id on this platform.")],
     responses={200: EventSerializer, 404: NOT_FOUND, **common_errors()},
     examples=[OpenApiExample("A first deposit", value=STORED_DEPOSIT, response_only=True)],
+)
+
+REVERSAL = {
+    "id": 90377,
+    "event_id": "reversal-of-90211",
+    "type": "reversal",
+    **{key: STORED_DEPOSIT[key] for key in ("player_id", "partner", "click_id", "amount", "currency", "params")},
+    "occurred_at": "2026-11-25T08:12:40.511203Z",
+    "received_at": "2026-11-25T08:12:40.511203Z",
+    "is_first_deposit": False,
+    "reversed_at": None,
+    "deliveries": [{**DELIVERY, "id": 7802, "event": 90377, "event_type": "reversal"}],
+    "reverses": {"id": 90211, "event_id": DEPOSIT["event_id"], "type": "deposit",
+                 "reversed_at": "2026-11-25T08:12:40.511203Z"},
+    "reason": "chargeback",
+    "cancelled": 0,
+}
+_REVERSE_DESCRIPTION = (
+    "Every endpoint that received the original (or is sending it right now) gets a follow-up postback of type "
+    "`reversal`, whose `{original_event_id}`, `{original_event_type}` and `{reversal_reason}` macros name what is "
+    "reversed, and whose `{payout}` is what the partner earned for the original. A postback of the original that "
+    "has not gone out yet is cancelled instead (`cancelled` counts them). The original's amount and payout stop "
+    "counting in the statistics. `201` the first time; `200` with the same reversal and nothing new after that."
+)
+_REVERSE_ANSWERS = {
+    200: OpenApiResponse(ReversalSerializer, description="Reversed before: the same reversal, nothing new."),
+    201: ReversalSerializer,
+    400: invalid({"reason": ['"refund" is not a valid choice.']}),
+    404: NOT_FOUND,
+    **common_errors(),
+}
+
+EVENT_REVERSE = extend_schema(
+    operation_id="v1_events_reverse",
+    summary="Reverse a stored event (chargeback, fraud, cancelled)",
+    description=_REVERSE_DESCRIPTION,
+    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The event's id on this platform.")],
+    request=ReverseInputSerializer,
+    responses=_REVERSE_ANSWERS,
+    examples=[
+        OpenApiExample("A chargeback", value={"reason": "chargeback"}, request_only=True),
+        OpenApiExample("Reversed", value=REVERSAL, response_only=True, status_codes=["201", "200"]),
+    ],
+)
+
+EVENT_REVERSE_BY_EVENT_ID = extend_schema(
+    operation_id="v1_events_reverse_by_event_id",
+    summary="Reverse a stored event found by the platform's event_id",
+    description=_REVERSE_DESCRIPTION,
+    request=ReverseByEventIdInputSerializer,
+    responses=_REVERSE_ANSWERS,
+    examples=[
+        OpenApiExample("A chargeback", value={"event_id": DEPOSIT["event_id"], "reason": "chargeback"},
+                       request_only=True),
+        OpenApiExample("Reversed", value=REVERSAL, response_only=True, status_codes=["201", "200"]),
+    ],
 )

@@ -7,6 +7,8 @@ BUILTIN_TYPES = [
     ("game_activity", "Game activity", False),
     ("withdrawal", "Withdrawal", True),
     ("conversion", "Conversion", False),
+    # Follow-up postbacks for reversed events (POST /api/v1/events/{id}/reverse/).
+    ("reversal", "Reversal", False),
 ]
 
 

@@ -11,7 +11,9 @@ class EventType(models.Model):
     GAME_ACTIVITY = "game_activity"
     WITHDRAWAL = "withdrawal"
     CONVERSION = "conversion"
-    BUILTIN = (REGISTRATION, FIRST_DEPOSIT, DEPOSIT, GAME_ACTIVITY, WITHDRAWAL, CONVERSION)
+    # Made by the platform's reversal of a stored event, never ingested as such.
+    REVERSAL = "reversal"
+    BUILTIN = (REGISTRATION, FIRST_DEPOSIT, DEPOSIT, GAME_ACTIVITY, WITHDRAWAL, CONVERSION, REVERSAL)
     MONETARY = (FIRST_DEPOSIT, DEPOSIT, WITHDRAWAL)
 
     slug = models.SlugField(max_length=64, unique=True)
@@ -57,7 +59,12 @@ class Player(models.Model):
 
 
 class Event(models.Model):
-    """One thing a player did, as the platform reported it."""
+    """One thing a player did, as the platform reported it, or the reversal of one."""
+
+    class ReversalReason(models.TextChoices):
+        CHARGEBACK = "chargeback", "Chargeback"
+        FRAUD = "fraud", "Fraud"
+        CANCELLED = "cancelled", "Cancelled"
 
     event_id = models.CharField(max_length=128, unique=True, help_text="The platform's id, unique across all events.")
     type = models.ForeignKey(EventType, to_field="slug", on_delete=models.PROTECT, related_name="events", db_index=False)
@@ -82,6 +89,18 @@ class Event(models.Model):
     content_hash = models.CharField(
         max_length=64, help_text="Digest of the submitted content, to tell a replay from a conflicting reuse."
     )
+    reversed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the platform reversed this event; its amount and payout stop counting."
+    )
+    # On a reversal event: the event it reverses and why. The partial unique constraint below
+    # (not an index on every event) makes a second reversal of one event impossible.
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # db_default: rows written by raw inserts (ingest, bulk loads) leave the column out.
+    reversal_reason = models.CharField(
+        max_length=16, choices=ReversalReason.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         constraints = [
@@ -89,6 +108,10 @@ class Event(models.Model):
             # deposits race: the second insert fails and is stored as a plain deposit.
             models.UniqueConstraint(
                 fields=["player"], condition=models.Q(is_first_deposit=True), name="one_first_deposit_per_player"
+            ),
+            # Reversing is idempotent even when two requests race: one reversal per event.
+            models.UniqueConstraint(
+                fields=["reverses"], condition=models.Q(reverses__isnull=False), name="one_reversal_per_event"
             ),
         ]
         indexes = [

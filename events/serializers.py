@@ -32,7 +32,7 @@ class EventSerializer(serializers.ModelSerializer):
         model = Event
         fields = [
             "id", "event_id", "type", "player_id", "partner", "click_id", "amount", "currency", "params",
-            "occurred_at", "received_at", "is_first_deposit", "deliveries",
+            "occurred_at", "received_at", "is_first_deposit", "reversed_at", "deliveries",
         ]
         read_only_fields = fields
 
@@ -76,6 +76,7 @@ def ingested_event_body(event: Event, *, deliveries, warnings: list[str]) -> dic
         "occurred_at": _datetime_text(event.occurred_at),
         "received_at": _datetime_text(event.received_at),
         "is_first_deposit": event.is_first_deposit,
+        "reversed_at": _datetime_text(event.reversed_at),
         "deliveries": [_delivery_body(delivery) for delivery in deliveries],
         "warnings": warnings,
     }
@@ -162,3 +163,39 @@ class EventBatchResultSerializer(serializers.Serializer):
     conflict = serializers.IntegerField()
     error = serializers.IntegerField()
     results = BatchItemResultSerializer(many=True)
+
+
+class ReverseInputSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(
+        choices=Event.ReversalReason.choices, help_text="Why the event no longer stands."
+    )
+
+
+class ReverseByEventIdInputSerializer(ReverseInputSerializer):
+    event_id = serializers.CharField(max_length=128, help_text="The platform's id of the event to reverse.")
+
+
+class ReversedEventSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="type_id", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "event_id", "type", "reversed_at"]
+        read_only_fields = fields
+
+
+class ReversalSerializer(EventSerializer):
+    """A reversal event: what it reverses and why, and its follow-up postbacks."""
+
+    reverses = ReversedEventSerializer(read_only=True)
+    reason = serializers.CharField(source="reversal_reason", read_only=True)
+    cancelled = serializers.SerializerMethodField(
+        help_text="Postbacks of the original cancelled because they had not gone out yet (0 on a repeat)."
+    )
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "reverses", "reason", "cancelled"]
+        read_only_fields = fields
+
+    def get_cancelled(self, event: Event) -> int:
+        return self.context.get("cancelled", 0)

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .currencies import minor_units, smallest_unit
+from .models import EventType
 
 FIELDS = ("event_id", "type", "player_id", "occurred_at", "partner", "click_id", "amount", "currency", "params")
 REQUIRED = ("event_id", "type", "player_id")
@@ -135,9 +136,11 @@ def _check_identifier(value: Any, catalog: Catalog) -> tuple[str, str | None]:
 
 
 def _check_type(value: Any, catalog: Catalog) -> tuple[str, str | None]:
+    if value == EventType.REVERSAL:
+        return "", "Reversals are not ingested: POST /api/v1/events/{id}/reverse/ reverses a stored event."
     if isinstance(value, str) and value in catalog.amount_required:
         return value, None
-    allowed = ", ".join(sorted(catalog.amount_required))
+    allowed = ", ".join(sorted(set(catalog.amount_required) - {EventType.REVERSAL}))
     return "", f"Unknown event type {value!r}. Allowed types: {allowed}."
 
 

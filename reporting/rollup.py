@@ -108,6 +108,11 @@ def stats_days_of(*, deliveries: QuerySet[Delivery]) -> set[dt.date]:
     return set(days)
 
 
+def stats_days_of_events(*, events: QuerySet[Event]) -> set[dt.date]:
+    """The reporting days of these events, to mark once they have changed."""
+    return set(events.order_by().values_list(_event_day("occurred_at"), flat=True).distinct())
+
+
 def stats_days_mark(*, days: Iterable[dt.date]) -> None:
     """Have the next refresh aggregate these days again; call it after the change (or in its transaction)."""
     now = timezone.now()
@@ -265,7 +270,9 @@ def _counts(day: dt.date, events: QuerySet, deliveries: QuerySet) -> list[DailyC
 def _money(day: dt.date, events: QuerySet) -> list[DailyMoney]:
     """Deposit sums per event currency and payout sums per payout currency, in one pass."""
     earning_or_deposit = Q(partner__isnull=False) | Q(type_id__in=DEPOSIT_TYPES, amount__isnull=False)
-    sums = _with_payout(events.filter(earning_or_deposit)).values(
+    # A reversed event's amount and payout no longer stand; a reversal earns nothing itself.
+    standing = events.filter(earning_or_deposit, reversed_at__isnull=True).exclude(type_id=EventType.REVERSAL)
+    sums = _with_payout(standing).values(
         "partner_id", "type_id", "currency", "payout_currency"
     ).annotate(deposits=Sum("amount", filter=Q(type_id__in=DEPOSIT_TYPES)), payouts=Sum("payout")).order_by()
     return [

@@ -25,7 +25,9 @@ Definitions (the README's "Statistics and exports" repeats them):
   ``first_deposit`` or ``deposit`` event earns the ``deposit`` rule. A fixed rule pays
   its value in its currency; a percent rule pays that share of the event's amount
   in the event's currency, rounded half-up to cents per event, exactly like the
-  ``{payout}`` macro (``partners.payouts``);
+  ``{payout}`` macro (``partners.payouts``). A reversed event (chargeback, fraud,
+  cancelled) counts as an event but no longer adds to ``deposit_sum`` or ``payout_sum``
+  in the day it happened; its ``reversal`` event counts in the day it was reversed;
 - ``deliveries_*``: postbacks counted for the partner that receives them and the
   type the endpoint receives the event as, in the day the event occurred:
   ``delivered``, ``failed``, and ``pending`` (pending or retrying);

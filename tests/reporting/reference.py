@@ -27,6 +27,8 @@ def reference_stats(*, time_zone: str, group_by: tuple[str, ...]) -> dict[tuple,
         row["players"].add(event.player_id)
         row["registrations"] += event.type_id == EventType.REGISTRATION
         row["first_deposits"] += event.is_first_deposit
+        if event.reversed_at is not None or event.type_id == EventType.REVERSAL:
+            continue  # a reversed event no longer earns; a reversal earns nothing itself
         if event.type_id in DEPOSITS and event.amount is not None:
             row["deposit_sum"][event.currency] += event.amount
         _add_payout(row, event, rules)

@@ -41,6 +41,8 @@ API_RULES = {
     "reporting:export-deliveries": {"GET": PLATFORM},
     "event-list": {"GET": PLATFORM, "POST": PLATFORM},
     "event-batch": {"POST": PLATFORM},
+    "event-reverse": {"POST": PLATFORM},
+    "event-reverse-by-event-id": {"POST": PLATFORM},
     "event-detail": {"GET": PLATFORM},
     "delivery-list": {"GET": PLATFORM},
     "delivery-detail": {"GET": PLATFORM},

@@ -1,0 +1,94 @@
+"""Reversing a stored event: a chargeback, fraud or a cancelled transaction.
+
+Partners that received the original get a follow-up postback of type
+``reversal``; a postback of the original that has not gone out yet is
+cancelled instead, so the partner never hears of a conversion that no longer
+stands. The original's amount and payout stop counting in the statistics.
+"""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from events.models import Event, EventType
+from reporting.rollup import stats_days_mark, stats_days_of_events
+
+from .models import Delivery
+from .wakeup import sender_wake_on_commit
+
+
+class ReversalError(Exception):
+    """The event cannot be reversed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reversal:
+    event: Event  # the reversal event, with its follow-up deliveries
+    original: Event
+    created: bool
+    cancelled: int  # postbacks of the original cancelled before they went out
+
+
+def event_reverse(*, event: Event, reason: str) -> Reversal:
+    """Reverse ``event`` once; reversing it again returns the first reversal with ``created`` false."""
+    if event.type_id == EventType.REVERSAL:
+        raise ReversalError("This event is itself a reversal; reverse the original event instead.")
+    try:
+        with transaction.atomic():
+            return _reverse_locked(original=Event.objects.select_for_update().get(pk=event.pk), reason=reason)
+    except IntegrityError:
+        # A concurrent request reversed it first: answer with that reversal.
+        return _existing(Event.objects.get(pk=event.pk))
+
+
+def _reverse_locked(*, original: Event, reason: str) -> Reversal:
+    if original.reversed_at is not None:
+        return _existing(original)
+    now = timezone.now()
+    reversal = Event.objects.create(
+        event_id=f"reversal-of-{original.pk}", type_id=EventType.REVERSAL, player_id=original.player_id,
+        partner_id=original.partner_id, click_id=original.click_id, amount=original.amount,
+        currency=original.currency, params=original.params, occurred_at=now, received_at=now,
+        is_test=original.is_test, reverses=original, reversal_reason=reason,
+    )
+    original.reversed_at = now
+    original.save(update_fields=["reversed_at"])
+    cancelled = _follow_up(original=original, reversal=reversal, now=now)
+    # The original's day loses its amount and payout; the reversal's day counts a reversal.
+    stats_days_mark(days=stats_days_of_events(events=Event.objects.filter(pk__in=[original.pk, reversal.pk])))
+    return Reversal(event=reversal, original=original, created=True, cancelled=cancelled)
+
+
+def _follow_up(*, original: Event, reversal: Event, now) -> int:
+    """Cancel what has not gone out; queue a reversal for each endpoint that received (or is receiving) it."""
+    deliveries = list(Delivery.objects.select_for_update().filter(event=original))
+    unsent = [
+        item.pk for item in deliveries
+        if item.status in Delivery.OPEN_STATUSES and not (item.claimed_until and item.claimed_until > now)
+    ]
+    Delivery.objects.filter(pk__in=unsent).update(
+        status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="",
+        last_error=f"cancelled: the event was reversed ({reversal.reversal_reason}) before it was sent",
+        updated_at=now,
+    )
+    # A delivery in flight may reach the partner: it gets the reversal too.
+    gone_nowhere = (Delivery.Status.FAILED, Delivery.Status.CANCELLED)
+    reached = [item for item in deliveries if item.pk not in unsent and item.status not in gone_nowhere]
+    Delivery.objects.bulk_create([
+        Delivery(
+            event=reversal, endpoint_id=item.endpoint_id, partner_id=item.partner_id,
+            event_type_id=EventType.REVERSAL, is_test=item.is_test, next_attempt_at=now,
+            created_at=now, updated_at=now,
+        )
+        for item in reached
+    ])
+    if reached:
+        sender_wake_on_commit()
+    return len(unsent)
+
+
+def _existing(original: Event) -> Reversal:
+    reversal = Event.objects.get(reverses=original)
+    return Reversal(event=reversal, original=original, created=False, cancelled=0)
+
