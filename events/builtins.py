@@ -9,6 +9,8 @@ BUILTIN_TYPES = [
     ("conversion", "Conversion", False),
     # Follow-up postbacks for reversed events (POST /api/v1/events/{id}/reverse/).
     ("reversal", "Reversal", False),
+    # A player met a partner's qualification rule (partners.QualificationRule).
+    ("qualified", "Qualified", False),
 ]
 
 

@@ -11,9 +11,12 @@ class EventType(models.Model):
     GAME_ACTIVITY = "game_activity"
     WITHDRAWAL = "withdrawal"
     CONVERSION = "conversion"
-    # Made by the platform's reversal of a stored event, never ingested as such.
+    # Made by the platform itself, never ingested as such: the reversal of a stored event,
+    # and a player meeting a partner's qualification rule.
     REVERSAL = "reversal"
-    BUILTIN = (REGISTRATION, FIRST_DEPOSIT, DEPOSIT, GAME_ACTIVITY, WITHDRAWAL, CONVERSION, REVERSAL)
+    QUALIFIED = "qualified"
+    DERIVED = (REVERSAL, QUALIFIED)
+    BUILTIN = (REGISTRATION, FIRST_DEPOSIT, DEPOSIT, GAME_ACTIVITY, WITHDRAWAL, CONVERSION, *DERIVED)
     MONETARY = (FIRST_DEPOSIT, DEPOSIT, WITHDRAWAL)
 
     slug = models.SlugField(max_length=64, unique=True)

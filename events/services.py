@@ -32,6 +32,7 @@ from deliveries.services import deliveries_add_for_events, deliveries_create_for
 from monitoring import observe
 from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
+from partners.qualification import qualifications_evaluate
 from postback_platform.rows import rows_insert
 
 from .models import Event, EventType, Player
@@ -183,6 +184,9 @@ def _store_once(
         _attach_deliveries(built, deliveries_create_for_events(events=events, routes=config.routes), config)
     else:
         deliveries_add_for_events(events=events, routes=config.routes)
+    if config.qualification_rules:
+        qualified = qualifications_evaluate(events=events, players=players, rules=config.qualification_rules)
+        deliveries_add_for_events(events=qualified, routes=config.routes)
     return existing | {stored.event.event_id: stored for stored in built}
 
 

@@ -138,9 +138,11 @@ def _check_identifier(value: Any, catalog: Catalog) -> tuple[str, str | None]:
 def _check_type(value: Any, catalog: Catalog) -> tuple[str, str | None]:
     if value == EventType.REVERSAL:
         return "", "Reversals are not ingested: POST /api/v1/events/{id}/reverse/ reverses a stored event."
+    if value == EventType.QUALIFIED:
+        return "", "Qualified events are made by the partners' qualification rules, not ingested."
     if isinstance(value, str) and value in catalog.amount_required:
         return value, None
-    allowed = ", ".join(sorted(set(catalog.amount_required) - {EventType.REVERSAL}))
+    allowed = ", ".join(sorted(set(catalog.amount_required) - set(EventType.DERIVED)))
     return "", f"Unknown event type {value!r}. Allowed types: {allowed}."
 
 

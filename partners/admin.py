@@ -19,10 +19,11 @@ from deliveries import templating
 from deliveries.services import endpoint_send_test, template_preview
 from deliveries.signing import headers_for_record
 from events import dashboard_selectors as event_reads
+from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from postback_platform.subqueries import count_subquery
 
 from .admin_forms import EndpointAdminForm
-from .models import Partner, PayoutRule, PostbackEndpoint
+from .models import Partner, PayoutRule, PostbackEndpoint, Qualification, QualificationRule
 from .services import endpoint_pause, endpoint_resume, endpoint_save, partner_save
 from .validation import endpoint_config_errors
 
@@ -106,6 +107,20 @@ class PayoutRuleInline(admin.TabularInline):
     extra = 0
 
 
+class QualificationRuleInline(admin.StackedInline):
+    model = QualificationRule
+    extra = 0
+    fields = [
+        ("name", "is_active"), ("window_start", "window_days"), "currency",
+        ("min_first_deposit", "min_deposit_count", "min_deposit_sum"), ("wager_param", "min_wager_sum"),
+        "allowed_countries",
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        # A rule that qualified players is named by their record: deactivate it instead.
+        return False
+
+
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "scope", "state", "events_24h", "success_rate_24h", "last_error_24h"]
@@ -113,7 +128,7 @@ class PartnerAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     fields = ["name", "slug", "scope", "is_active", "notes"]
-    inlines = [PostbackEndpointInline, PayoutRuleInline]
+    inlines = [PostbackEndpointInline, PayoutRuleInline, QualificationRuleInline]
     actions = ["pause", "resume"]
 
     def get_queryset(self, request):
@@ -387,3 +402,15 @@ def _test_summary(attempt) -> str:
     answer = f"HTTP {attempt.status_code}" if attempt.status_code else (attempt.error or "no answer")
     excerpt = f" Response: {attempt.response_excerpt[:200]}" if attempt.response_excerpt else ""
     return f"Test postback sent: {answer} in {attempt.duration_ms or 0} ms.{excerpt}"
+
+
+@admin.register(Qualification)
+class QualificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who qualified, by which rule and events: the record behind each qualified postback."""
+
+    list_display = ["player", "rule", "qualified_at", "event"]
+    list_filter = ["rule__partner", "rule"]
+    list_select_related = ["rule__partner", "event"]
+    search_fields = ["player__player_id"]
+    date_hierarchy = "qualified_at"
+    fields = ["player", "rule", "qualified_at", "event", "met_by"]

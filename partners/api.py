@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from deliveries.serializers import DeliveryAttemptSerializer
@@ -19,16 +19,24 @@ from postback_platform.api_docs import NOT_FOUND, common_errors, invalid
 from postback_platform.pagination import NewestFirstCursorPagination
 
 from . import api_docs
-from .models import Partner, PayoutRule, PostbackEndpoint
+from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 from .serializers import (
     EndpointSerializer,
     PartnerSerializer,
     PayoutRuleSerializer,
     PreviewSerializer,
+    QualificationRuleSerializer,
     RenderedRequestSerializer,
     TestPostbackSerializer,
 )
-from .services import endpoint_save, partner_save, payout_rule_save
+from .services import (
+    RuleInUseError,
+    endpoint_save,
+    partner_save,
+    payout_rule_save,
+    qualification_rule_delete,
+    qualification_rule_save,
+)
 
 _READ_WRITE = ["get", "post", "put", "patch", "head", "options"]
 
@@ -144,3 +152,28 @@ class PayoutRuleViewSet(
 
     def perform_update(self, serializer):
         serializer.instance = payout_rule_save(rule=serializer.instance, fields=serializer.validated_data)
+
+
+@extend_schema_view(**api_docs.QUALIFICATION_VIEWS)
+class QualificationRuleViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin, _PartnerChildViewSet,
+):
+    serializer_class = QualificationRuleSerializer
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self):
+        return QualificationRule.objects.filter(partner=self.partner())
+
+    def perform_create(self, serializer):
+        rule = QualificationRule(partner=self.partner())
+        serializer.instance = qualification_rule_save(rule=rule, fields=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = qualification_rule_save(rule=serializer.instance, fields=serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        try:
+            qualification_rule_delete(rule=instance)
+        except RuleInUseError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc

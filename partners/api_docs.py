@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid
 
-from .serializers import EndpointSerializer, PartnerSerializer, PayoutRuleSerializer
+from .serializers import EndpointSerializer, PartnerSerializer, PayoutRuleSerializer, QualificationRuleSerializer
 
 NO_PARTNER = error_response("No such partner or object", "No partner with slug 'acme'; list them at /api/v1/partners/.")
 BAD_CURSOR = error_response("A cursor that was not given by this list", "Invalid cursor")
@@ -51,4 +51,15 @@ ENDPOINT_VIEWS = _crud(EndpointSerializer, "postback endpoint", invalid_answer=I
 PAYOUT_VIEWS = _crud(
     PayoutRuleSerializer, "payout rule", deletable=True,
     invalid_answer=invalid({"event_type": ["acme already has a payout rule for deposit; change that one instead."]}),
+)
+QUALIFICATION_VIEWS = _crud(
+    QualificationRuleSerializer, "qualification rule", deletable=True,
+    invalid_answer=invalid({"currency": ["Required with a money condition: an ISO 4217 code such as EUR."]}),
+)
+QUALIFICATION_VIEWS["destroy"] = extend_schema(
+    summary="Delete a qualification rule that has qualified nobody",
+    description="A rule that qualified players cannot be deleted (their record names it): deactivate it instead.",
+    responses={204: None, 400: invalid({"non_field_errors": ["3 players qualified by this rule; set is_active to "
+                                                             "false instead."]}),
+               404: NOT_FOUND, **common_errors()},
 )

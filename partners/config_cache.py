@@ -1,7 +1,7 @@
 """The routing configuration every ingest reads, kept in each process between changes.
 
-Endpoints (their partner, event types and filters), partners and event types
-change a few times a day and are read by every ingest request. Each process
+Endpoints (their partner, event types and filters), partners, event types and
+active qualification rules change a few times a day and are read by every ingest request. Each process
 keeps one loaded copy tagged with the version token held in the shared cache
 (Redis); every change to those tables puts a new token there once its
 transaction has committed (``partners.signals``), so the next request in every
@@ -21,6 +21,7 @@ which bounds the effect of a token lost with the cache's data.
 import logging
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from django.db import connection, transaction
 
 from events.models import EventType
 
-from .models import Partner
+from .models import Partner, QualificationRule
 from .selectors import EndpointRoute, endpoint_routes
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class RoutingConfig:
     partners: Mapping[str, Partner]
     partners_by_id: Mapping[int, Partner]
     amount_required: Mapping[str, bool]
+    # Active qualification rules by partner id: most partners have none, and their ingest pays nothing.
+    qualification_rules: Mapping[int, tuple[QualificationRule, ...]]
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,15 @@ def routing_config_load() -> RoutingConfig:
         partners={partner.slug: partner for partner in partners},
         partners_by_id={partner.pk: partner for partner in partners},
         amount_required=dict(EventType.objects.values_list("slug", "requires_amount")),
+        qualification_rules=_qualification_rules(),
     )
+
+
+def _qualification_rules() -> dict[int, tuple[QualificationRule, ...]]:
+    rules: dict[int, list[QualificationRule]] = defaultdict(list)
+    for rule in QualificationRule.objects.filter(is_active=True).order_by("pk"):
+        rules[rule.partner_id].append(rule)
+    return {partner_id: tuple(items) for partner_id, items in rules.items()}
 
 
 def routing_config_changed() -> None:

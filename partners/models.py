@@ -117,3 +117,91 @@ class PayoutRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} {self.event_type_id}: {self.value} {self.kind}"
+
+
+class QualificationRule(models.Model):
+    """When a partner's player counts as qualified (CPA): conditions over its events within a window.
+
+    Every condition that is set must hold; money conditions count events in the
+    rule's currency only. Each player qualifies at most once per rule, ever:
+    changing a rule never qualifies a player again.
+    """
+
+    class WindowStart(models.TextChoices):
+        REGISTRATION = "registration", "Registration"
+        FIRST_DEPOSIT = "first_deposit", "First deposit"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="qualification_rules")
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    window_start = models.CharField(max_length=16, choices=WindowStart.choices, default=WindowStart.REGISTRATION)
+    window_days = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Only events within this many days from the window's start count.",
+    )
+    currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217; required with any money condition.")
+    min_first_deposit = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))],
+        help_text="The first deposit is at least this much.",
+    )
+    min_deposit_count = models.PositiveIntegerField(null=True, blank=True, help_text="At least this many deposits.")
+    min_deposit_sum = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))],
+        help_text="Deposits add up to at least this much.",
+    )
+    wager_param = models.CharField(
+        max_length=64, default="wager", help_text="The game_activity param that holds the amount wagered."
+    )
+    min_wager_sum = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))],
+        help_text="Wagers (the param above, on game_activity events) add up to at least this much.",
+    )
+    allowed_countries = models.JSONField(
+        default=list, blank=True,
+        help_text='ISO 3166 codes, e.g. ["DE", "AT"]; the player\'s params.country must be one. Empty: any.',
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    MONEY_CONDITIONS = ("min_first_deposit", "min_deposit_sum", "min_wager_sum")
+    CONDITIONS = (*MONEY_CONDITIONS, "min_deposit_count", "allowed_countries")
+
+    class Meta:
+        ordering = ["partner", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.name}"
+
+    def clean(self) -> None:
+        errors = {}
+        if not any(getattr(self, name) not in (None, []) for name in self.CONDITIONS):
+            errors["__all__"] = "Set at least one condition: a first deposit, deposits, wagers or countries."
+        if any(getattr(self, name) is not None for name in self.MONEY_CONDITIONS) and not self.currency:
+            errors["currency"] = "Required with a money condition: an ISO 4217 code such as EUR."
+        if not isinstance(self.allowed_countries, list) or not all(
+            isinstance(code, str) and len(code) == 2 and code.isalpha() and code.isupper()
+            for code in self.allowed_countries
+        ):
+            errors["allowed_countries"] = 'A list of two-letter upper-case country codes, e.g. ["DE", "AT"].'
+        if errors:
+            raise ValidationError(errors)
+
+
+class Qualification(models.Model):
+    """A player met a qualification rule: when, by which events, and the ``qualified`` event it produced."""
+
+    rule = models.ForeignKey(QualificationRule, on_delete=models.PROTECT, related_name="qualifications")
+    player = models.ForeignKey("events.Player", on_delete=models.CASCADE, related_name="qualifications")
+    event = models.OneToOneField(
+        "events.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="qualification"
+    )
+    met_by = models.JSONField(default=list, help_text="The platform's ids of the events that met the rule.")
+    qualified_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Exactly once per player and rule, even when two of its events arrive at once.
+            models.UniqueConstraint(fields=["rule", "player"], name="one_qualification_per_rule_player"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.player_id} qualified by {self.rule}"

@@ -7,13 +7,14 @@ says whether one is set, never what it is.
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from deliveries.signing import headers_for_record, headers_unmask
 from events.currencies import minor_units
 from events.models import EventType
 
-from .models import Partner, PayoutRule, PostbackEndpoint
+from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 from .validation import endpoint_changes_errors, signing_secret_error
 
 
@@ -147,3 +148,39 @@ class PayoutRuleSerializer(serializers.ModelSerializer):
                 {"event_type": f"{partner.slug} already has a payout rule for {event_type}; change that one instead."}
             )
         return attrs
+
+
+class QualificationRuleSerializer(serializers.ModelSerializer):
+    """A partner's qualification rule; every condition set must hold within the window."""
+
+    class Meta:
+        model = QualificationRule
+        fields = [
+            "id", "name", "is_active", "window_start", "window_days", "currency", "min_first_deposit",
+            "min_deposit_count", "min_deposit_sum", "wager_param", "min_wager_sum", "allowed_countries",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_currency(self, value: str) -> str:
+        if value and minor_units(value.upper()) is None:
+            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code; use one such as EUR.")
+        return value.upper()
+
+    def validate(self, attrs: dict) -> dict:
+        rule = QualificationRule(partner=self.context["partner"])
+        for name in self.Meta.fields:
+            if name in attrs:
+                setattr(rule, name, attrs[name])
+            elif self.instance is not None and hasattr(self.instance, name):
+                setattr(rule, name, getattr(self.instance, name))
+        try:
+            rule.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(_field_errors(exc)) from exc
+        return attrs
+
+
+def _field_errors(exc: DjangoValidationError) -> dict:
+    return {("non_field_errors" if name == "__all__" else name): messages
+            for name, messages in exc.message_dict.items()}

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from deliveries.wakeup import sender_wake_on_commit
 
-from .models import Partner, PayoutRule, PostbackEndpoint
+from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 
 
 def partner_save(*, partner: Partner, fields: dict) -> Partner:
@@ -87,3 +87,24 @@ def payout_rule_save(*, rule: PayoutRule, fields: dict) -> PayoutRule:
         setattr(rule, name, value)
     rule.save()
     return rule
+
+
+class RuleInUseError(Exception):
+    """The rule has qualified players: deactivate it instead, so their record keeps its rule."""
+
+
+def qualification_rule_save(*, rule: QualificationRule, fields: dict) -> QualificationRule:
+    """Create or change a rule; players it qualified before stay qualified, and are never qualified again."""
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+def qualification_rule_delete(*, rule: QualificationRule) -> None:
+    if rule.qualifications.exists():
+        raise RuleInUseError(
+            f"{rule.qualifications.count():,} players qualified by this rule; set is_active to false instead."
+        )
+    rule.delete()

@@ -1,6 +1,6 @@
 """Every write to the routing configuration replaces its version, so cached copies are dropped.
 
-Saves and deletes of partners, endpoints and event types (admin, API,
+Saves and deletes of partners, endpoints, event types and qualification rules (admin, API,
 services, ``QuerySet.delete``, cascades) and changes of an endpoint's event
 types all send these signals. ``QuerySet.update`` sends none: code that
 updates a field the routing configuration holds (an endpoint's partner or
@@ -14,13 +14,15 @@ from django.dispatch import receiver
 from events.models import EventType
 
 from .config_cache import routing_config_changed
-from .models import Partner, PostbackEndpoint
+from .models import Partner, PostbackEndpoint, QualificationRule
 
 
 @receiver(post_save, sender=Partner)
 @receiver(post_delete, sender=Partner)
 @receiver(post_save, sender=PostbackEndpoint)
 @receiver(post_delete, sender=PostbackEndpoint)
+@receiver(post_save, sender=QualificationRule)
+@receiver(post_delete, sender=QualificationRule)
 @receiver(post_save, sender=EventType)
 @receiver(post_delete, sender=EventType)
 def _saved_or_deleted(sender, **kwargs) -> None:

@@ -22,7 +22,7 @@ from .params import stats_query_from_params
 from .rollup import stats_as_of
 from .selectors import GROUP_BY_FIELDS, StatsQuery, StatsRow, reporting_time_zone, stats_rows, stats_totals
 
-CHART_SERIES = ("events", "registrations", "first_deposits", "deliveries_delivered", "deliveries_failed")
+CHART_SERIES = ("events", "registrations", "first_deposits", "qualified", "deliveries_delivered", "deliveries_failed")
 
 
 @admin.register(Statistics)

@@ -99,6 +99,7 @@ STATS_MEASURES = (
     "unique_players",
     "registrations",
     "first_deposits",
+    "qualified",
     "deliveries_delivered",
     "deliveries_failed",
     "deliveries_pending",

@@ -32,6 +32,8 @@ class DailyCounts(models.Model):
     events = models.PositiveIntegerField(default=0)
     registrations = models.PositiveIntegerField(default=0)
     first_deposits = models.PositiveIntegerField(default=0)
+    # Players meeting a partner's qualification rule (derived ``qualified`` events): the funnel's last step.
+    qualified = models.PositiveIntegerField(default=0)
     deliveries_delivered = models.PositiveIntegerField(default=0)
     deliveries_failed = models.PositiveIntegerField(default=0)
     deliveries_pending = models.PositiveIntegerField(default=0)

@@ -252,10 +252,11 @@ def _counts(day: dt.date, events: QuerySet, deliveries: QuerySet) -> list[DailyC
         events=Count("id"),
         registrations=Count("id", filter=Q(type_id=EventType.REGISTRATION)),
         first_deposits=Count("id", filter=Q(is_first_deposit=True)),
+        qualified=Count("id", filter=Q(type_id=EventType.QUALIFIED)),
     ).order_by():
         counted = row(values["partner_id"], values["type_id"])
         counted.events, counted.registrations = values["events"], values["registrations"]
-        counted.first_deposits = values["first_deposits"]
+        counted.first_deposits, counted.qualified = values["first_deposits"], values["qualified"]
     for values in deliveries.values("partner_id", "event_type_id").annotate(
         delivered=Count("id", filter=Q(status=Delivery.Status.DELIVERED)),
         failed=Count("id", filter=Q(status=Delivery.Status.FAILED)),

@@ -18,6 +18,9 @@ Definitions (the README's "Statistics and exports" repeats them):
 - ``registrations``: events of type ``registration``;
 - ``first_deposits``: events that are a player's first deposit (``is_first_deposit``),
   whether reported as ``deposit`` or ``first_deposit``;
+- ``qualified``: players that met one of their partner's qualification rules
+  (``partners.QualificationRule``), counted on the day of the event that completed
+  the rule: registrations → first deposits → qualified is the CPA funnel;
 - ``deposit_sum``: amounts of ``deposit`` and ``first_deposit`` events, per currency;
 - ``payout_sum``: what the group's partner earns, per currency. An event earns the
   payout rule of (its partner, its type); a first deposit earns the partner's
@@ -55,7 +58,7 @@ from .spans import blocks_covering
 
 GROUP_BY_FIELDS = ("day", "partner", "event_type")
 MONEY_PLACES = Decimal("0.0001")
-COUNTS = ("events", "registrations", "first_deposits", "deliveries_delivered", "deliveries_failed",
+COUNTS = ("events", "registrations", "first_deposits", "qualified", "deliveries_delivered", "deliveries_failed",
           "deliveries_pending")
 
 
@@ -79,6 +82,7 @@ class StatsRow:
     unique_players: int = 0
     registrations: int = 0
     first_deposits: int = 0
+    qualified: int = 0
     deposit_sum: dict[str, Decimal] = field(default_factory=dict)
     payout_sum: dict[str, Decimal] = field(default_factory=dict)
     deliveries_delivered: int = 0

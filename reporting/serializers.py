@@ -26,6 +26,7 @@ class StatsRowSerializer(serializers.Serializer):
     )
     registrations = serializers.IntegerField()
     first_deposits = serializers.IntegerField()
+    qualified = serializers.IntegerField(help_text="Players that met a qualification rule of their partner.")
     deposit_sum = serializers.DictField(child=PlainDecimalField(), help_text="Currency → sum of deposits.")
     payout_sum = serializers.DictField(child=PlainDecimalField(), help_text="Currency → sum of payouts.")
     deliveries_delivered = serializers.IntegerField()
@@ -43,7 +44,7 @@ class StatsRowSerializer(serializers.Serializer):
         if "day" in data:
             data["day"] = data["day"].isoformat()
         data.update(
-            {name: getattr(row, name) for name in ("events", "unique_players", "registrations", "first_deposits")},
+            {name: getattr(row, name) for name in ("events", "unique_players", "registrations", "first_deposits", "qualified")},
             deposit_sum={currency: _plain(amount) for currency, amount in row.deposit_sum.items()},
             payout_sum={currency: _plain(amount) for currency, amount in row.payout_sum.items()},
             deliveries_delivered=row.deliveries_delivered,

@@ -40,6 +40,8 @@ def test_affiliate_manager_adds_a_partner(manager_client):
             "endpoints-INITIAL_FORMS": "0",
             "payout_rules-TOTAL_FORMS": "0",
             "payout_rules-INITIAL_FORMS": "0",
+            "qualification_rules-TOTAL_FORMS": "0",
+            "qualification_rules-INITIAL_FORMS": "0",
         },
     )
 

@@ -19,7 +19,7 @@ from tests.support.services import child_database_url, redis_url, require_postgr
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/events/"
-CONFIG_TABLES = ("partners_postbackendpoint", "partners_partner", "events_eventtype")
+CONFIG_TABLES = ("partners_postbackendpoint", "partners_partner", "events_eventtype", "partners_qualificationrule")
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +58,22 @@ def test_ingest_reads_the_configuration_once_while_its_version_is_current(platfo
     assert config_reads(queries) == []
 
 
+def test_a_qualification_rule_added_through_the_api_is_applied_by_the_next_ingest(platform_client, admin_client_api):
+    # given: the configuration is cached without any rule
+    PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), event_types=[EventType.QUALIFIED])
+    platform_client.post(URL, {"event_id": "reg", "type": "registration", "player_id": "p-1", "partner": "acme"},
+                         format="json")
+    platform_client.post(URL, deposit("e-1"), format="json")
+
+    # when
+    admin_client_api.post("/api/v1/partners/acme/qualification-rules/",
+                          {"name": "two deposits", "min_deposit_count": 2, "currency": "EUR"}, format="json")
+    platform_client.post(URL, deposit("e-2"), format="json")
+
+    # then
+    assert Delivery.objects.filter(event_type_id=EventType.QUALIFIED).count() == 1
+
+
 def test_an_endpoint_edited_through_the_api_is_seen_by_the_next_ingest(platform_client, admin_client_api):
     endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), event_types=["deposit"])
     assert deliveries_of(platform_client.post(URL, deposit("e-1"), format="json")) == 1
@@ -79,6 +95,7 @@ def test_a_partner_added_in_the_admin_is_accepted_by_the_next_ingest(platform_cl
             "slug": "acme", "name": "Acme", "scope": "attributed", "is_active": "on",
             "endpoints-TOTAL_FORMS": "0", "endpoints-INITIAL_FORMS": "0",
             "payout_rules-TOTAL_FORMS": "0", "payout_rules-INITIAL_FORMS": "0",
+            "qualification_rules-TOTAL_FORMS": "0", "qualification_rules-INITIAL_FORMS": "0",
         },
     )
 

@@ -27,6 +27,7 @@ def reference_stats(*, time_zone: str, group_by: tuple[str, ...]) -> dict[tuple,
         row["players"].add(event.player_id)
         row["registrations"] += event.type_id == EventType.REGISTRATION
         row["first_deposits"] += event.is_first_deposit
+        row["qualified"] += event.type_id == EventType.QUALIFIED
         if event.reversed_at is not None or event.type_id == EventType.REVERSAL:
             continue  # a reversed event no longer earns; a reversal earns nothing itself
         if event.type_id in DEPOSITS and event.amount is not None:
@@ -46,6 +47,7 @@ def _empty() -> dict:
         "players": set(),
         "registrations": 0,
         "first_deposits": 0,
+        "qualified": 0,
         "deposit_sum": defaultdict(Decimal),
         "payout_sum": defaultdict(Decimal),
         **{status: 0 for status in Delivery.Status.values},

@@ -41,6 +41,7 @@ def test_stats_are_grouped_by_day_partner_and_type_with_money_as_strings(platfor
         "unique_players": 1,
         "registrations": 0,
         "first_deposits": 1,
+        "qualified": 0,
         "deposit_sum": {"EUR": "40.10"},
         "payout_sum": {"EUR": "10.03"},
         "deliveries_delivered": 0,
@@ -95,10 +96,10 @@ def test_stats_csv_has_group_columns_measures_then_one_column_per_currency(platf
     assert response["X-Stats-As-Of"] == platform_client.get("/api/v1/stats/").json()["as_of"]
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines == [
-        "partner,events,unique_players,registrations,first_deposits,deliveries_delivered,deliveries_failed,"
-        "deliveries_pending,conversion_rate,deposit_sum_EUR,deposit_sum_USD,payout_sum_EUR",
-        "acme,2,2,1,1,0,0,0,1.0000,40.10,0.00,10.03",
-        ",1,1,0,0,0,0,0,,0.00,5.00,0.00",
+        "partner,events,unique_players,registrations,first_deposits,qualified,deliveries_delivered,"
+        "deliveries_failed,deliveries_pending,conversion_rate,deposit_sum_EUR,deposit_sum_USD,payout_sum_EUR",
+        "acme,2,2,1,1,0,0,0,0,1.0000,40.10,0.00,10.03",
+        ",1,1,0,0,0,0,0,0,,0.00,5.00,0.00",
     ]
 
 
