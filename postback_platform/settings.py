@@ -170,12 +170,15 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROX
 # Proxies in front of the web processes, each appending its peer's address to
 # X-Forwarded-For: the client is that many entries from the right
 # (postback_platform.client_address). Without proxies, REMOTE_ADDR is the client.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_TLS_PROXY else 0)
-if TRUSTED_PROXY_COUNT < 0:
-    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}.")
+_proxies = env.str("TRUSTED_PROXY_COUNT", default="")
+if not (_proxies == "" or (_proxies.isdigit() and _proxies.isascii())):
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be a whole number of proxies (0 or more), not {_proxies!r}.")
+TRUSTED_PROXY_COUNT = int(_proxies) if _proxies else (1 if BEHIND_TLS_PROXY else 0)
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG) if env.str("SECURE_COOKIES", default="") else not DEBUG
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: the console's own requests take the token from the page's form.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

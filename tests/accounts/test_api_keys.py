@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from accounts import accepted_keys
 from accounts.models import ApiKey
 from accounts.permissions import IsAdminKey, IsPlatformOrAdminKey
 from accounts.services import api_key_create, api_key_digest, api_key_revoke
@@ -148,6 +149,20 @@ def test_a_role_changed_in_the_admin_applies_at_the_next_request(settings, djang
         key.save()
 
     assert _client(issued.plaintext).get("/admin-only/").status_code == 403
+
+
+def test_a_kept_key_is_read_again_once_its_copy_is_a_minute_old(settings, monkeypatch, django_assert_num_queries):
+    # A revocation whose new version could not be written to the cache still applies within MAX_AGE_SECONDS.
+    settings.API_KEY_CACHE = True
+    clock = [1000.0]
+    monkeypatch.setattr(accepted_keys.time, "monotonic", lambda: clock[0])
+    issued = api_key_create(name="p", role="platform")
+    assert _client(issued.plaintext).get("/platform/").status_code == 200
+
+    clock[0] += accepted_keys.MAX_AGE_SECONDS + 1
+
+    with django_assert_num_queries(1):
+        assert _client(issued.plaintext).get("/platform/").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
