@@ -1,8 +1,8 @@
 """This process's copy of the API keys it has accepted, valid while the keys' shared version stands.
 
 Reading the key on every request would cost a database round trip on every
-API call (about 1 ms on the shared CI machine, against 0.2 ms for a read
-from Redis; ingest spends some 5 ms of web CPU in all). Instead every commit
+API call (1 to 1.7 ms on a loaded development machine, against 0.2 ms for a
+read from Redis; ingest spends some 5 ms of web CPU in all). Instead every commit
 that saves or deletes a key (creation, revocation, a role change in the
 admin) replaces a version token in the shared cache, and a copy made under
 another version is not used: a revoked key is refused by every process from
