@@ -41,13 +41,14 @@ def accepted_key_get(*, digest: str, version: str | None) -> ApiKey | None:
         return None
     seen_version, read_at, api_key = seen
     if seen_version != version or time.monotonic() - read_at > MAX_AGE_SECONDS:
-        del _accepted[digest]
+        _accepted.pop(digest, None)  # another thread may have dropped it first
         return None
     return api_key
 
 
 def accepted_key_keep(*, digest: str, version: str | None, api_key: ApiKey) -> None:
-    if version is not None and settings.API_KEY_CACHE:
+    """Keep ``api_key`` under ``version``; nothing is kept without one (no shared cache, or none reachable)."""
+    if version is not None:
         _accepted[digest] = (version, time.monotonic(), api_key)
 
 

@@ -28,7 +28,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-PARTNER_EXCHANGE_NOTE = "Null for platform keys: the request sent to the partner and its answer are shown to admin keys."
+PARTNER_EXCHANGE_NOTE = "Null for platform keys: what was sent to the partner and its answer are shown to admin keys."
 
 
 class PartnerExchangeHidden(serializers.Serializer):

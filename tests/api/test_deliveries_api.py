@@ -35,7 +35,8 @@ def test_a_delivery_is_shown_with_every_attempt_and_no_request_headers(admin_cli
     assert attempt["number"] == 1
     assert attempt["started_at"] == "2026-11-23T10:00:00Z"
     assert (attempt["status_code"], attempt["duration_ms"], attempt["error_class"]) == (503, 120, "http_5xx")
-    assert (attempt["request_url"], attempt["response_excerpt"]) == ("https://partner.example/postback?click=c-1", "busy")
+    assert attempt["request_url"] == "https://partner.example/postback?click=c-1"
+    assert attempt["response_excerpt"] == "busy"
     assert "s3cret" not in response.content.decode()
 
 

@@ -21,7 +21,8 @@ def _covered(code_point: int, ranges) -> bool:
         "=1+1", "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd",
         " =1+1", "  +1", "\n=1", "\u00a0=1", "\u3000-1", "\u2003@x",  # leading white space
         "\u202e=1", "\u200e+1", "\u200b=1", "\ufeff=1", "\u2066=1", "\U000e0041=1",  # invisible and bidi controls
-        "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", "\ufe66cmd", "\u3000\uff1dcmd",  # full-width and small forms
+        # full-width and small forms
+        "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", "\ufe66cmd", "\u3000\uff1dcmd",
         " \u202e\u00a0\uff1dHYPERLINK(\"http://x.example\")",
     ],
 )
