@@ -73,3 +73,11 @@ def test_calls_to_the_shared_redis_give_up_after_the_configured_time(tmp_path):
                               REDIS_TIMEOUT_SECONDS="0.5")
 
     assert values == ["0.5", "0.5"]
+
+
+@pytest.mark.parametrize("name", ["API_AUTH_FAILURE_LIMIT", "API_AUTH_FAILURE_WINDOW_SECONDS"])
+def test_a_failure_throttle_below_one_refuses_to_start_and_names_it(tmp_path, name):
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, **{name: "0"})
+
+    assert result.returncode != 0
+    assert "API_AUTH_FAILURE_LIMIT and API_AUTH_FAILURE_WINDOW_SECONDS must be 1 or more" in result.stderr
