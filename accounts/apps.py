@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self):
+        from . import signals  # noqa: F401 - connects the receivers
         from .roles import connect_signals
 
         connect_signals()

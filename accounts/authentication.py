@@ -1,22 +1,32 @@
 """``Authorization: Bearer <key>`` authentication for the REST API.
 
-Each process remembers the keys it has accepted for ``KEY_CACHE_SECONDS``,
-which saves a statement on nearly every request: a revoked key is therefore
-refused everywhere within that time, not at once. A key that is not found
-is looked up again on every request.
+Each request makes one round trip to the shared cache, which answers two
+questions at once: has the client's address failed too often
+(``auth_failures``; then 429 with ``Retry-After``, before any database
+work), and is this process's copy of the accepted keys current
+(``accepted_keys``; a revoked key is refused everywhere from the next
+request on). A key that is not in the copy is read from the database; one
+that is not found there, or a malformed header, counts as a failure of the
+client's address. Requests without any key get a 401 and count for nothing:
+they cannot guess a key.
 """
 
+import logging
 import time
 
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
+from postback_platform.client_address import client_address
+
+from .accepted_keys import VERSION_KEY, accepted_key_get, accepted_key_keep, api_keys_version_current
+from .auth_failures import FailureWindow, failure_record, failure_window
 from .models import ApiKey
 from .selectors import api_key_get_active
 from .services import api_key_digest, api_key_mark_used
 
-KEY_CACHE_SECONDS = 5
-# digest of the plaintext -> (when it was read, the key); only accepted keys, so it holds at most one entry per key.
-_accepted: dict[str, tuple[float, ApiKey]] = {}
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyPrincipal:
@@ -36,20 +46,31 @@ class ApiKeyPrincipal:
         return f"api-key:{self.api_key.prefix}"
 
 
+class TooManyFailures(exceptions.Throttled):
+    default_detail = "Too many failed authentication attempts from this address."
+    extra_detail_singular = extra_detail_plural = "Retry in {wait} seconds, with a valid API key."
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        window = failure_window(address=client_address(request), now=time.time())
+        failures, version = _shared_state(window)
+        if failures >= settings.API_AUTH_FAILURE_LIMIT:
+            raise TooManyFailures(wait=window.seconds_left)
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
         scheme, _, key = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not key.strip():
+            failure_record(window=window)
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header. Send 'Authorization: Bearer <api key>'."
             )
-        api_key = _active_key(key.strip())
+        api_key = _active_key(key.strip(), version=version)
         if api_key is None:
+            failure_record(window=window)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         api_key_mark_used(api_key=api_key)
         return ApiKeyPrincipal(api_key), api_key
@@ -59,14 +80,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def _active_key(plaintext: str) -> ApiKey | None:
-    digest, now = api_key_digest(plaintext), time.monotonic()
-    seen = _accepted.get(digest)
-    if seen is not None and now - seen[0] < KEY_CACHE_SECONDS:
-        return seen[1]
-    api_key = api_key_get_active(plaintext=plaintext)
+def _shared_state(window: FailureWindow) -> tuple[int, str | None]:
+    """The address's failures in ``window`` and the keys' version, in one round trip; (0, None) without the cache."""
+    try:
+        values = cache.get_many([window.key, VERSION_KEY])
+    except Exception:  # noqa: BLE001 - whatever the cache backend raises when unreachable
+        logger.warning("shared cache unreachable; API authentication neither throttled nor cached")
+        return 0, None
+    return int(values.get(window.key) or 0), api_keys_version_current(values.get(VERSION_KEY))
+
+
+def _active_key(plaintext: str, *, version: str | None) -> ApiKey | None:
+    digest = api_key_digest(plaintext)
+    api_key = accepted_key_get(digest=digest, version=version)
     if api_key is None:
-        _accepted.pop(digest, None)
-    else:
-        _accepted[digest] = (now, api_key)
+        api_key = api_key_get_active(plaintext=plaintext)
+        if api_key is not None:
+            accepted_key_keep(digest=digest, version=version, api_key=api_key)
     return api_key

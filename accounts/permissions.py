@@ -10,11 +10,16 @@ def _role(request) -> str | None:
     return api_key.role if isinstance(api_key, ApiKey) else None
 
 
+def is_admin_key(request) -> bool:
+    """Whether an admin key made ``request``: for what a route shows, where both roles may call it."""
+    return _role(request) == ApiKey.Role.ADMIN
+
+
 class IsAdminKey(BasePermission):
     message = "This route needs an API key with the admin role."
 
     def has_permission(self, request, view) -> bool:
-        return _role(request) == ApiKey.Role.ADMIN
+        return is_admin_key(request)
 
 
 class IsPlatformOrAdminKey(BasePermission):

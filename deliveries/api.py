@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
-from accounts.permissions import IsAdminKey
+from accounts.permissions import IsAdminKey, is_admin_key
 from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
@@ -41,7 +41,7 @@ class DeliveryViewSet(StatusViewSet):
         delivery = delivery_get(pk=int(pk))
         if delivery is None:
             raise NotFound(f"No delivery with id {pk}. An event's deliveries are listed at /api/v1/events/{{id}}/.")
-        return Response(DeliveryDetailSerializer(delivery).data)
+        return Response(_detail(request, delivery))
 
     @action(detail=True, methods=["post"], permission_classes=[IsAdminKey])
     def resend(self, request, pk: str):
@@ -52,7 +52,7 @@ class DeliveryViewSet(StatusViewSet):
             delivery_resend(delivery=delivery)
         except DeliveryStateError as exc:
             raise DeliveryBusy(str(exc)) from None
-        return Response(DeliveryDetailSerializer(delivery_get(pk=delivery.pk)).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_detail(request, delivery_get(pk=delivery.pk)), status=status.HTTP_202_ACCEPTED)
 
     @action(detail=False, methods=["post"], url_path="resend", permission_classes=[IsAdminKey])
     def resend_many(self, request):
@@ -66,3 +66,7 @@ class DeliveryViewSet(StatusViewSet):
             )
         resent = deliveries_resend(queryset=delivery_list(**filters))
         return Response({"resent": resent}, status=status.HTTP_202_ACCEPTED)
+
+
+def _detail(request, delivery) -> dict:
+    return DeliveryDetailSerializer(delivery, context={"show_partner_exchange": is_admin_key(request)}).data

@@ -55,7 +55,8 @@ DELIVERY_LIST = extend_schema(
 DELIVERY_RETRIEVE = extend_schema(
     summary="One delivery with its attempts",
     parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The delivery's id.")],
-    description="Every HTTP attempt, oldest first. Request headers are never shown: they may hold credentials.",
+    description="Every HTTP attempt, oldest first. Request headers are never shown: they may hold credentials. "
+    "The request URL and the partner's response excerpt are shown to admin keys; platform keys get null there.",
     responses={200: DeliveryDetailSerializer, 404: NOT_FOUND, **common_errors()},
     examples=[
         OpenApiExample(

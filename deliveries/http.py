@@ -32,7 +32,8 @@ from functools import partial
 
 import urllib3
 from django.conf import settings
-from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES
+
+from . import address_guard
 
 logger = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -43,24 +44,8 @@ RESPONSE_EXCERPT_CHARS = 1000
 
 
 def address_refusal(address: IPAddress) -> str | None:
-    """Why a postback may not go to ``address``, or None when it may.
-
-    Loopback, private, link-local, multicast, reserved and unspecified
-    addresses (and the extra ranges requests-hardened knows of, such as
-    CG-NAT) are refused unless ``POSTBACK_ALLOWED_NETWORKS`` admits them.
-    """
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if any(address in network for network in settings.POSTBACK_ALLOWED_NETWORKS):
-        return None
-    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
-        if getattr(address, f"is_{kind}"):
-            return f"{address} is a {kind.replace('_', '-')} address"
-    if any(address in network for network in EXTRA_BLOCKED_NET_RANGES):
-        return f"{address} is in a non-public range"
-    if not address.is_global:
-        return f"{address} is not a public address"
-    return None
+    """Why a postback may not go to ``address``, or None when it may (see ``address_guard``)."""
+    return address_guard.refusal(address, allowed_networks=settings.POSTBACK_ALLOWED_NETWORKS)
 
 
 # The numeric spellings inet_aton reads as IPv4 (2130706433, 0x7f.1, 0177.0.0.1, 127.1):

@@ -1,6 +1,10 @@
 """Delivery and attempt bodies of the status API.
 
 Request headers are never shown: they may hold a partner's credentials.
+What went to the partner and what it answered (the request URL, which may
+carry a partner's token, and the response excerpt) is the business of the
+affiliate side: admin keys see it, platform keys get null in its place. The
+fields stay in every body, so both roles read one schema.
 """
 
 from rest_framework import serializers
@@ -24,7 +28,30 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryAttemptSerializer(serializers.ModelSerializer):
+PARTNER_EXCHANGE_NOTE = "Null for platform keys: what was sent to the partner and its answer are shown to admin keys."
+
+
+class PartnerExchangeHidden(serializers.Serializer):
+    """Nulls ``partner_exchange_fields`` unless the context says the caller may see them (``show_partner_exchange``)."""
+
+    partner_exchange_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        if not self.context.get("show_partner_exchange", False):
+            body.update(dict.fromkeys(self.partner_exchange_fields))
+        return body
+
+
+def _exchange_field() -> serializers.CharField:
+    return serializers.CharField(read_only=True, allow_null=True, help_text=PARTNER_EXCHANGE_NOTE)
+
+
+class DeliveryAttemptSerializer(PartnerExchangeHidden, serializers.ModelSerializer):
+    partner_exchange_fields = ("request_url", "response_excerpt")
+    request_url = _exchange_field()
+    response_excerpt = _exchange_field()
+
     class Meta:
         model = DeliveryAttempt
         fields = [
@@ -34,9 +61,11 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryDetailSerializer(DeliverySerializer):
+class DeliveryDetailSerializer(PartnerExchangeHidden, DeliverySerializer):
     """One delivery with every attempt, oldest first."""
 
+    partner_exchange_fields = ("request_url",)
+    request_url = _exchange_field()
     attempts = DeliveryAttemptSerializer(many=True, read_only=True)
     attempt_count = serializers.IntegerField(read_only=True)
     held_reason = serializers.CharField(

@@ -42,6 +42,16 @@ _RFC3339 = re.compile(
 )
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Format characters (Unicode category Cf: zero-width, bidi controls, tags) are never
+# part of a real id; in one they only disguise it, on admin pages and in exported
+# files, where a right-to-left override or a zero-width space can hide a formula.
+# Visible characters, full-width ones included, are the partner's and go back to it
+# as sent; exports neutralise what a spreadsheet could run (reporting.formula_guard).
+INVISIBLE_CHARACTERS = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 Errors = dict[str, list[str]]
 
@@ -126,6 +136,8 @@ def _text(value: Any, max_length: int, what: str = "a string") -> tuple[str, str
         return "", f"At most {max_length} characters; this one has {len(value)}."
     if CONTROL_CHARACTERS.search(value):
         return "", "Must not contain control characters (tabs, line breaks …)."
+    if INVISIBLE_CHARACTERS.search(value):
+        return "", "Must not contain invisible characters (zero-width spaces, direction marks or overrides …)."
     if value.strip() != value:
         return "", "Must not start or end with white space."
     return value, None

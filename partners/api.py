@@ -132,7 +132,9 @@ class EndpointViewSet(
         body.is_valid(raise_exception=True)
         event_type = body.validated_data.get("event_type")
         attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type.slug if event_type else None)
-        return Response(DeliveryAttemptSerializer(attempt).data, status=status.HTTP_200_OK)
+        # An admin-key route: the caller configured this partner and sees its answer.
+        shown = DeliveryAttemptSerializer(attempt, context={"show_partner_exchange": True})
+        return Response(shown.data, status=status.HTTP_200_OK)
 
 
 @extend_schema_view(**api_docs.PAYOUT_VIEWS)

@@ -9,8 +9,10 @@ import ipaddress
 import re
 from urllib.parse import unquote, urlsplit
 
-from deliveries import templating
-from deliveries.http import address_refusal, literal_address
+from django.conf import settings
+
+from deliveries import address_guard, templating
+from deliveries.http import literal_address
 from deliveries.signing import SECRET_PREFIX
 
 from .filters import FilterError, validate_filters
@@ -73,7 +75,9 @@ def url_template_error(template: str) -> str | None:
     if host is None:
         return f"The host name {parts.hostname!r} is not a valid host name."
     address = _LOOPBACK if _is_localhost(host) else literal_address(host)
-    if address is not None and (reason := address_refusal(address)):
+    if address is None:
+        return None  # a name: judged when a postback is sent, on the address it resolves to then
+    if reason := address_guard.refusal(address, allowed_networks=settings.POSTBACK_ALLOWED_NETWORKS):
         return f"Postbacks may not go to this address: {reason}. POSTBACK_ALLOWED_NETWORKS can admit it."
     return None
 

@@ -139,6 +139,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
+# The client's address behind the trusted proxies (TRUSTED_PROXY_COUNT), as the API's throttles see it.
+AXES_CLIENT_IP_CALLABLE = "postback_platform.client_address.client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -170,10 +172,20 @@ WHITENOISE_USE_FINDERS = True
 # --- Security (effective when DEBUG is off) ------------------------------------
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# Proxies in front of the web processes, each appending its peer's address to
+# X-Forwarded-For: the client is that many entries from the right
+# (postback_platform.client_address). Without proxies, REMOTE_ADDR is the client.
+_proxies = env.str("TRUSTED_PROXY_COUNT", default="")
+if not (_proxies == "" or (_proxies.isdigit() and _proxies.isascii())):
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be a whole number of proxies (0 or more), not {_proxies!r}.")
+TRUSTED_PROXY_COUNT = int(_proxies) if _proxies else (1 if BEHIND_TLS_PROXY else 0)
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG) if env.str("SECURE_COOKIES", default="") else not DEBUG
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: the console's own requests take the token from the page's form.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -243,6 +255,16 @@ def _on_with_shared_cache(name: str) -> bool:
     """A switch that, left empty (as in .env.example), is on exactly when REDIS_URL gives every process one cache."""
     return env.bool(name) if env.str(name, default="") else bool(REDIS_URL)
 
+
+# Each process keeps the API keys it has accepted while their version in the
+# shared cache stands (accounts.accepted_keys); without one, keys are read every time.
+API_KEY_CACHE = _on_with_shared_cache("API_KEY_CACHE")
+# After this many failed API authentications from one client address within
+# the window, that address is answered 429 until the window ends.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=10)
+API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=60)
+if API_AUTH_FAILURE_LIMIT < 1 or API_AUTH_FAILURE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("API_AUTH_FAILURE_LIMIT and API_AUTH_FAILURE_WINDOW_SECONDS must be 1 or more.")
 
 # Each process keeps the routing configuration (endpoints, partners, event
 # types) between changes, checking its version in the shared cache on every

@@ -12,11 +12,13 @@ file, and every file on SQLite. Every file has the same format:
 - JSON as PostgreSQL prints ``jsonb`` (``{"a": 1, "sub1": "x"}``): keys shortest
   first, then in byte order; ``", "`` and ``": "`` between items; numbers in plain
   decimal notation;
-- a text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-  return gets a leading single quote, so a spreadsheet shows it as text
-  instead of evaluating it as a formula. Numbers, times and booleans are
-  written by this module and never begin with anything but a digit or, for a
-  negative number, a minus sign that spreadsheets read as a number.
+- a text cell that a spreadsheet could read as a formula (one starting with
+  ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or a full-width form
+  of them, after any white space or invisible characters: ``formula_guard``)
+  gets a leading single quote, so a spreadsheet shows it as text instead of
+  evaluating it. Numbers, times and booleans are written by this module and
+  never begin with anything but a digit or, for a negative number, a minus
+  sign that spreadsheets read as a number.
 
 Rows are written in chunks, so a file of any size streams with flat memory.
 """
@@ -28,13 +30,10 @@ import json
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from .formula_guard import neutralise
+
 BOM = "\ufeff"
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ROWS_PER_CHUNK = 500
-
-
-def neutralise(text: str) -> str:
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def csv_cell(value) -> str:

@@ -1,6 +1,11 @@
+import time
+
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from accounts.accepted_keys import accepted_keys_forget
+from accounts.auth_failures import failure_window
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from partners.config_cache import routing_config_forget
@@ -52,6 +57,17 @@ def _routing_config_forgotten():
     would replace the configuration's version, so a copy could outlive its rows.
     """
     routing_config_forget()
+
+
+@pytest.fixture(autouse=True)
+def _api_authentication_fresh():
+    """Start with no failed API authentication counted for the test client's address, and no key kept.
+
+    The failure count lives in the shared cache for a minute, across tests; a
+    key this process kept would outlive the rolled-back row it was read from.
+    """
+    accepted_keys_forget()
+    cache.delete(failure_window(address="127.0.0.1", now=time.time()).key)
 
 
 @pytest.fixture

@@ -1,18 +1,9 @@
 """Settings as a fresh process sees them: each test starts Python with only the variables it names."""
 
-from tests.support.fresh_process import DJANGO_SETUP, django_setup, run_python
-from tests.support.processes import ROOT
+import pytest
 
-PRODUCTION_ENV = {
-    "DEBUG": "false",
-    "SECRET_KEY": "a-production-grade-secret-key-that-is-long-and-random-0123456789abcdef",
-    "ALLOWED_HOSTS": "postbacks.example.com",
-    "BEHIND_TLS_PROXY": "true",
-    "SECURE_SSL_REDIRECT": "true",
-    "SECURE_HSTS_SECONDS": "31536000",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
-    "SECURE_HSTS_PRELOAD": "true",
-}
+from tests.support.fresh_process import DJANGO_SETUP, PRODUCTION_ENV, django_setup, run_python
+from tests.support.processes import ROOT
 
 
 def _settings_values(tmp_path, names: str, **env: str) -> list[str]:
@@ -58,14 +49,21 @@ def test_deploy_check_is_clean_with_production_settings(tmp_path):
     assert "no issues" in result.stdout
 
 
-def test_production_cookies_are_secure_and_http_only(tmp_path):
-    values = _settings_values(
-        tmp_path,
-        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.X_FRAME_OPTIONS",
-        **PRODUCTION_ENV,
-    )
+@pytest.mark.parametrize(
+    "env, proxies",
+    [({}, "0"), ({"BEHIND_TLS_PROXY": "true"}, "1"), ({"BEHIND_TLS_PROXY": "true", "TRUSTED_PROXY_COUNT": "2"}, "2"),
+     ({"TRUSTED_PROXY_COUNT": ""}, "0")],
+)
+def test_the_trusted_proxy_count_follows_behind_tls_proxy_unless_set(tmp_path, env, proxies):
+    assert _settings_values(tmp_path, "s.TRUSTED_PROXY_COUNT", SECRET_KEY="x" * 40, **env) == [proxies]
 
-    assert values == ["True", "True", "True", "DENY"]
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5"])
+def test_a_trusted_proxy_count_that_is_not_a_whole_number_names_the_variable(tmp_path, value):
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, TRUSTED_PROXY_COUNT=value)
+
+    assert result.returncode != 0
+    assert "TRUSTED_PROXY_COUNT must be a whole number" in result.stderr
 
 
 def test_calls_to_the_shared_redis_give_up_after_the_configured_time(tmp_path):
@@ -75,3 +73,11 @@ def test_calls_to_the_shared_redis_give_up_after_the_configured_time(tmp_path):
                               REDIS_TIMEOUT_SECONDS="0.5")
 
     assert values == ["0.5", "0.5"]
+
+
+@pytest.mark.parametrize("name", ["API_AUTH_FAILURE_LIMIT", "API_AUTH_FAILURE_WINDOW_SECONDS"])
+def test_a_failure_throttle_below_one_refuses_to_start_and_names_it(tmp_path, name):
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, **{name: "0"})
+
+    assert result.returncode != 0
+    assert "API_AUTH_FAILURE_LIMIT and API_AUTH_FAILURE_WINDOW_SECONDS must be 1 or more" in result.stderr

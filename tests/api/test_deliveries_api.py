@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/deliveries/"
 
 
-def test_a_delivery_is_shown_with_every_attempt_and_no_request_headers(platform_client):
+def _retried_delivery():
     delivery = DeliveryFactory(endpoint__partner=PartnerFactory(slug="acme"), status="retrying", attempt_count=1)
     DeliveryAttempt.objects.create(
         delivery=delivery, number=1, outcome="retry", request_method="GET",
@@ -18,8 +18,13 @@ def test_a_delivery_is_shown_with_every_attempt_and_no_request_headers(platform_
         status_code=503, duration_ms=120, response_excerpt="busy", error="HTTP 503", error_class="http_5xx",
         started_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
     )
+    return delivery
 
-    response = platform_client.get(f"{URL}{delivery.pk}/")
+
+def test_a_delivery_is_shown_with_every_attempt_and_no_request_headers(admin_client_api):
+    delivery = _retried_delivery()
+
+    response = admin_client_api.get(f"{URL}{delivery.pk}/")
 
     assert response.status_code == 200
     body = response.json()
@@ -30,8 +35,19 @@ def test_a_delivery_is_shown_with_every_attempt_and_no_request_headers(platform_
     assert attempt["number"] == 1
     assert attempt["started_at"] == "2026-11-23T10:00:00Z"
     assert (attempt["status_code"], attempt["duration_ms"], attempt["error_class"]) == (503, 120, "http_5xx")
+    assert attempt["request_url"] == "https://partner.example/postback?click=c-1"
     assert attempt["response_excerpt"] == "busy"
     assert "s3cret" not in response.content.decode()
+
+
+def test_a_platform_key_sees_the_attempts_but_not_the_request_url_or_the_partners_answer(platform_client):
+    delivery = _retried_delivery()
+
+    body = platform_client.get(f"{URL}{delivery.pk}/").json()
+
+    (attempt,) = body["attempts"]
+    assert (attempt["status_code"], attempt["error"]) == (503, "HTTP 503")
+    assert (body["request_url"], attempt["request_url"], attempt["response_excerpt"]) == (None, None, None)
 
 
 def test_an_unknown_delivery_is_a_404(platform_client):

@@ -1,3 +1,4 @@
+import unicodedata
 from decimal import Decimal
 
 import pytest
@@ -122,6 +123,26 @@ def test_params_are_flat_bounded_and_well_named(params, message):
 )
 def test_ids_are_bounded_plain_strings(value, message):
     assert errors_for(player_id=value)["player_id"][0].startswith(message)
+
+
+FORMAT_CHARACTERS = [chr(cp) for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf"]
+
+
+@pytest.mark.parametrize("field", ["event_id", "player_id", "click_id"])
+def test_ids_holding_any_invisible_format_character_are_refused(field):
+    # Zero-width and bidi characters disguise an id (RLO can show "=1" as anything): refused, naming the field.
+    refused = [char for char in FORMAT_CHARACTERS if field in errors_for(**{field: f"ab{char}=1"})]
+
+    assert refused == FORMAT_CHARACTERS
+    assert errors_for(**{field: "\u202e=1"})[field] == [
+        "Must not contain invisible characters (zero-width spaces, direction marks or overrides …)."
+    ]
+
+
+@pytest.mark.parametrize("click_id", ["\uff1d1+1", "\uff0bcmd", "=1+1", "-abc", "@x"])
+def test_visible_click_ids_are_kept_as_sent_for_the_partner_even_when_they_look_like_formulas(click_id):
+    # The partner issued it and matches it back; the CSV exports quote what a spreadsheet could run.
+    assert valid(click_id=click_id).click_id == click_id
 
 
 def test_partner_must_be_configured():

@@ -24,6 +24,10 @@ from tests.factories import PostbackEndpointFactory
         ("http://10.1.2.3/pb", "private"),
         ("http://169.254.169.254/latest", "link-local"),
         ("http://[::1]:8080/pb", "loopback"),
+        ("http://[fec0::1]/pb", "site-local"),
+        ("http://[64:ff9b::a9fe:a9fe]/pb", "stands for 169.254.169.254"),
+        ("http://[2002:a00:1::1]/pb", "6to4"),
+        ("http://198.51.100.7/pb", "documentation"),
     ],
 )
 def test_bad_url_templates_are_refused_with_the_reason(template, reason):
@@ -32,6 +36,11 @@ def test_bad_url_templates_are_refused_with_the_reason(template, reason):
 
 def test_good_url_template_passes():
     assert url_template_error("https://p.example/pb?c={click_id}&p={payout}&s={params.sub1}&t={timestamp}") is None
+
+
+@pytest.mark.parametrize("host", ["203.0.114.9", "[2001:4860:4860::8888]", "[64:ff9b::808:808]"])
+def test_a_global_literal_address_passes(host):
+    assert url_template_error(f"http://{host}/pb") is None
 
 
 def test_allowed_networks_admit_a_private_literal(settings):

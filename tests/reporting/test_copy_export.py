@@ -14,12 +14,14 @@ from decimal import Decimal
 import psycopg2
 import pytest
 from django.db import DataError, connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from django.db.models import JSONField, Value
 
 from events.models import Event, EventType
 from reporting import copy_export
 from reporting.copy_export import copy_pieces
-from reporting.csv_export import csv_chunks, jsonb_text
+from reporting.csv_export import csv_cell, csv_chunks, jsonb_text
 from reporting.exports import (
     Column,
     DELIVERY_COLUMNS,
@@ -32,6 +34,7 @@ from reporting.exports import (
 )
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 from tests.support.services import child_database_url, require_postgres
+from tests.support.spreadsheet import formula_cells, harmless_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +57,18 @@ AWKWARD = [
     ",",
     " ",
     "",
+    # Formulas behind white space, invisible or bidi characters, and in full-width form.
+    " =1+1",
+    "\u00a0+1",
+    "\u3000\uff1dcmd",
+    "\u202e=1",
+    "\u200b@x",
+    "\uff0d2",
 ]
+QUOTED = {
+    '=HYPERLINK("http://x.example")', "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "\r\nCRLF inside",
+    " =1+1", "\u00a0+1", "\u3000\uff1dcmd", "\u202e=1", "\u200b@x", "\uff0d2",
+}
 NESTED_PARAMS = {
     "sub1": "=cmd",
     "b": [1, 2.5, -3, 1e-07, 1e20, -0.0, True, None, {"z": "-x", "a": "line\nbreak\x01\"q\""}],
@@ -119,8 +133,21 @@ def test_events_file_is_the_python_writers_to_the_byte(awkward_events):
     rows = list(csv.reader(io.StringIO(copied, newline="")))
     assert len(rows) == len(AWKWARD) + 2
     assert [row[5] for row in rows[1:len(AWKWARD) + 1]] == [
-        f"'{text}" if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text for text in AWKWARD
+        f"'{text}" if text in QUOTED else text for text in AWKWARD
     ]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(formula_cells, harmless_cells))
+def test_the_database_quotes_exactly_the_cells_python_quotes(text):
+    require_postgres()
+    cell, params = copy_export._text_cell("t.c", Column("c", "c"))
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {cell} FROM (VALUES (%s)) AS t (c)", [*params, text])
+        (copied,) = cursor.fetchone()
+
+    assert (copied or "") == csv_cell(text)
 
 
 def test_deliveries_file_is_the_python_writers_to_the_byte(awkward_deliveries):

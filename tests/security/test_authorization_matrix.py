@@ -16,11 +16,13 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from accounts.roles import MARKETING
 from accounts.services import api_key_create, api_key_revoke
+from deliveries.models import DeliveryAttempt
 from events.models import EventType
 from monitoring.models import Alert
 from tests.admin.conftest import member_of
@@ -286,3 +288,87 @@ def test_admin_gates(client, admin_objects, key, method, want):
     status = getattr(client, method.lower())(url).status_code
     expected = {ALLOWED: status < 400, FORBIDDEN: status == 403, NOT_FOUND: status == 404}[want]
     assert expected, f"marketing {method} {url}: {status}, want {want}"
+
+
+# --- what each role sees ------------------------------------------------------------
+#
+# Both roles read the status routes; only admin keys see what went to the
+# partner and what it answered (the request URL may carry a partner's token).
+# Per route and role: the fields that carry a value, at each level of the body.
+
+DELIVERY_STATUS = {
+    "id", "event", "endpoint", "partner", "event_type", "status", "attempts", "next_attempt_at", "delivered_at",
+    "last_status_code", "last_error", "created_at",
+}
+DELIVERY_DETAIL_STATUS = DELIVERY_STATUS | {"attempt_count", "request_method", "held_reason"}
+ATTEMPT_STATUS = {
+    "number", "outcome", "started_at", "finished_at", "duration_ms", "request_method", "status_code", "error",
+    "error_class",
+}
+PARTNER_EXCHANGE = {"request_url"}
+ATTEMPT_PARTNER_EXCHANGE = {"request_url", "response_excerpt"}
+
+VISIBLE_FIELDS = {
+    ("delivery-list", ApiKey.Role.PLATFORM): {"results[]": DELIVERY_STATUS},
+    ("delivery-list", ApiKey.Role.ADMIN): {"results[]": DELIVERY_STATUS},
+    ("delivery-detail", ApiKey.Role.PLATFORM): {"": DELIVERY_DETAIL_STATUS, "attempts[]": ATTEMPT_STATUS},
+    ("delivery-detail", ApiKey.Role.ADMIN): {
+        "": DELIVERY_DETAIL_STATUS | PARTNER_EXCHANGE, "attempts[]": ATTEMPT_STATUS | ATTEMPT_PARTNER_EXCHANGE,
+    },
+    ("event-list", ApiKey.Role.PLATFORM): {"results[].deliveries[]": DELIVERY_STATUS},
+    ("event-list", ApiKey.Role.ADMIN): {"results[].deliveries[]": DELIVERY_STATUS},
+    ("event-detail", ApiKey.Role.PLATFORM): {"deliveries[]": DELIVERY_STATUS},
+    ("event-detail", ApiKey.Role.ADMIN): {"deliveries[]": DELIVERY_STATUS},
+}
+PARTNER_TOKEN, PARTNER_ANSWER = "tok-3f9a7c21", "welcome back, affiliate 77"
+
+
+@pytest.fixture
+def delivered_world(db):
+    """A delivery with every status field set and an attempt holding a partner's token and answer."""
+    now = timezone.now()
+    url = f"https://partner.example/pb?click=c-1&token={PARTNER_TOKEN}"
+    delivery = DeliveryFactory(
+        endpoint=PostbackEndpointFactory(partner=PartnerFactory(slug="acme")), status="retrying", attempt_count=1,
+        next_attempt_at=now, delivered_at=now, last_status_code=503, last_error="HTTP 503",
+        request_method="GET", request_url=url,
+    )
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=1, outcome="retry", request_method="GET", request_url=url, started_at=now,
+        finished_at=now, duration_ms=80, status_code=503, response_excerpt=PARTNER_ANSWER, error="HTTP 503",
+        error_class="http_5xx",
+    )
+    return {"delivery": delivery, "payout": PayoutRuleFactory(partner=delivery.partner)}
+
+
+def _values_at(body, path: str) -> list[dict]:
+    objects = [body]
+    for step in filter(None, path.split(".")):
+        objects = [item for obj in objects for item in obj[step.removesuffix("[]")]]
+    return objects
+
+
+def _visible(body, path: str) -> set[str]:
+    return {name for obj in _values_at(body, path) for name, value in obj.items() if value is not None}
+
+
+@pytest.mark.parametrize("key, role", sorted(VISIBLE_FIELDS))
+def test_each_role_sees_the_fields_its_table_names(delivered_world, key, role):
+    client = _keyed(api_key_create(name=role, role=role).plaintext)
+
+    response = client.get(_api_url(key, delivered_world))
+
+    assert response.status_code == 200
+    for path, fields in VISIBLE_FIELDS[(key, role)].items():
+        assert _values_at(response.json(), path), f"{key}: nothing at {path!r}"
+        assert _visible(response.json(), path) == fields, f"{key} for {role} at {path!r}"
+    if role == ApiKey.Role.PLATFORM:
+        assert PARTNER_TOKEN not in response.content.decode()
+        assert PARTNER_ANSWER not in response.content.decode()
+
+
+def test_every_status_route_has_a_field_table():
+    readable = {key for key, methods in API_RULES.items() if methods.get("GET") == PLATFORM}
+    reports = {"reporting:stats", "reporting:export-stats", "reporting:export-events", "reporting:export-deliveries"}
+
+    assert {key for key, _ in VISIBLE_FIELDS} == readable - reports

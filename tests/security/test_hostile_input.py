@@ -16,6 +16,7 @@ import pytest
 from deliveries.templating import TemplateError, parse_json_template
 from events.models import Event
 from partners.models import PostbackEndpoint
+from reporting.formula_guard import neutralise
 from tests.factories import DeliveryFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,10 +155,11 @@ def test_hostile_endpoint_configuration_gets_a_4xx_and_is_not_saved(admin_client
     assert not PostbackEndpoint.objects.exists()
 
 
-# Tabs and carriage returns never get this far (ingestion refuses control characters);
-# tests/reporting/test_csv_export.py covers them in the CSV writer itself.
+# Tabs, carriage returns and leading white space never get this far (ingestion refuses
+# them in ids), nor do invisible characters; tests/reporting/test_formula_guard.py covers
+# them in the guard both CSV writers share.
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "=1+1",
-            "==1", "=cmd|' /C calc'!A0"]
+            "==1", "=cmd|' /C calc'!A0", "\uff1dHYPERLINK(\"http://evil.example\")", "\uff0b1", "\uff20SUM(A1)"]
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
@@ -170,7 +172,8 @@ def test_exported_cells_never_start_a_formula(platform_client, formula):
 
     cells = [cell for row in rows[1:] for cell in row]
     assert any(formula in cell for cell in cells)
-    assert [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")] == []
+    # A cell a spreadsheet could run would be quoted again; every one is quoted already.
+    assert [cell for cell in cells if neutralise(cell) != cell] == []
 
 
 @pytest.mark.parametrize("depth, accepted", [(32, True), (33, False), (900, False), (50_000, False)])

@@ -6,6 +6,17 @@ import sys
 from tests.support.processes import ROOT
 
 DJANGO_SETUP = "import django; django.setup()"
+# A production deployment behind a TLS proxy, as README's topology describes it.
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-production-grade-secret-key-that-is-long-and-random-0123456789abcdef",
+    "ALLOWED_HOSTS": "postbacks.example.com",
+    "BEHIND_TLS_PROXY": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
 
 
 def run_python(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:

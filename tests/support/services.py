@@ -38,6 +38,13 @@ def redis_url() -> str:
     return url
 
 
+def require_shared_cache() -> str:
+    """The REDIS_URL every process of a test shares, as their cache."""
+    if not settings.REDIS_URL:
+        _unavailable("needs a shared cache: set REDIS_URL=redis://…")
+    return settings.REDIS_URL
+
+
 def child_database_url() -> str:
     """A DATABASE_URL that points a child process at the database this test uses."""
     db = connection.settings_dict
