@@ -43,7 +43,7 @@ _MACRO_MEANINGS = {
 MACRO_REFERENCE = [(f"{{{name}}}", _MACRO_MEANINGS.get(name, "")) for name in templating.MACROS] + [
     ("{params.NAME}", "any value the platform sent in params, e.g. {params.sub1}")
 ]
-TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers")
+TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "event_names")
 
 
 def _names(objects) -> str:
@@ -203,9 +203,11 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                     "body_format",
                     "body_template",
                     "headers",
+                    "event_names",
                     "live_preview",
                 ],
-                "description": "Macros are replaced by the event's values, escaped for where they land.",
+                "description": "Macros are replaced by the event's values, escaped for where they land; filters "
+                "follow a macro after |, e.g. {params.email|trim|lower|sha256}.",
             },
         ),
         (
@@ -365,11 +367,13 @@ def _apply_unsaved_templates(endpoint: PostbackEndpoint, data) -> dict[str, str]
     for name in ("url_template", "method", "body_format", "body_template"):
         if name in data:
             setattr(endpoint, name, data[name])
-    if "headers" in data:
-        try:
-            endpoint.headers = json.loads(data["headers"] or "{}")
-        except ValueError as exc:
-            return {"headers": f"Headers are not valid JSON ({exc}); write an object such as {{\"X-Token\": \"abc\"}}."}
+    for name, example in (("headers", '{"X-Token": "abc"}'), ("event_names", '{"registration": "lead"}')):
+        if name in data:
+            try:
+                setattr(endpoint, name, json.loads(data[name] or "{}"))
+            except ValueError as exc:
+                label = name.replace("_", " ").capitalize()
+                return {name: f"{label} are not valid JSON ({exc}); write an object such as {example}."}
     return {}
 
 

@@ -43,7 +43,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = PostbackEndpoint
         fields = [
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
-            "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
+            "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
             "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second", "auto_pause_after",
             "consecutive_failures", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
         ]
