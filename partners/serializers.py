@@ -101,6 +101,7 @@ class PreviewSerializer(serializers.Serializer):
     body_format = serializers.ChoiceField(choices=PostbackEndpoint.BodyFormat.choices, required=False)
     body_template = serializers.CharField(required=False, allow_blank=True)
     headers = serializers.JSONField(required=False)
+    event_names = serializers.JSONField(required=False)
 
     def validate(self, attrs: dict) -> dict:
         # filters are not previewed: the endpoint's own stay in place.
