@@ -127,7 +127,7 @@ def event_request(
     values = macro_values(
         event=event,
         event_type=event_type,
-        event_name=(endpoint.event_names or {}).get(event_type) or event_type,
+        event_name=(endpoint.event_names or {}).get(event_type, event_type),
         partner_slug=partner_slug,
         delivery_id=delivery_id,
         payout=payout_for(rule, event.amount),

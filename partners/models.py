@@ -55,7 +55,7 @@ class PostbackEndpoint(models.Model):
     event_names = models.JSONField(
         default=dict, blank=True,
         help_text='The partner\'s name for each event type, as {event_name}: {"registration": "lead"}. '
-        "Unmapped types keep their own name.",
+        "Unmapped types keep their own name; an empty name renders empty.",
     )
     filters = models.JSONField(
         default=list, blank=True, help_text="Conditions on event fields and params; all must hold."

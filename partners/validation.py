@@ -158,7 +158,10 @@ def signing_secret_error(secret: str) -> str | None:
 
 
 def event_names_error(event_names) -> str | None:
-    """The partner's name for each event type: ``{"registration": "lead", "first_deposit": "sale"}``."""
+    """The partner's name for each event type: ``{"registration": "lead", "first_deposit": "sale"}``.
+
+    An empty name is allowed: with ``{event_name|omit}`` it leaves the parameter out for that type.
+    """
     if event_names in (None, ""):
         return None
     if not isinstance(event_names, dict):
@@ -168,8 +171,8 @@ def event_names_error(event_names) -> str | None:
     for event_type, name in event_names.items():
         if not _EVENT_SLUG.match(event_type):
             return f"{event_type!r} is not an event type; use slugs such as registration or first_deposit."
-        if not isinstance(name, str) or not name.strip() or len(name) > _EVENT_NAME_MAX:
-            return f"The name for {event_type!r} must be text of 1 to {_EVENT_NAME_MAX} characters."
+        if not isinstance(name, str) or len(name) > _EVENT_NAME_MAX:
+            return f"The name for {event_type!r} must be text of at most {_EVENT_NAME_MAX} characters."
         if not name.isprintable():
             return f"The name for {event_type!r} may not contain line breaks or control characters."
     return None

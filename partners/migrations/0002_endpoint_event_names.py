@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='postbackendpoint',
             name='event_names',
-            field=models.JSONField(blank=True, default=dict, help_text='The partner\'s name for each event type, as {event_name}: {"registration": "lead"}. Unmapped types keep their own name.'),
+            field=models.JSONField(blank=True, default=dict, help_text='The partner\'s name for each event type, as {event_name}: {"registration": "lead"}. Unmapped types keep their own name; an empty name renders empty.'),
         ),
     ]

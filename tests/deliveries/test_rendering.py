@@ -45,7 +45,7 @@ def test_params_fall_back_to_the_players_tracking_params_and_the_events_own_valu
 def test_event_names_map_each_type_to_the_partners_name():
     endpoint = PostbackEndpointFactory(
         url_template="https://p.example/pb?status={event_name}&t={event_type}",
-        event_names={"registration": "lead", "first_deposit": "sale"},
+        event_names={"registration": "lead", "first_deposit": "sale", "deposit": ""},
     )
 
     def url(event_type):
@@ -57,6 +57,7 @@ def test_event_names_map_each_type_to_the_partners_name():
     assert url("registration").endswith("?status=lead&t=registration")
     assert url("first_deposit").endswith("?status=sale&t=first_deposit")
     assert url("withdrawal").endswith("?status=withdrawal&t=withdrawal")
+    assert url("deposit").endswith("?status=&t=deposit")
 
 
 @pytest.mark.parametrize("kind, expected", [(PayoutRule.Kind.FIXED, "USD"), (PayoutRule.Kind.PERCENT, "EUR")])

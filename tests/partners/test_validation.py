@@ -121,7 +121,7 @@ def test_signing_secret_format(secret, ok):
         ({"body_template": '{"{click_id}": 1}'}, "body_template", "a macro cannot be a JSON key"),
         ({"body_template": '{"e": "{sha256:params.email}"}'}, "body_template", "is not a macro"),
         ({"event_names": ["lead"]}, "event_names", "must be an object"),
-        ({"event_names": {"registration": ""}}, "event_names", "1 to 200 characters"),
+        ({"event_names": {"registration": "x" * 201}}, "event_names", "at most 200 characters"),
         ({"event_names": {"no such type!": "x"}}, "event_names", "is not an event type"),
         ({"event_names": {"registration": "a\nb"}}, "event_names", "line breaks"),
     ],
