@@ -11,3 +11,9 @@ from collections.abc import Mapping
 def params_merged(*, params: Mapping | None, tracking_params: Mapping | None) -> dict:
     """``tracking_params`` with ``params`` over them: the event's own value wins, even an empty one."""
     return {**(tracking_params or {}), **(params or {})}
+
+
+def params_inherited(*, params: Mapping | None, tracking_params: Mapping | None) -> dict:
+    """The tracking params the event does not carry itself: what it takes from its player."""
+    own = params or {}
+    return {name: value for name, value in (tracking_params or {}).items() if name not in own}
