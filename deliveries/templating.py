@@ -78,8 +78,10 @@ class Macro:
         return self.filters[-1].name if self.filters and self.filters[-1].name in TYPED else None
 
     def text(self, values: Mapping[str, str]) -> str:
-        context = FilterContext(currency=currency_for(self.name, values))
-        return filters_apply(str(values.get(self.name) or ""), self.filters, context)
+        text = str(values.get(self.name) or "")
+        if not self.filters:
+            return text
+        return filters_apply(text, self.filters, FilterContext(currency=currency_for(self.name, values)))
 
 
 Part = str | Macro
@@ -123,10 +125,9 @@ def _macro(name: str, filter_text: str) -> Macro:
         filters = tuple(filter_parse(item, macro=name) for item in filter_text.split("|")[1:])
     except FilterError as exc:
         raise TemplateError(str(exc)) from None
-    macro = Macro(name, filters)
     if any(item.name in TYPED for item in filters[:-1]):
         raise TemplateError(f"In {{{name}}}, |number and |bool must be the last filter.")
-    return macro
+    return Macro(name, filters)
 
 
 def macros_of(parts: tuple[Part, ...]) -> list[Macro]:
@@ -172,9 +173,11 @@ def _split(parts: tuple[Part, ...], separator: str, limit: int = -1) -> list[tup
 
 @dataclass(frozen=True, slots=True)
 class UrlTemplate:
-    origin: str  # scheme://authority, taken as written: macros are not allowed there
-    path: tuple[Part, ...]
-    query: tuple[Part, ...] | None
+    """A URL template cut where values may not reach, its own text already in canonical form."""
+
+    origin: str  # scheme://authority, as written: macros are not allowed there
+    segments: tuple[tuple[Part, ...], ...]
+    pairs: tuple[tuple[Part, ...], ...] | None
     fragment: tuple[Part, ...] | None
 
 
@@ -187,12 +190,18 @@ def url_template(template: str) -> UrlTemplate:
     origin, path = _origin(before_query)
     _refuse_typed(parts, "a URL")
     _refuse_omit(path, "a URL's path")
-    for segment in _split(path, "/"):
-        if segment in ((".",), ("..",)):
-            raise TemplateError("the path has a '.' or '..' segment, which HTTP clients remove; write the final path.")
     if fragment:
         _refuse_omit(fragment[0], "a URL's fragment")
-    return UrlTemplate(origin, path, query[0] if query else None, fragment[0] if fragment else None)
+    segments = tuple(_canonical(segment) for segment in _split(path, "/"))
+    if any(len(segment) == 1 and isinstance(segment[0], str) and unquote(segment[0]) in _DOT_SEGMENTS
+           for segment in segments):
+        raise TemplateError("the path has a '.' or '..' segment, which HTTP clients remove; write the final path.")
+    return UrlTemplate(
+        origin,
+        segments,
+        tuple(_canonical(pair) for pair in _split(query[0], "&")) if query else None,
+        _canonical(fragment[0]) if fragment else None,
+    )
 
 
 def _origin(parts: tuple[Part, ...]) -> tuple[str, tuple[Part, ...]]:
@@ -204,25 +213,29 @@ def _origin(parts: tuple[Part, ...]) -> tuple[str, tuple[Part, ...]]:
     return f"{scheme}://{authority}", ((slash + path,) if slash + path else ()) + parts[1:]
 
 
+def _canonical(parts: tuple[Part, ...]) -> tuple[Part, ...]:
+    return tuple(canonical_url_text(part) if isinstance(part, str) else part for part in parts)
+
+
 def render_url(template: str, values: Mapping[str, str]) -> str:
     shape = url_template(template)
-    url = shape.origin + "/".join(_path_segment(segment, values) for segment in _split(shape.path, "/"))
-    if shape.query is not None:
-        query = _pairs(shape.query, values, url_escape, canonical_url_text)
+    url = shape.origin + "/".join(_path_segment(segment, values) for segment in shape.segments)
+    if shape.pairs is not None:
+        query = _pairs(shape.pairs, values, url_escape)
         # A query whose every pair was omitted goes with its "?"; one the template leaves empty stays.
-        url += f"?{query}" if query or not macros_of(shape.query) else ""
+        url += f"?{query}" if query or not any(map(macros_of, shape.pairs)) else ""
     if shape.fragment is not None:
-        url += "#" + _filled(shape.fragment, values, url_escape, canonical_url_text)
+        url += "#" + _filled(shape.fragment, values, url_escape)
     return url
 
 
 def _path_segment(segment: tuple[Part, ...], values: Mapping[str, str]) -> str:
-    text = _filled(segment, values, url_escape, canonical_url_text)
-    macros = macros_of(segment)
-    if macros and unquote(text) in _DOT_SEGMENTS:
+    text = _filled(segment, values, url_escape)
+    # Literal dot segments are refused at save; here only a value can make one.
+    if unquote(text) in _DOT_SEGMENTS:
         raise TemplateError(
-            f"the value of {{{macros[0].name}}} would make the path segment {unquote(text)!r}, which moves the "
-            "request to another path; it is not sent."
+            f"the value of {{{macros_of(segment)[0].name}}} would make the path segment {unquote(text)!r}, which "
+            "moves the request to another path; it is not sent."
         )
     return text
 
@@ -241,59 +254,58 @@ def url_escape(value: str) -> str:
 # Form bodies and headers
 
 
-def check_form(template: str) -> None:
-    _refuse_typed(parse(template), "a form body")
+@lru_cache(maxsize=4096)
+def form_template(template: str) -> tuple[tuple[Part, ...], ...]:
+    """The form body's ``name=value`` pairs; TemplateError when a macro or filter is misused in it."""
+    parts = parse(template)
+    _refuse_typed(parts, "a form body")
+    return tuple(_split(parts, "&"))
 
 
 def render_form(template: str, values: Mapping[str, str]) -> str:
-    return _pairs(parse(template), values, form_escape, str)
+    return _pairs(form_template(template), values, form_escape)
 
 
 def form_escape(value: str) -> str:
     return quote_plus(value, safe="", errors="replace")
 
 
-def check_header(template: str) -> None:
+@lru_cache(maxsize=4096)
+def header_template(template: str) -> tuple[Part, ...]:
+    """A header value's parts; TemplateError when its own text is not printable ASCII or a filter is misused."""
     parts = parse(template)
     _refuse_typed(parts, "a header")
-    for literal in (part for part in parts if isinstance(part, str)):
-        if _HEADER_SAFE.search(literal):
-            raise TemplateError(
-                "a header value's own text must be printable ASCII (no line breaks or control characters); "
-                "values from macros are encoded for you."
-            )
+    if any(isinstance(part, str) and _HEADER_SAFE.search(part) for part in parts):
+        raise TemplateError(
+            "a header value's own text must be printable ASCII (no line breaks or control characters); "
+            "values from macros are encoded for you."
+        )
+    return parts
 
 
 def render_header(template: str, values: Mapping[str, str]) -> str | None:
     """The header's value, or None when an ``|omit`` macro in it is empty (the header is left out)."""
-    parts = parse(template)
+    parts = header_template(template)
     if _omitted(parts, values):
         return None
-    return _filled(parts, values, header_escape, _header_literal)
+    return _filled(parts, values, header_escape)
 
 
 def header_escape(value: str) -> str:
     return _HEADER_SAFE.sub(lambda match: quote(match.group(0), safe="", errors="replace"), value)
 
 
-def _header_literal(text: str) -> str:
-    if _HEADER_SAFE.search(text):
-        raise TemplateError("a header value's own text must be printable ASCII.")
-    return text
-
-
 # Shared
 
 
-def _filled(parts: tuple[Part, ...], values: Mapping[str, str], escape, literal) -> str:
-    return "".join(literal(part) if isinstance(part, str) else escape(part.text(values)) for part in parts)
+def _filled(parts: tuple[Part, ...], values: Mapping[str, str], escape) -> str:
+    return "".join(part if isinstance(part, str) else escape(part.text(values)) for part in parts)
 
 
 def _omitted(parts: tuple[Part, ...], values: Mapping[str, str]) -> bool:
     return any(macro.omits and not macro.text(values) for macro in macros_of(parts))
 
 
-def _pairs(parts: tuple[Part, ...], values: Mapping[str, str], escape, literal) -> str:
+def _pairs(pairs: tuple[tuple[Part, ...], ...], values: Mapping[str, str], escape) -> str:
     """``name=value`` pairs joined by ``&``, leaving out each pair whose ``|omit`` macro is empty."""
-    kept = (pair for pair in _split(parts, "&") if not _omitted(pair, values))
-    return "&".join(_filled(pair, values, escape, literal) for pair in kept)
+    return "&".join(_filled(pair, values, escape) for pair in pairs if not _omitted(pair, values))

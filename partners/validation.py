@@ -108,7 +108,7 @@ def body_template_error(template: str, *, method: str, body_format: str) -> str 
         return "GET requests have no body: choose POST, or leave the body template empty."
     if body_format == PostbackEndpoint.BodyFormat.JSON:
         return _template_error(json_templates.check_json, template, where="The JSON body: ")
-    return _template_error(templating.check_form, template, where="The form body: ")
+    return _template_error(templating.form_template, template, where="The form body: ")
 
 
 def headers_error(headers) -> str | None:
@@ -131,7 +131,7 @@ def _header_error(name, value) -> str | None:
         return f"Header {name!r} is set by the platform and cannot be overridden."
     if not isinstance(value, str):
         return f"Header {name!r}: the value must be text."
-    return _template_error(templating.check_header, value, where=f"Header {name!r}: ")
+    return _template_error(templating.header_template, value, where=f"Header {name!r}: ")
 
 
 def filters_error(filters) -> str | None:

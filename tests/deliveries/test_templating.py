@@ -98,6 +98,7 @@ def test_a_header_with_an_empty_omit_macro_is_left_out():
         ("https://p.example/?c={amount|number}", "means nothing in a URL"),
         ("https://p.example/{click_id|omit}", "cannot be used in a URL's path"),
         ("https://p.example/a/../b", "'.' or '..' segment"),
+        ("https://p.example/a/%2e/b", "'.' or '..' segment"),
         ("https://p.example/?c={amount|number|lower}", "must be the last filter"),
     ],
 )
@@ -108,7 +109,7 @@ def test_url_templates_with_misused_macros_are_refused_naming_them(template, mes
 
 def test_header_templates_are_printable_ascii():
     with pytest.raises(templating.TemplateError, match="printable ASCII"):
-        templating.check_header("Bearer é")
+        templating.header_template("Bearer é")
 
 
 @settings(max_examples=150)
