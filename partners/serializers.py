@@ -51,6 +51,14 @@ class EndpointSerializer(serializers.ModelSerializer):
             "id", "previous_secret_expires_at", "consecutive_failures", "paused_at", "pause_reason",
             "created_at", "updated_at",
         ]
+        extra_kwargs = {
+            "url_template": {"help_text": "http(s) URL; macros such as {click_id} or {params.sub1|default:none} "
+                             "in its path and query, never its host."},
+            "body_template": {"help_text": 'For POST: JSON with macros inside strings ({"v": "{amount|number}"}), '
+                              "or a form body (a={click_id}&b={params.sub2|omit})."},
+            "headers": {"help_text": "Extra request headers, name → value; values are printable ASCII and may use "
+                        "macros, whose values are percent-encoded outside printable ASCII."},
+        }
 
     def get_has_signing_secret(self, endpoint: PostbackEndpoint) -> bool:
         return bool(endpoint.signing_secret)
