@@ -153,7 +153,10 @@ def endpoint_send_test(*, endpoint: PostbackEndpoint, event_type: str | None = N
     """
     sample = sample_event(endpoint)
     with transaction.atomic():
-        player, _ = Player.objects.get_or_create(player_id=TEST_PLAYER_ID)
+        # The sample's tracking params go on the test player, so {params.NAME} falls back as in the preview.
+        player, _ = Player.objects.update_or_create(
+            player_id=TEST_PLAYER_ID, defaults={"tracking_params": sample.tracking_params}
+        )
         event = Event.objects.create(
             event_id=f"test-{uuid.uuid4().hex}", type_id=event_type or sample.type_id, player=player,
             click_id=sample.click_id, amount=sample.amount, currency=sample.currency, params=sample.params,

@@ -7,6 +7,7 @@ import pytest
 from werkzeug import Response
 
 from deliveries.sender import deliveries_send_due
+from deliveries.services import endpoint_send_test, template_preview
 from events.models import Event
 from tests.factories import PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
 
@@ -89,3 +90,17 @@ def test_a_first_deposit_previews_as_the_first_deposit_the_partner_receives(
     assert [request.environ["REQUEST_URI"] for request in received][-1] == (
         "/pb?et=first_deposit&payout=120.00&s1=campaign-7"
     )
+
+
+def test_a_test_postback_sends_what_the_sample_preview_shows(partner_url, received):
+    endpoint = PostbackEndpointFactory(
+        partner=PartnerFactory(slug="acme"), event_types=["deposit"],
+        url_template=partner_url("/pb?c={click_id}&t={event_type}&s1={params.sub1}&s2={params.sub2}&a={amount}"),
+    )
+
+    preview = template_preview(endpoint=endpoint)
+    endpoint_send_test(endpoint=endpoint)
+
+    (request,) = received
+    assert preview.url.endswith(request.environ["REQUEST_URI"])
+    assert request.args["s2"] == "sample-sub2"
