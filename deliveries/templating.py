@@ -16,7 +16,8 @@ HTTP client encodes again, so the bytes signed are the bytes sent:
   included, is escaped. A value cannot add a path segment or a query
   parameter, and a path segment made of a value cannot be ``.`` or ``..``:
   such a postback is refused rather than sent somewhere else;
-- form body: ``application/x-www-form-urlencoded`` (space is ``+``);
+- form body: ``application/x-www-form-urlencoded`` (space is ``+``), the
+  template's own text in the same canonical form as a URL's;
 - header value: printable ASCII as is, every other character percent-encoded
   (UTF-8), so a value can neither start a new header nor fail to send.
 
@@ -259,7 +260,8 @@ def form_template(template: str) -> tuple[tuple[Part, ...], ...]:
     """The form body's ``name=value`` pairs; TemplateError when a macro or filter is misused in it."""
     parts = parse(template)
     _refuse_typed(parts, "a form body")
-    return tuple(_split(parts, "&"))
+    # The template's own text in the URL's canonical form too, so the body is ASCII whatever it holds.
+    return tuple(_canonical(pair) for pair in _split(parts, "&"))
 
 
 def render_form(template: str, values: Mapping[str, str]) -> str:

@@ -77,6 +77,10 @@ def test_form_body_is_form_encoded_and_omits_empty_pairs():
     assert body == "click=a+b%26c%3Dd&amount=10.00"
 
 
+def test_a_form_bodys_own_text_is_sent_as_ascii():
+    assert templating.render_form("name=Jöhn Doe&c={click_id}", {"click_id": "ü"}) == "name=J%C3%B6hn%20Doe&c=%C3%BC"
+
+
 def test_header_values_are_sent_as_ascii_with_the_rest_percent_encoded():
     assert templating.render_header("Bearer {click_id}", {"click_id": "x\r\nX-Evil: 1"}) == "Bearer x%0D%0AX-Evil: 1"
     assert templating.render_header("{click_id}", {"click_id": "日本"}) == "%E6%97%A5%E6%9C%AC"
@@ -163,6 +167,7 @@ def test_rendered_urls_are_canonical_so_no_http_client_re_encodes_them(click, su
 def test_no_value_can_add_a_form_field(click):
     body = templating.render_form("click={click_id}&kind=sale", {"click_id": click})
 
+    assert body.isascii()
     assert parse_qsl(body, keep_blank_values=True) == [("click", click.encode("utf-8", "replace").decode()),
                                                         ("kind", "sale")]
 
