@@ -30,7 +30,6 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -45,15 +44,11 @@ from postback_platform.rows import rows_insert
 from . import http, ratelimit, retry, signing
 from .bulk import db_datetime, rows_update
 from .models import Delivery, DeliveryAttempt
-from .rendering import RenderedRequest, event_request
+from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request
 from .templating import TemplateError
 
 logger = logging.getLogger(__name__)
 
-# The event columns templates read, as they come with the claimed deliveries.
-EVENT_FIELDS = (
-    "event_id", "player_id", "click_id", "amount", "currency", "params", "occurred_at", "reverses_id", "reversal_reason",
-)
 ATTEMPT_START_FIELDS = (
     "delivery_id", "number", "started_at", "request_method", "request_url", "request_headers", "request_body",
 )
@@ -85,7 +80,7 @@ class Job:
 
     pk: int
     endpoint: PostbackEndpoint
-    event: SimpleNamespace
+    event: EventView
     event_type_id: str
     attempt_count: int
     retry_base: int
@@ -224,13 +219,13 @@ def _claimed_jobs(*, ids: list[int], worker: str) -> list[Job]:
         return []
     rows = Delivery.objects.filter(id__in=ids, claimed_by=worker).values_list(
         "id", "endpoint_id", "event_type_id", "attempt_count", "retry_base", "is_test",
-        *(f"event__{name}" for name in EVENT_FIELDS),
+        *EVENT_LOOKUPS,
     )
     rows = list(rows)
     endpoints = PostbackEndpoint.objects.select_related("partner").in_bulk({row[1] for row in rows})
     jobs = [
         Job(pk=pk, endpoint=endpoints[endpoint_id], event_type_id=event_type, attempt_count=attempts,
-            retry_base=retry_base, is_test=is_test, event=SimpleNamespace(**dict(zip(EVENT_FIELDS, event, strict=True))))
+            retry_base=retry_base, is_test=is_test, event=EventView(*event))
         for pk, endpoint_id, event_type, attempts, retry_base, is_test, *event in rows
     ]
     ready, deferred = _apply_rate_limits(jobs, time.time())

@@ -20,7 +20,7 @@ from reporting.rollup import stats_days_mark, stats_days_of
 
 from . import signing
 from .models import Delivery, DeliveryAttempt, Heartbeat
-from .rendering import RenderedRequest, event_request, sample_event
+from .rendering import RenderedRequest, event_request, event_view, preview_type, sample_event
 from .sender import deliveries_send_claimed, outbound_request
 from .wakeup import sender_wake_on_commit
 
@@ -125,13 +125,18 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
 
 
 def template_preview(*, endpoint: PostbackEndpoint, event: Event | None = None) -> RenderedRequest:
-    """The request the endpoint would receive for ``event`` (a sample when None), signature masked; nothing is sent."""
-    event = event or sample_event(endpoint)
-    rule = payout_rules_by_partner_type([endpoint.partner_id]).get((endpoint.partner_id, event.type_id))
+    """The request the endpoint would receive for ``event`` (a sample when None), signature masked; nothing is sent.
+
+    Built by the sender's own ``event_request``, with the type the event is delivered as (a first deposit is
+    ``first_deposit`` to an endpoint that wants those) and that type's payout rule, as the sender does.
+    """
+    view = sample_event(endpoint) if event is None else event_view(event)
+    event_type = preview_type(endpoint, view)
+    rule = payout_rules_by_partner_type([endpoint.partner_id]).get((endpoint.partner_id, event_type))
     rendered = event_request(
         endpoint=endpoint,
-        event=event,
-        event_type=event.type_id,
+        event=view,
+        event_type=event_type,
         partner_slug=endpoint.partner.slug,
         delivery_id="preview",
         rule=rule,
@@ -148,7 +153,10 @@ def endpoint_send_test(*, endpoint: PostbackEndpoint, event_type: str | None = N
     """
     sample = sample_event(endpoint)
     with transaction.atomic():
-        player, _ = Player.objects.get_or_create(player_id=TEST_PLAYER_ID)
+        # The sample's tracking params go on the test player, so {params.NAME} falls back as in the preview.
+        player, _ = Player.objects.update_or_create(
+            player_id=TEST_PLAYER_ID, defaults={"tracking_params": sample.tracking_params}
+        )
         event = Event.objects.create(
             event_id=f"test-{uuid.uuid4().hex}", type_id=event_type or sample.type_id, player=player,
             click_id=sample.click_id, amount=sample.amount, currency=sample.currency, params=sample.params,

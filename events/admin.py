@@ -10,6 +10,7 @@ from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
 from .models import Event, EventType, Player
+from .params import params_inherited
 
 
 @admin.register(EventType)
@@ -53,6 +54,7 @@ class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, Huge
     list_display = ["event_id", "type_slug", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
     list_filter = [EventRecentFilter, "type", "partner"]
     list_select_related = ["partner"]
+    readonly_fields = ["inherited_params"]
     # Click ids have no index of their own: they are looked up only when no event or player matches.
     exact_search_tiers = (("event_id", "player_id"), ("click_id",))
     search_help_text = "Exact event id, player id or click id."
@@ -63,6 +65,11 @@ class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, Huge
     @admin.display(description="Type", ordering="type")
     def type_slug(self, event):
         return event.type_id
+
+    @admin.display(description="Inherited params")
+    def inherited_params(self, event):
+        # Postbacks render these as {params.NAME}, beside the event's own params.
+        return params_inherited(params=event.params, tracking_params=event.player.tracking_params) or "—"
 
     @admin.display(description="Player", ordering="player")
     def player_link(self, event):

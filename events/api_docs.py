@@ -47,6 +47,7 @@ STORED_DEPOSIT = {
     "id": 90211,
     **{key: DEPOSIT[key] for key in ("event_id", "type", "player_id", "partner", "click_id", "amount", "currency")},
     "params": DEPOSIT["params"],
+    "inherited_params": {},
     "occurred_at": "2026-11-23T10:00:00Z",
     "received_at": "2026-11-23T10:00:01.204518Z",
     "is_first_deposit": True,

@@ -19,7 +19,7 @@ def event_list(
     occurred_to: datetime | None = None,
 ) -> QuerySet[Event]:
     """Events matching every filter given, newest first; ``partner`` is a slug."""
-    events = Event.objects.select_related("partner").order_by("-id")
+    events = Event.objects.select_related("partner", "player").order_by("-id")
     conditions = {
         "event_id": event_id,
         "type_id": type,
@@ -38,4 +38,4 @@ def events_with_deliveries(events: QuerySet[Event]) -> QuerySet[Event]:
 
 
 def event_get(*, pk: int) -> Event | None:
-    return events_with_deliveries(Event.objects.select_related("partner")).filter(pk=pk).first()
+    return events_with_deliveries(Event.objects.select_related("partner", "player")).filter(pk=pk).first()

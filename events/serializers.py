@@ -14,6 +14,7 @@ from deliveries.serializers import DeliverySerializer
 
 from .currencies import smallest_unit
 from .models import Event
+from .params import params_inherited
 from .services import INGEST_STATUSES, MAX_BATCH_SIZE
 from .validation import MAX_PARAMS
 
@@ -26,13 +27,14 @@ class EventSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True, allow_null=True, help_text="The partner the player is attributed to."
     )
     amount = serializers.SerializerMethodField()
+    inherited_params = serializers.SerializerMethodField()
     deliveries = DeliverySerializer(many=True, read_only=True)
 
     class Meta:
         model = Event
         fields = [
             "id", "event_id", "type", "player_id", "partner", "click_id", "amount", "currency", "params",
-            "occurred_at", "received_at", "is_first_deposit", "reversed_at", "deliveries",
+            "inherited_params", "occurred_at", "received_at", "is_first_deposit", "reversed_at", "deliveries",
         ]
         read_only_fields = fields
 
@@ -40,6 +42,11 @@ class EventSerializer(serializers.ModelSerializer):
     def get_amount(self, event: Event) -> str | None:
         """The amount at its currency's precision (``25.00`` EUR, ``2500`` JPY)."""
         return amount_text(event)
+
+    @extend_schema_field({"type": "object", "additionalProperties": True, "example": {"sub2": "campaign-7"}})
+    def get_inherited_params(self, event: Event) -> dict:
+        """Params this event takes from its player's tracking params: postbacks render them as ``{params.NAME}``."""
+        return params_inherited(params=event.params, tracking_params=event.player.tracking_params)
 
 
 class IngestedEventSerializer(EventSerializer):
@@ -73,6 +80,7 @@ def ingested_event_body(event: Event, *, deliveries, warnings: list[str]) -> dic
         "amount": amount_text(event),
         "currency": event.currency,
         "params": event.params,
+        "inherited_params": params_inherited(params=event.params, tracking_params=event.player.tracking_params),
         "occurred_at": _datetime_text(event.occurred_at),
         "received_at": _datetime_text(event.received_at),
         "is_first_deposit": event.is_first_deposit,

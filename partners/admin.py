@@ -31,20 +31,35 @@ ACTIVITY_WINDOW = timedelta(hours=24)
 _MACRO_MEANINGS = {
     "click_id": "the click id the player was attributed with",
     "event_type": "registration, deposit, first_deposit …",
+    "event_name": "the partner's name for the event type (Event names below), else the type itself",
     "event_id": "the platform's event id",
     "player_id": "the platform's player id",
     "partner": "this partner's slug",
     "amount": "the event's amount, e.g. 25.00",
     "currency": "ISO 4217 code, e.g. EUR",
     "payout": "what the partner's payout rule gives for this event",
+    "payout_currency": "the payout's currency: a fixed rule's own, a percent rule's event's",
+    "is_first_deposit": "1 for the player's first deposit, else 0",
     "occurred_at": "when it happened, ISO 8601 (UTC)",
     "timestamp": "when it happened, Unix seconds",
     "delivery_id": "this delivery's id (also the webhook-id header)",
 }
-MACRO_REFERENCE = [(f"{{{name}}}", _MACRO_MEANINGS.get(name, "")) for name in templating.MACROS] + [
-    ("{params.NAME}", "any value the platform sent in params, e.g. {params.sub1}")
+_FILTER_MEANINGS = [
+    ("|default:VALUE", "VALUE when empty, e.g. {click_id|default:organic}"),
+    ("|lower |upper |trim", "change case, strip spaces"),
+    ("|sha256", "hex SHA-256 of the text, e.g. {params.email|trim|lower|sha256}"),
+    ("|unix |unix_ms |unix_us", "a time as Unix seconds, milliseconds, microseconds"),
+    ("|date:PATTERN", "a time as a strftime pattern, e.g. {occurred_at|date:%Y-%m-%d}"),
+    ("|cents", "an amount in minor units of its currency, e.g. {amount|cents}"),
+    ("|omit", "leave out the query or form pair, JSON member or header when empty"),
+    ("|number |bool", 'JSON only, a whole string value: "value": "{amount|number}" sends a number'),
 ]
-TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers")
+MACRO_REFERENCE = (
+    [(f"{{{name}}}", _MACRO_MEANINGS.get(name, "")) for name in templating.MACROS]
+    + [("{params.NAME}", "a value from the event's params, else the player's tracking params, e.g. {params.sub1}")]
+    + _FILTER_MEANINGS
+)
+TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "event_names")
 
 
 def _names(objects) -> str:
@@ -218,9 +233,11 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                     "body_format",
                     "body_template",
                     "headers",
+                    "event_names",
                     "live_preview",
                 ],
-                "description": "Macros are replaced by the event's values, escaped for where they land.",
+                "description": "Macros are replaced by the event's values, escaped for where they land; filters "
+                "follow a macro after |, e.g. {params.email|trim|lower|sha256}.",
             },
         ),
         (
@@ -380,11 +397,13 @@ def _apply_unsaved_templates(endpoint: PostbackEndpoint, data) -> dict[str, str]
     for name in ("url_template", "method", "body_format", "body_template"):
         if name in data:
             setattr(endpoint, name, data[name])
-    if "headers" in data:
-        try:
-            endpoint.headers = json.loads(data["headers"] or "{}")
-        except ValueError as exc:
-            return {"headers": f"Headers are not valid JSON ({exc}); write an object such as {{\"X-Token\": \"abc\"}}."}
+    for name, example in (("headers", '{"X-Token": "abc"}'), ("event_names", '{"registration": "lead"}')):
+        if name in data:
+            try:
+                setattr(endpoint, name, json.loads(data[name] or "{}"))
+            except ValueError as exc:
+                label = name.replace("_", " ").capitalize()
+                return {name: f"{label} are not valid JSON ({exc}); write an object such as {example}."}
     return {}
 
 

@@ -43,6 +43,10 @@ class EndpointAdminForm(forms.ModelForm):
     def clean_headers(self):
         return headers_unmask(self.cleaned_data.get("headers"), self.instance.headers or {})
 
+    def clean_event_names(self):
+        # An emptied box reads as null; it means no mapping.
+        return self.cleaned_data.get("event_names") or {}
+
     def clean(self):
         cleaned = super().clean()
         typed, generate = cleaned.get("new_signing_secret"), cleaned.get("generate_signing_secret")

@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from deliveries.serializers import DeliveryAttemptSerializer
+from deliveries.templating import TemplateError
 from deliveries.services import endpoint_send_test, template_preview
 from events.models import Event
 from postback_platform.api_docs import NOT_FOUND, common_errors, invalid
@@ -121,8 +122,12 @@ class EndpointViewSet(
             setattr(endpoint, name, value)  # never saved: a preview of what the changes would send
         event = None
         if "event" in body.validated_data:
-            event = get_object_or_404(Event, pk=body.validated_data["event"])
-        rendered = template_preview(endpoint=endpoint, event=event)
+            event = get_object_or_404(Event.objects.select_related("player"), pk=body.validated_data["event"])
+        try:
+            rendered = template_preview(endpoint=endpoint, event=event)
+        except TemplateError as exc:
+            # A value of this event that the template cannot carry (a path segment of ".."): the sender refuses it too.
+            raise ValidationError({"event": [f"This event cannot be sent to the endpoint: {exc}"]}) from None
         return Response(RenderedRequestSerializer(rendered).data)
 
     @action(detail=True, methods=["post"])

@@ -5,15 +5,21 @@ A filter list is JSON kept on the endpoint, all conditions must hold:
     [{"field": "params.country", "op": "in", "value": ["DE", "AT"]},
      {"field": "amount", "op": "gte", "value": "20"}]
 
-``field`` is one of ``FIELDS`` or ``params.NAME``. Comparisons on ``amount``
-are decimal; everything else compares as text, so ``"7"`` and ``7`` match.
+``field`` is one of ``FIELDS`` or ``params.NAME``; ``params.NAME`` reads the
+same merged view templates render (the event's params over its player's
+tracking params). Comparisons on ``amount`` are decimal; ``is_first_deposit``
+is a yes/no (``true``/``false``, also ``1``/``0``); everything else compares
+as text, so ``"7"`` and ``7`` match.
 """
 
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-FIELDS = ("type", "amount", "currency", "click_id", "player_id", "partner")
+from events.params import params_merged
+
+FIELDS = ("type", "amount", "currency", "click_id", "player_id", "partner", "is_first_deposit")
+_YES_NO = {True: "1", False: "0", "true": "1", "false": "0", "1": "1", "0": "0"}
 OPERATORS = ("eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "exists", "missing")
 _ORDERING = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__"}
 MAX_FILTERS = 20
@@ -56,6 +62,15 @@ def _validate_condition(condition: Any, position: int) -> None:
             raise FilterError(f"{where}: value {value!r} is not a number.")
     elif op in ("eq", "ne") and (value is None or isinstance(value, (list, dict))):
         raise FilterError(f"{where}: op {op!r} needs a single value.")
+    if field == "is_first_deposit" and (op not in ("eq", "ne") or _yes_no(value) is None):
+        raise FilterError(f"{where}: is_first_deposit takes op eq or ne with true or false.")
+
+
+def _yes_no(value: Any) -> str | None:
+    try:
+        return _YES_NO.get(value.lower() if isinstance(value, str) else value)
+    except TypeError:  # an unhashable value
+        return None
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -72,7 +87,9 @@ def _text(value: Any) -> str:
 
 def event_value(event, field: str) -> Any:
     if field.startswith("params."):
-        return (event.params or {}).get(field[7:])
+        return params_merged(params=event.params, tracking_params=event.player.tracking_params).get(field[7:])
+    if field == "is_first_deposit":
+        return _yes_no(bool(event.is_first_deposit))
     if field == "type":
         return event.type_id
     if field == "player_id":
@@ -99,4 +116,6 @@ def _condition_holds(condition: dict, event) -> bool:
     if op in ("in", "not_in"):
         found = _text(actual) in {_text(item) for item in expected}
         return found if op == "in" else not found
+    if condition["field"] == "is_first_deposit":
+        expected = _yes_no(expected)
     return (_text(actual) == _text(expected)) == (op == "eq")

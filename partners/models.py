@@ -52,6 +52,11 @@ class PostbackEndpoint(models.Model):
     body_template = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers; values may use macros.")
     event_types = models.ManyToManyField("events.EventType", related_name="endpoints")
+    event_names = models.JSONField(
+        default=dict, blank=True,
+        help_text='The partner\'s name for each event type, as {event_name}: {"registration": "lead"}. '
+        "Unmapped types keep their own name; an empty name renders empty.",
+    )
     filters = models.JSONField(
         default=list, blank=True, help_text="Conditions on event fields and params; all must hold."
     )

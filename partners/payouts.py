@@ -31,3 +31,10 @@ def money(value: Decimal | None) -> Decimal | None:
     value = Decimal(value)
     cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
     return cents if cents == value else value.normalize()
+
+
+def payout_currency_for(rule: PayoutRule | None, event_currency: str) -> str:
+    """The currency a payout is counted in: a fixed rule's own, a percent rule's event's; empty without a rule."""
+    if rule is None:
+        return ""
+    return rule.currency if rule.kind == PayoutRule.Kind.FIXED else event_currency

@@ -44,7 +44,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = PostbackEndpoint
         fields = [
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
-            "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
+            "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
             "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second", "auto_pause_after",
             "consecutive_failures", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
         ]
@@ -52,6 +52,14 @@ class EndpointSerializer(serializers.ModelSerializer):
             "id", "previous_secret_expires_at", "consecutive_failures", "paused_at", "pause_reason",
             "created_at", "updated_at",
         ]
+        extra_kwargs = {
+            "url_template": {"help_text": "http(s) URL; macros such as {click_id} or {params.sub1|default:none} "
+                             "in its path and query, never its host."},
+            "body_template": {"help_text": 'For POST: JSON with macros inside strings ({"v": "{amount|number}"}), '
+                              "or a form body (a={click_id}&b={params.sub2|omit})."},
+            "headers": {"help_text": "Extra request headers, name → value; values are printable ASCII and may use "
+                        "macros, whose values are percent-encoded outside printable ASCII."},
+        }
 
     def get_has_signing_secret(self, endpoint: PostbackEndpoint) -> bool:
         return bool(endpoint.signing_secret)
@@ -102,6 +110,7 @@ class PreviewSerializer(serializers.Serializer):
     body_format = serializers.ChoiceField(choices=PostbackEndpoint.BodyFormat.choices, required=False)
     body_template = serializers.CharField(required=False, allow_blank=True)
     headers = serializers.JSONField(required=False)
+    event_names = serializers.JSONField(required=False)
 
     def validate(self, attrs: dict) -> dict:
         # filters are not previewed: the endpoint's own stay in place.

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from deliveries import address_guard, templating
+from deliveries import address_guard, json_templates, templating
 from deliveries.http import literal_address
 from deliveries.signing import SECRET_PREFIX
 
@@ -27,10 +27,11 @@ RESERVED_HEADERS = {
     "host", "content-length", "transfer-encoding", "connection", "user-agent", "accept-encoding",
     "webhook-id", "webhook-timestamp", "webhook-signature",
 }
-_MACRO_LIST = ", ".join(f"{{{name}}}" for name in templating.MACROS) + ", {params.NAME}"
+MAX_EVENT_NAMES = 50
+_EVENT_SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+_EVENT_NAME_MAX = 200
 
-
-CONFIG_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "filters")
+CONFIG_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "filters", "event_names")
 
 
 def endpoint_changes_errors(endpoint: PostbackEndpoint, changes: dict) -> dict[str, str]:
@@ -39,7 +40,7 @@ def endpoint_changes_errors(endpoint: PostbackEndpoint, changes: dict) -> dict[s
 
 
 def endpoint_config_errors(
-    *, url_template: str, method: str, body_format: str, body_template: str, headers, filters
+    *, url_template: str, method: str, body_format: str, body_template: str, headers, filters, event_names=None
 ) -> dict[str, str]:
     """Field name → reason, for every part of an endpoint's configuration that cannot be saved."""
     checks = {
@@ -47,6 +48,7 @@ def endpoint_config_errors(
         "body_template": lambda: body_template_error(body_template, method=method, body_format=body_format),
         "headers": lambda: headers_error(headers),
         "filters": lambda: filters_error(filters),
+        "event_names": lambda: event_names_error(event_names),
     }
     return {name: reason for name, check in checks.items() if (reason := check())}
 
@@ -54,11 +56,12 @@ def endpoint_config_errors(
 def url_template_error(template: str) -> str | None:
     if not template or not template.strip():
         return "Enter the partner's postback URL, e.g. https://partner.example/pb?click={click_id}."
-    if template != template.strip() or any(char.isspace() for char in template):
-        return "The URL contains spaces or line breaks; remove them (a macro's value is encoded when sent)."
-    if reason := _macro_error(template):
+    if reason := _template_error(templating.url_template, template):
         return reason
-    parts = urlsplit(templating.MACRO_PATTERN.sub("x", template))
+    written = templating.MACRO_PATTERN.sub("x", template)
+    if any(char.isspace() for char in written):
+        return "The URL contains spaces or line breaks; remove them (a macro's value is encoded when sent)."
+    parts = urlsplit(written)
     if parts.scheme not in ("http", "https"):
         return f"The URL must start with http:// or https://, not {parts.scheme or 'nothing'}."
     if "{" in urlsplit(template).netloc:
@@ -107,16 +110,9 @@ def body_template_error(template: str, *, method: str, body_format: str) -> str 
         return None
     if method != PostbackEndpoint.Method.POST:
         return "GET requests have no body: choose POST, or leave the body template empty."
-    # A JSON body has braces of its own; parsing it checks them.
-    is_json = body_format == PostbackEndpoint.BodyFormat.JSON
-    if reason := _macro_error(template, braces_allowed=is_json):
-        return reason
-    if is_json:
-        try:
-            templating.parse_json_template(template)
-        except templating.TemplateError as exc:
-            return f"The JSON body is {exc}"
-    return None
+    if body_format == PostbackEndpoint.BodyFormat.JSON:
+        return _template_error(json_templates.check_json, template, where="The JSON body: ")
+    return _template_error(templating.form_template, template, where="The form body: ")
 
 
 def headers_error(headers) -> str | None:
@@ -139,9 +135,7 @@ def _header_error(name, value) -> str | None:
         return f"Header {name!r} is set by the platform and cannot be overridden."
     if not isinstance(value, str):
         return f"Header {name!r}: the value must be text."
-    if any(char in value for char in "\r\n\x00"):
-        return f"Header {name!r}: the value may not contain line breaks."
-    return _macro_error(value, where=f"Header {name!r}: ")
+    return _template_error(templating.header_template, value, where=f"Header {name!r}: ")
 
 
 def filters_error(filters) -> str | None:
@@ -167,11 +161,30 @@ def signing_secret_error(secret: str) -> str | None:
     return None
 
 
-def _macro_error(template: str, where: str = "", *, braces_allowed: bool = False) -> str | None:
-    unknown = templating.unknown_macros(template)
-    if unknown:
-        return f"{where}Unknown macro {{{unknown[0]}}}; use one of {_MACRO_LIST}."
-    leftover = templating.MACRO_PATTERN.sub("", template)
-    if not braces_allowed and ("{" in leftover or "}" in leftover):
-        return f"{where}A brace is not part of a macro; write macros as {{name}}, e.g. {{click_id}}."
+def event_names_error(event_names) -> str | None:
+    """The partner's name for each event type: ``{"registration": "lead", "first_deposit": "sale"}``.
+
+    An empty name is allowed: with ``{event_name|omit}`` it leaves the parameter out for that type.
+    """
+    if event_names in (None, ""):
+        return None
+    if not isinstance(event_names, dict):
+        return 'Event names must be an object of event type → the partner\'s name, e.g. {"registration": "lead"}.'
+    if len(event_names) > MAX_EVENT_NAMES:
+        return f"At most {MAX_EVENT_NAMES} event names."
+    for event_type, name in event_names.items():
+        if not _EVENT_SLUG.match(event_type):
+            return f"{event_type!r} is not an event type; use slugs such as registration or first_deposit."
+        if not isinstance(name, str) or len(name) > _EVENT_NAME_MAX:
+            return f"The name for {event_type!r} must be text of at most {_EVENT_NAME_MAX} characters."
+        if not name.isprintable():
+            return f"The name for {event_type!r} may not contain line breaks or control characters."
+    return None
+
+
+def _template_error(check, template: str, where: str = "") -> str | None:
+    try:
+        check(template)
+    except templating.TemplateError as exc:
+        return f"{where}{exc}"
     return None

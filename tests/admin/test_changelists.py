@@ -137,7 +137,7 @@ def test_endpoint_page_shows_the_macro_reference_beside_the_template(admin_clien
 
     page = _page(admin_client, f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
 
-    for macro in ["{click_id}", "{payout}", "{timestamp}", "{params.NAME}"]:
+    for macro in ["{click_id}", "{payout}", "{timestamp}", "{params.NAME}", "{event_name}", "|sha256", "|omit"]:
         assert macro in page
 
 

@@ -203,3 +203,39 @@ def test_an_unknown_macro_is_refused_when_saving(manager_client):
 
     assert response.status_code == 200
     assert "Unknown macro {clickid}" in response.content.decode()
+
+
+def test_live_preview_of_an_oversized_integer_names_the_field(admin_client):
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb", method="POST")
+
+    response = admin_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/preview/",
+        {"method": "POST", "body_format": "json", "body_template": '{"a": ' + "9" * 4301 + "}"},
+    )
+
+    assert response.status_code == 200 and "beyond ±2^53" in response.json()["errors"]["body_template"]
+
+
+def test_event_names_are_edited_in_the_endpoint_form(admin_client):
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb?s={event_name}")
+
+    response = admin_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/change/",
+        _form(endpoint, event_names='{"registration": "lead"}'),
+    )
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.event_names == {"registration": "lead"}
+
+
+def test_an_emptied_event_names_field_means_no_mapping(admin_client):
+    endpoint = PostbackEndpointFactory(event_names={"registration": "lead"})
+
+    response = admin_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/change/", _form(endpoint) | {"event_names": ""}
+    )
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.event_names == {}

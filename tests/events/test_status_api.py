@@ -113,3 +113,16 @@ def test_a_list_page_costs_a_fixed_number_of_queries(platform_client, django_ass
         response = platform_client.get(URL)
 
     assert len(response.json()["results"]) == 20
+
+
+def test_an_event_shows_the_params_it_inherits_from_its_player(platform_client, admin_client):
+    player = PlayerFactory(tracking_params={"sub1": "first", "sub2": "campaign-7"})
+    event = EventFactory(player=player, type_id="deposit", params={"sub1": "own"})
+
+    body = platform_client.get(f"{URL}{event.pk}/").json()
+    listed = platform_client.get(URL, {"player_id": player.player_id}).json()["results"][0]
+    page = admin_client.get(f"/admin/events/event/{event.pk}/change/").content.decode()
+
+    assert (body["params"], body["inherited_params"]) == ({"sub1": "own"}, {"sub2": "campaign-7"})
+    assert listed["inherited_params"] == {"sub2": "campaign-7"}
+    assert "Inherited params" in page and "campaign-7" in page

@@ -248,3 +248,55 @@ def test_read_only_admin_visitors_see_credential_headers_masked(client):
 
     assert page.status_code == 200
     assert "tok-123" not in page.content.decode() and "********" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "change, field, reason",
+    [
+        ({"url_template": "https://p.example/pb?e={params.email|md5}"}, "url_template", "Unknown filter |md5"),
+        ({"url_template": "https://p.example/pb?t={occurred_at|date:%c}"}, "url_template", "%c is not supported"),
+        ({"method": "POST", "body_template": '{"a": ' + "7" * 5000 + "}"}, "body_template", "beyond ±2^53"),
+        ({"method": "POST", "body_template": '{"a": NaN}'}, "body_template", "NaN is not a JSON number"),
+        ({"method": "POST", "body_template": '{"{click_id}": "x"}'}, "body_template", "a macro cannot be a JSON key"),
+        ({"event_names": {"registration": 7}}, "event_names", "must be text"),
+    ],
+)
+def test_templates_that_cannot_be_sent_are_a_400_naming_the_reason(admin_client_api, change, field, reason):
+    PartnerFactory(slug="acme")
+    body = {"name": "pb", "url_template": "https://p.example/pb", "event_types": ["registration"]} | change
+
+    response = admin_client_api.post("/api/v1/partners/acme/endpoints/", body, format="json")
+
+    assert response.status_code == 400 and reason in response.json()["errors"][field][0]
+
+
+def test_event_names_are_saved_and_read_back(admin_client_api):
+    PartnerFactory(slug="acme")
+    body = {"name": "pb", "url_template": "https://p.example/pb?s={event_name}", "event_types": ["registration"],
+            "event_names": {"registration": "lead"}}
+
+    created = admin_client_api.post("/api/v1/partners/acme/endpoints/", body, format="json")
+
+    assert created.status_code == 201 and created.json()["event_names"] == {"registration": "lead"}
+
+
+def test_preview_with_an_oversized_integer_is_a_400(admin_client_api):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), method="POST")
+
+    response = admin_client_api.post(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/", {"body_template": '{"a": ' + "9" * 4301 + "}"},
+        format="json",
+    )
+
+    assert response.status_code == 400 and "beyond ±2^53" in response.json()["errors"]["body_template"][0]
+
+
+def test_preview_of_an_event_whose_value_would_move_the_path_is_a_400(admin_client_api):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), url_template="https://p.example/{click_id}/x")
+    event = EventFactory(click_id="..")
+
+    response = admin_client_api.post(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/", {"event": event.pk}, format="json"
+    )
+
+    assert response.status_code == 400 and "path segment '..'" in response.json()["errors"]["event"][0]

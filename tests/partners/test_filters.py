@@ -8,7 +8,8 @@ from partners.filters import FilterError, filters_match, validate_filters
 
 def _event(**fields):
     defaults = dict(type_id="deposit", amount=Decimal("25.00"), currency="EUR", click_id="c1",
-                    player_id="p1", partner_id=None, partner=None, params={"country": "DE", "sub1": 7})
+                    player_id="p1", partner_id=None, partner=None, params={"country": "DE", "sub1": 7},
+                    is_first_deposit=False, player=SimpleNamespace(tracking_params={}))
     return SimpleNamespace(**{**defaults, **fields})
 
 
@@ -56,3 +57,32 @@ def test_all_conditions_must_hold():
 def test_malformed_filters_are_refused_with_the_reason(filters, message):
     with pytest.raises(FilterError, match=message):
         validate_filters(filters)
+
+
+def test_params_fall_back_to_the_players_tracking_params_and_the_events_own_value_wins():
+    event = _event(params={"sub1": "own"}, player=SimpleNamespace(tracking_params={"sub1": "first", "sub2": "kept"}))
+
+    assert filters_match([{"field": "params.sub2", "op": "eq", "value": "kept"}], event)
+    assert filters_match([{"field": "params.sub1", "op": "eq", "value": "own"}], event)
+
+
+@pytest.mark.parametrize("value", [True, "true", "1", "TRUE"])
+def test_is_first_deposit_is_a_yes_no_field(value):
+    condition = {"field": "is_first_deposit", "op": "eq", "value": value}
+
+    assert validate_filters([condition]) == [condition]
+    assert filters_match([condition], _event(is_first_deposit=True))
+    assert not filters_match([condition], _event(is_first_deposit=False))
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"field": "is_first_deposit", "op": "eq", "value": "maybe"},
+        {"field": "is_first_deposit", "op": "in", "value": [True]},
+        {"field": "is_first_deposit", "op": "eq", "value": 2},
+    ],
+)
+def test_is_first_deposit_takes_only_true_or_false(condition):
+    with pytest.raises(FilterError, match="is_first_deposit takes op eq or ne"):
+        validate_filters([condition])

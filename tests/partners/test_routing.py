@@ -83,3 +83,34 @@ def test_paused_endpoint_still_gets_a_held_delivery():
 
     assert delivery.endpoint_id == endpoint.pk
     assert delivery.status == "pending"
+
+
+def test_filters_see_the_params_a_deposit_inherits_from_its_registration(platform_client):
+    acme = PartnerFactory(slug="acme")
+    wanted = PostbackEndpointFactory(
+        partner=acme, event_types=["deposit"], filters=[{"field": "params.sub1", "op": "eq", "value": "campaign-7"}]
+    )
+    base = {"player_id": "p-1", "occurred_at": "2026-11-23T10:00:00Z"}
+    platform_client.post("/api/v1/events/", {**base, "event_id": "r-1", "type": "registration", "partner": "acme",
+                                             "params": {"sub1": "campaign-7"}}, format="json")
+
+    deposit = platform_client.post(
+        "/api/v1/events/", {**base, "event_id": "d-1", "type": "deposit", "amount": "10", "currency": "EUR"},
+        format="json",
+    ).json()
+
+    assert [delivery["endpoint"] for delivery in deposit["deliveries"]] == [wanted.pk]
+
+
+def test_an_endpoint_can_take_only_deposits_that_are_not_first_deposits(platform_client):
+    acme = PartnerFactory(slug="acme")
+    repeat_only = PostbackEndpointFactory(
+        partner=acme, event_types=["deposit"], filters=[{"field": "is_first_deposit", "op": "eq", "value": False}]
+    )
+    base = {"player_id": "p-1", "type": "deposit", "amount": "10", "currency": "EUR", "partner": "acme"}
+
+    first = platform_client.post("/api/v1/events/", {**base, "event_id": "d-1"}, format="json").json()
+    second = platform_client.post("/api/v1/events/", {**base, "event_id": "d-2"}, format="json").json()
+
+    assert first["is_first_deposit"] and first["deliveries"] == []
+    assert [delivery["endpoint"] for delivery in second["deliveries"]] == [repeat_only.pk]

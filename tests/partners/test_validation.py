@@ -15,7 +15,7 @@ from tests.factories import PostbackEndpointFactory
         ("p.example/pb?c={click_id}", "must start with http:// or https://"),
         ("https:///pb", "has no host name"),
         ("https://p.example/pb?c={clickid}", "Unknown macro {clickid}"),
-        ("https://p.example/pb?c={click_id", "brace is not part of a macro"),
+        ("https://p.example/pb?c={click_id", "is not a macro"),
         ("https://{params.host}/pb", "not in the host name"),
         ("https://p.example:99999/pb", "port"),
         ("https://user:pw@p.example/pb", "Credentials in the URL"),
@@ -114,3 +114,37 @@ def test_model_clean_refuses_the_same_things_the_api_does():
 )
 def test_signing_secret_format(secret, ok):
     assert (signing_secret_error(secret) is None) is ok
+
+
+@pytest.mark.parametrize(
+    "overrides, field, reason",
+    [
+        ({"url_template": "https://p.example/pb?e={params.email|md5}"}, "url_template", "Unknown filter |md5"),
+        ({"url_template": "https://p.example/pb?t={occurred_at|date}"}, "url_template", "|date in {occurred_at} needs"),
+        ({"headers": {"X-A": "{click_id|upper:x}"}}, "headers", "takes no argument"),
+        ({"headers": {"X-A": "Bearer ü"}}, "headers", "printable ASCII"),
+        ({"body_format": "form", "body_template": "v={amount|number}"}, "body_template", "means nothing in a form"),
+        ({"body_template": '{"a": NaN}'}, "body_template", "NaN is not a JSON number"),
+        ({"body_template": '{"a": 1e999}'}, "body_template", "out of range"),
+        ({"body_template": '{"a": ' + "1" * 4301 + "}"}, "body_template", "beyond ±2^53"),
+        ({"body_template": '{"{click_id}": 1}'}, "body_template", "a macro cannot be a JSON key"),
+        ({"body_template": '{"e": "{sha256:params.email}"}'}, "body_template", "is not a macro"),
+        ({"event_names": ["lead"]}, "event_names", "must be an object"),
+        ({"event_names": {"registration": "x" * 201}}, "event_names", "at most 200 characters"),
+        ({"event_names": {"no such type!": "x"}}, "event_names", "is not an event type"),
+        ({"event_names": {"registration": "a\nb"}}, "event_names", "line breaks"),
+    ],
+)
+def test_misused_macros_filters_and_names_are_refused_naming_them(overrides, field, reason):
+    assert reason in _errors(**overrides)[field]
+
+
+def test_filters_typed_json_and_event_names_that_fit_are_accepted():
+    errors = _errors(
+        url_template="https://p.example/pb?c={click_id|default:organic}&s={params.s|omit}&t={occurred_at|date:%Y%m%d}",
+        body_template='{"v": "{amount|number}", "fd": "{is_first_deposit|bool}", "u": {"em": ["{params.em|sha256}"]}}',
+        headers={"X-Sub": "{params.sub1|omit}"},
+        event_names={"registration": "lead", "first_deposit": "sale"},
+    )
+
+    assert errors == {}

@@ -13,7 +13,8 @@ import json
 
 import pytest
 
-from deliveries.templating import TemplateError, parse_json_template
+from deliveries.json_templates import check_json
+from deliveries.templating import TemplateError
 from events.models import Event
 from partners.models import PostbackEndpoint
 from reporting.formula_guard import neutralise
@@ -180,7 +181,7 @@ def test_exported_cells_never_start_a_formula(platform_client, formula):
 def test_json_body_templates_are_refused_past_a_sane_depth(depth, accepted):
     template = "[" * (depth - 1) + '{"c": "{click_id}"}' + "]" * (depth - 1)
     try:
-        parse_json_template(template)
+        check_json(template)
         refused = False
     except TemplateError as exc:
         refused = "levels deep" in str(exc)

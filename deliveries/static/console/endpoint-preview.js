@@ -1,7 +1,7 @@
 /* Live preview on the endpoint page: re-render the request as the templates are edited (nothing is sent). */
 (function () {
   "use strict";
-  var FIELDS = ["url_template", "method", "body_format", "body_template", "headers"];
+  var FIELDS = ["url_template", "method", "body_format", "body_template", "headers", "event_names"];
   var DELAY_MS = 300;
 
   function csrfToken() {
