@@ -65,6 +65,11 @@ def paused_endpoint_count() -> int:
     return paused_endpoints().count()
 
 
+def open_circuits() -> list[PostbackEndpoint]:
+    """Endpoints whose circuit is open (a small set: only partners failing right now)."""
+    return list(PostbackEndpoint.objects.filter(circuit_opened_at__isnull=False).select_related("partner"))
+
+
 @dataclass(frozen=True)
 class EndpointFailureRate:
     endpoint_id: int

@@ -30,7 +30,7 @@ def _form(endpoint: PostbackEndpoint, **changes) -> dict:
         "filters": "[]",
         "timeout_seconds": "5",
         "max_attempts": "10",
-        "auto_pause_after": "50",
+        "circuit_failure_threshold": "50",
         "is_active": "on" if endpoint.is_active else "",
     }
     data.update(changes)
