@@ -213,7 +213,7 @@ class Transfers:
         """Drive the transfers for up to ``timeout`` seconds; returns (key, result) for each that finished."""
         self._perform()
         finished = self._finished()
-        if not finished and self._running:
+        if not finished and self._running and timeout > 0:
             self._multi.select(min(timeout, MAX_WAIT_SECONDS))
             self._perform()
             finished = self._finished()
@@ -354,7 +354,7 @@ def _header(transfer: _Transfer, line: bytes) -> None:
 def _outcome(handle: pycurl.Curl, transfer: _Transfer, errno: int | None, message: str) -> HttpResult:
     try:
         if errno and not (errno == pycurl.E_WRITE_ERROR and transfer.capped):
-            raise _transport_error(transfer, errno, message)
+            raise _transport_error(transfer, errno, message, connected=bool(handle.getinfo(pycurl.PRIMARY_IP)))
         return classify_response(
             status_code=handle.getinfo(pycurl.RESPONSE_CODE),
             body=bytes(transfer.body).decode("utf-8", errors="replace"),
@@ -375,14 +375,15 @@ _TLS_ERRORS = {
 }
 
 
-def _transport_error(transfer: _Transfer, errno: int, message: str) -> TransportError:
+def _transport_error(transfer: _Transfer, errno: int, message: str, *, connected: bool) -> TransportError:
     if transfer.refusal is not None:
         return transfer.refusal
     if errno == pycurl.E_OPERATION_TIMEDOUT:
         return TransportError(f"no complete answer within the timeout: {message}", error_class="timeout")
     if errno in _TLS_ERRORS:
         return TransportError(f"TLS failed: {message}", error_class="tls")
-    if errno in (pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL) and not transfer.header_lines:
+    # Once connected, the same codes mean the partner's answer was not HTTP libcurl accepts (HTTP/0.9, say).
+    if errno in (pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL) and not connected:
         return TransportError(f"the URL cannot be sent: {message}", error_class="invalid_request", permanent=True)
     return TransportError(f"connection failed: {message}", error_class="connection")
 

@@ -27,6 +27,7 @@ claims are free when the lease ends, and any sender takes them again.
 """
 
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -64,9 +65,9 @@ DELIVERY_OUTCOME_FIELDS = (
     "request_method", "request_url", "request_body", "updated_at",
 )
 RENEWALS_PER_LEASE = 3
-# While transfers are out, how often a sender looks for newly due work: an event committed
-# meanwhile goes out within this, not after the transfers already out have finished.
-CLAIM_INTERVAL_SECONDS = 0.02
+# While transfers are out, how often a sender claims newly due work and writes what has finished:
+# an event committed meanwhile goes out within this, not after the transfers already out.
+CYCLE_SECONDS = 0.02
 # With nothing out and nothing claimable, how long to wait before looking again.
 IDLE_POLL_SECONDS = 0.05
 _OUTCOMES = {
@@ -158,19 +159,29 @@ class _Sender:
         self.renew_at = time.monotonic() + settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
 
     def run(self, *, deadline: float) -> int:
-        """Claim while the budget lasts, and until everything claimed is recorded; returns how many were attempted."""
-        next_claim = 0.0
+        """Claim while the budget lasts, and until everything claimed is recorded; returns how many were attempted.
+
+        While transfers are out, claims and writes happen at most every CYCLE_SECONDS: each round trip to
+        the database then carries what a cycle gathered, not one postback.
+        """
+        next_claim = next_record = 0.0
         while True:
             now = time.monotonic()
             room = settings.POSTBACK_SENDER_MAX_IN_FLIGHT - len(self.out)
-            if now < deadline and room > 0 and now >= next_claim:
-                claimed = self._claim(room)
-                next_claim = now if claimed == room else now + CLAIM_INTERVAL_SECONDS
+            if now < deadline and room > 0 and (now >= next_claim or not self.out):
+                self._claim(room)
+                next_claim = now + CYCLE_SECONDS
             if self.out:
-                self._collect()
+                # Drive the transfers until the next claim or write is due (there is none to wait for
+                # when nothing has finished, or the budget is spent).
+                wake = next_claim if now < deadline else math.inf
+                wake = min(wake, next_record) if self.done else wake
+                self._collect(timeout=max(wake - time.monotonic(), 0.0))
             elif not self.done and not self._more_due_soon(deadline):
                 break
-            self._record_done()
+            if self.done and (time.monotonic() >= next_record or not self.out):
+                self._record_done()
+                next_record = time.monotonic() + CYCLE_SECONDS
             if self.out and time.monotonic() >= self.renew_at:
                 self._renew()
         return self.attempted
@@ -185,7 +196,7 @@ class _Sender:
             else:  # nothing to send (a template error, a refused target): recorded with the next outcomes
                 self.done.append(job)
 
-    def _claim(self, room: int) -> int:
+    def _claim(self, room: int) -> None:
         claimed_at = time.monotonic()
         try:
             with transaction.atomic():
@@ -194,14 +205,13 @@ class _Sender:
         except DatabaseError:
             logger.warning("could not claim due deliveries; trying again shortly", exc_info=True)
             connection.close()  # a broken connection is replaced on the next query
-            return 0
+            return
         if jobs and self.lease_ends is None:
             self.lease_ends = claimed_at + settings.POSTBACK_LEASE_SECONDS
         self.start(jobs)
-        return len(ids)
 
-    def _collect(self) -> None:
-        for pk, result in self.transfers.wait():
+    def _collect(self, *, timeout: float) -> None:
+        for pk, result in self.transfers.wait(timeout):
             job = self.out.pop(pk)
             job.result = result
             self.done.append(job)

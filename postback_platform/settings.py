@@ -321,7 +321,7 @@ POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPlatform/1
 # lease after which a dead worker's claims are free again. A live sender renews
 # its lease every third of it, so a transfer may take longer than the lease.
 POSTBACK_SENDER_MAX_IN_FLIGHT = env.int("POSTBACK_SENDER_MAX_IN_FLIGHT", default=64)
-POSTBACK_ENDPOINT_CONCURRENCY = env.int("POSTBACK_ENDPOINT_CONCURRENCY", default=8)
+POSTBACK_ENDPOINT_CONCURRENCY = env.int("POSTBACK_ENDPOINT_CONCURRENCY", default=32)
 for _name in ("POSTBACK_SENDER_MAX_IN_FLIGHT", "POSTBACK_ENDPOINT_CONCURRENCY"):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")
