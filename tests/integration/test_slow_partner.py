@@ -6,8 +6,6 @@ inside its one-second timeout) has a backlog of its own; the slow one may
 only ever hold its endpoint's slots, never the worker's.
 """
 
-import contextlib
-import subprocess
 import uuid
 
 import pytest
@@ -16,7 +14,7 @@ from deliveries.models import Delivery
 from postback_platform.celery import app as celery_app
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 from tests.support.partner import partner_server
-from tests.support.processes import ROOT, celery_worker_argv, child_env, stop_process_group, wait_until
+from tests.support.processes import celery_worker_logging_to, child_env, wait_until
 from tests.support.services import child_database_url, redis_url, require_postgres
 
 pytestmark = [
@@ -51,20 +49,6 @@ def _send_until_delivered(queue: str, ids: list[int], worker) -> None:
         return Delivery.objects.filter(pk__in=ids, status="delivered").count() == len(ids) or worker.poll() is not None
 
     wait_until(delivered, timeout=60, interval=0.5, message="the fast partner's postbacks")
-
-
-@contextlib.contextmanager
-def celery_worker_logging_to(log_path, *, queues: str, env: dict):
-    """A worker whose output goes to a file: a few hundred postbacks log more than a pipe holds unread."""
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            celery_worker_argv("--queues", queues), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        stop_process_group(process)
 
 
 def test_a_partner_answering_at_its_timeout_leaves_another_partners_rate_at_least_80_percent(tmp_path):
