@@ -6,8 +6,9 @@ libcurl enforces what matters for a request to a partner's server:
 
 - a deadline over the whole transfer (``TIMEOUT_MS``), so a partner that
   drips its headers or body a byte at a time is cut off on time;
-- HTTP and HTTPS only, no redirects, the path sent as written
-  (``PATH_AS_IS``: ``..`` in a macro value is never collapsed);
+- HTTP and HTTPS only, no redirects, no proxy from the environment, the
+  path sent as written (``PATH_AS_IS``: ``..`` in a macro value is never
+  collapsed);
 - the private-address guard, on the address actually connected to
   (``OPENSOCKETFUNCTION``); the host name is resolved here first and its
   checked address pinned (``RESOLVE``), so the look-up that counts is the
@@ -281,6 +282,7 @@ def _configure(handle: pycurl.Curl, transfer: _Transfer) -> None:
     handle.setopt(pycurl.OPENSOCKETFUNCTION, lambda purpose, target: _open_socket(transfer, target))
     handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
     handle.setopt(pycurl.FOLLOWLOCATION, 0)
+    handle.setopt(pycurl.PROXY, "")  # never a proxy from the environment: it would connect in the guard's place
     handle.setopt(pycurl.PATH_AS_IS, 1)
     handle.setopt(pycurl.NOSIGNAL, 1)
     handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
