@@ -42,7 +42,8 @@ def backlog_of(due: QuerySet) -> Backlog:
 
 
 def sendable_backlog(*, now: datetime | None = None) -> Backlog:
-    """What the sender has yet to send. Held deliveries of paused endpoints wait on purpose and are left out.
+    """What the sender has yet to send. Held deliveries (a paused endpoint, an open circuit) wait on purpose
+    and are left out.
 
     The partial ``delivery_due`` index serves both the count and the oldest, as it does the sender's claim.
     """
@@ -51,6 +52,7 @@ def sendable_backlog(*, now: datetime | None = None) -> Backlog:
             status__in=Delivery.OPEN_STATUSES,
             next_attempt_at__lte=now or timezone.now(),
             endpoint__is_active=True,
+            endpoint__circuit_opened_at__isnull=True,
             partner__is_active=True,
         )
     )

@@ -1,6 +1,8 @@
 import ipaddress
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from deliveries.models import Delivery
 from events.models import EventType
@@ -203,3 +205,14 @@ def test_an_unknown_macro_is_refused_when_saving(manager_client):
 
     assert response.status_code == 200
     assert "Unknown macro {clickid}" in response.content.decode()
+
+
+def test_the_endpoint_list_shows_an_open_circuit_with_since_when_and_the_next_probe(manager_client):
+    now = timezone.now()
+    PostbackEndpointFactory(name="Flaky tracker", circuit_opened_at=now, circuit_next_probe_at=now + timedelta(seconds=30))
+    PostbackEndpointFactory(name="Healthy tracker")
+
+    page = manager_client.get("/admin/partners/postbackendpoint/").content.decode()
+
+    assert "Open</strong> since" in page and "next probe" in page
+    assert page.count(">Closed<") == 1
