@@ -265,6 +265,10 @@ def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None
     slots: ``POSTBACK_ENDPOINT_CONCURRENCY`` minus what any sender holds of
     it, or one probe when its circuit is open and the probe is due. The
     claim takes the first of each endpoint's, then the second, and so on.
+    Senders claiming at the same instant each count what the others had
+    committed before, so for that moment an endpoint may have up to its
+    concurrency per racing sender out; it is back under its cap as those
+    transfers end.
     """
     now = now or timezone.now()
     tables = {
