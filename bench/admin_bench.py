@@ -52,7 +52,7 @@ INSERT INTO partners_partner (slug, name, scope, is_active, notes, created_at, u
 SELECT 'partner-' || g, 'Partner ' || g, 'attributed', true, '', now(), now() FROM generate_series(1, %(partners)s) g;
 INSERT INTO partners_postbackendpoint (partner_id, name, url_template, method, body_format, body_template, headers,
     filters, timeout_seconds, max_attempts, success_body_contains, signing_secret, previous_signing_secret,
-    auto_pause_after, consecutive_failures, is_active, pause_reason, created_at, updated_at)
+    circuit_failure_threshold, consecutive_failures, is_active, pause_reason, created_at, updated_at)
 SELECT p.id, 'endpoint ' || e, 'https://partner.example/pb?c={click_id}', 'GET', 'json', '', '{}', '[]', 5, 10, '',
     '', '', 50, 0, true, '', now(), now()
 FROM partners_partner p CROSS JOIN generate_series(1, %(per_partner)s) e;

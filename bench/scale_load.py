@@ -119,7 +119,7 @@ def _configuration(cursor) -> None:
         SELECT 'partner-' || p, 'Partner ' || p, 'attributed', true, '', now(), now() FROM generate_series(1, %(n)s) p;
         INSERT INTO partners_postbackendpoint (partner_id, name, url_template, method, body_format, body_template,
             headers, filters, timeout_seconds, max_attempts, success_body_contains, signing_secret,
-            previous_signing_secret, auto_pause_after, consecutive_failures, is_active, pause_reason,
+            previous_signing_secret, circuit_failure_threshold, consecutive_failures, is_active, pause_reason,
             created_at, updated_at)
         SELECT p.id, 'endpoint ' || n, 'https://partner' || p.id || '.example/pb?click={click_id}&e={event_id}',
             'GET', 'json', '', '{}', '[]', 5, 10, '', '', '', 50, 0, true, '', now(), now()

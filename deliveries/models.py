@@ -66,6 +66,14 @@ class Delivery(models.Model):
                 name="delivery_due",
                 condition=models.Q(status__in=["pending", "retrying"]),
             ),
+            # The sender's claim, per endpoint: an endpoint's oldest due deliveries (see sender._CLAIM_POSTGRESQL).
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                name="delivery_endpoint_due",
+                condition=models.Q(status__in=["pending", "retrying"]),
+            ),
+            # The claim's count of what each endpoint has out with a sender: only leased rows are in it.
+            models.Index(fields=["endpoint", "claimed_until"], name="delivery_leased", condition=~models.Q(claimed_by="")),
             # Delivery lists and the admin: by status / partner / endpoint, newest first.
             models.Index(fields=["status", "created_at"], name="delivery_status_created"),
             models.Index(fields=["partner", "created_at"], name="delivery_partner_created"),
@@ -89,6 +97,8 @@ class Delivery(models.Model):
         if not self.endpoint.is_active:
             reason = self.endpoint.pause_reason
             return f"endpoint is paused: {reason}" if reason else "endpoint is paused"
+        if self.endpoint.circuit_opened_at is not None:
+            return "the endpoint's circuit is open: held until a probe succeeds"
         return ""
 
     @property

@@ -1,33 +1,35 @@
-"""The sender: claim due deliveries in batches, send them concurrently, record the outcomes in bulk.
+"""The sender: claim due deliveries, keep their transfers in flight, record each outcome as it comes.
 
-One pass of ``deliveries_send_due``:
+One sender (a ``deliveries_send_due`` task) works as a pipeline on one thread:
 
-1. claim up to ``POSTBACK_SENDER_BATCH_SIZE`` due deliveries with a lease
-   (``claimed_until``) in one statement; on PostgreSQL ``FOR UPDATE SKIP
-   LOCKED`` lets many senders on many hosts claim side by side, each row going
-   to exactly one of them;
+1. while fewer than ``POSTBACK_SENDER_MAX_IN_FLIGHT`` transfers are out, claim
+   more due deliveries with a lease (``claimed_until``), at most
+   ``POSTBACK_ENDPOINT_CONCURRENCY`` in flight per endpoint across every
+   sender, taking turns between endpoints with due work; an endpoint whose
+   circuit is open gives only its probe (see ``circuit``);
 2. give back at once what the endpoints' rate limits do not allow this second;
 3. render and sign each request and write its attempt row (``in_flight``)
    before anything is sent, so a crash leaves a trace;
-4. send them on a thread pool over keep-alive connections; while requests
-   are out, renew the batch's lease every third of ``POSTBACK_LEASE_SECONDS``,
-   and stop working on what a renewal finds is no longer leased to this sender
-   (cancelled, or taken over after a stall): it is not sent if it has not gone
-   out yet, and its outcome is not written over the new owner's;
-5. write attempts, delivery outcomes and the endpoints' failure runs back in
-   one transaction.
+4. put them on libcurl's multi interface (``http.Transfers``) beside the
+   transfers already out; nothing waits for a round, so a slow partner
+   holds only its own slots;
+5. write each finished transfer's attempt and outcome back, in bulk with
+   whatever else finished at the same time; renew the lease of what is
+   still out every third of ``POSTBACK_LEASE_SECONDS``, and drop what a
+   renewal finds is no longer leased to this sender (cancelled, or taken
+   over after a stall): its outcome is not written over the new owner's.
 
-A batch travels as plain rows (tuples, one small ``Job`` per delivery), not
-model instances: building and saving five model objects per postback was
-most of a sender's CPU. It loops while work is due, within a time budget. A
-worker that dies stops renewing: its claims are free when the lease ends,
-and any sender takes them again.
+Whatever goes wrong with one delivery between claim and record (a partner's
+answer, a template, a bug) is recorded on that delivery as an error and
+never reaches the others. A batch travels as plain rows (one small ``Job``
+per delivery), not model instances. A worker that dies stops renewing: its
+claims are free when the lease ends, and any sender takes them again.
 """
 
 import logging
+import math
 import time
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,11 +39,11 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from monitoring import observe
-from partners.models import AUTO_PAUSE_REASON_PREFIX, Partner, PostbackEndpoint
+from partners.models import Partner, PostbackEndpoint
 from partners.selectors import payout_rules_by_partner_type
 from postback_platform.rows import rows_insert
 
-from . import http, ratelimit, retry, signing
+from . import circuit, http, ratelimit, retry, signing
 from .bulk import db_datetime, rows_update
 from .models import Delivery, DeliveryAttempt
 from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request
@@ -60,6 +62,11 @@ DELIVERY_OUTCOME_FIELDS = (
     "request_method", "request_url", "request_body", "updated_at",
 )
 RENEWALS_PER_LEASE = 3
+# While transfers are out, how often a sender claims newly due work and writes what has finished:
+# an event committed meanwhile goes out within this, not after the transfers already out.
+CYCLE_SECONDS = 0.02
+# With nothing out and nothing claimable, how long to wait before looking again.
+IDLE_POLL_SECONDS = 0.05
 _OUTCOMES = {
     http.Verdict.SUCCESS: DeliveryAttempt.Outcome.SUCCESS,
     http.Verdict.TRANSIENT: DeliveryAttempt.Outcome.RETRY,
@@ -67,7 +74,7 @@ _OUTCOMES = {
 }
 NOT_SENT = http.HttpResult(
     verdict=http.Verdict.TRANSIENT, duration_ms=0, error_class="lease_lost",
-    error="not sent: the delivery was cancelled or taken over by another sender before its turn",
+    error="not finished: the delivery was cancelled or taken over by another sender while it was out",
 )
 
 
@@ -88,7 +95,7 @@ class Job:
     request: http.OutboundRequest | None = None
     result: http.HttpResult | None = None
     attempt: "Attempt | None" = None
-    held: bool = True  # still leased to this sender, as far as the last renewal knows
+    leased: bool = True  # still leased to this sender, as far as the last renewal knows
     status: str = ""
     next_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -101,6 +108,11 @@ class Job:
     @property
     def partner(self) -> Partner:
         return self.endpoint.partner
+
+    @property
+    def is_probe(self) -> bool:
+        """Sent while its endpoint's circuit is open: the one delivery that tests whether the partner is back."""
+        return self.endpoint.circuit_opened_at is not None
 
 
 @dataclass(slots=True, eq=False)
@@ -119,61 +131,219 @@ class Attempt:
 
 def deliveries_send_due(*, worker: str) -> int:
     """Send what is due until nothing is, or the time budget is spent; returns how many were attempted."""
-    deadline = time.monotonic() + settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS
-    attempted = 0
-    while time.monotonic() < deadline:
-        leased_at = time.monotonic()
-        # The claim and the attempt rows commit together: one commit per batch fewer.
-        with transaction.atomic():
-            ids = deliveries_claim_due(worker=worker, limit=settings.POSTBACK_SENDER_BATCH_SIZE)
-            jobs = _claimed_jobs(ids=ids, worker=worker)
-        _send_and_record(jobs, worker, leased_at)
-        attempted += len(jobs)
-        if len(ids) == settings.POSTBACK_SENDER_BATCH_SIZE:
-            continue
-        # Work due within the next second (a rate-limited backlog, a short
-        # Retry-After) is cheaper to wait for here than to leave to the next beat.
+    return _Sender(worker).run(deadline=time.monotonic() + settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS)
+
+
+def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
+    """Send deliveries already leased to ``worker`` and record their outcomes; returns how many were attempted."""
+    sender = _Sender(worker)
+    with transaction.atomic():
+        jobs = _claimed_jobs(ids=ids, worker=worker)
+    sender.start(jobs)
+    return sender.run(deadline=time.monotonic())
+
+
+class _Sender:
+    """One sender's pipeline: what it has out, what has come back, and its lease."""
+
+    def __init__(self, worker: str):
+        self.worker = worker
+        self.transfers = http.transfers()
+        self.out: dict[int, Job] = {}
+        self.done: list[Job] = []
+        self.attempted = 0
+        self.lease_ends: float | None = None
+        self.renew_at = time.monotonic() + settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
+
+    def run(self, *, deadline: float) -> int:
+        """Claim while the budget lasts, and until everything claimed is recorded; returns how many were attempted.
+
+        While transfers are out, claims and writes happen at most every CYCLE_SECONDS: each round trip to
+        the database then carries what a cycle gathered, not one postback.
+        """
+        next_claim = next_record = 0.0
+        while True:
+            now = time.monotonic()
+            room = settings.POSTBACK_SENDER_MAX_IN_FLIGHT - len(self.out)
+            if now < deadline and room > 0 and (now >= next_claim or not self.out):
+                self._claim(room)
+                next_claim = now + CYCLE_SECONDS
+            if self.out:
+                # Drive the transfers until the next claim or write is due (there is none to wait for
+                # when nothing has finished, or the budget is spent).
+                wake = next_claim if now < deadline else math.inf
+                wake = min(wake, next_record) if self.done else wake
+                self._collect(timeout=max(wake - time.monotonic(), 0.0))
+            elif not self.done and not self._more_due_soon(deadline):
+                break
+            if self.done and (time.monotonic() >= next_record or not self.out):
+                self._record_done()
+                next_record = time.monotonic() + CYCLE_SECONDS
+            if self.out and time.monotonic() >= self.renew_at:
+                self._renew()
+        return self.attempted
+
+    def start(self, jobs: list[Job]) -> None:
+        self.attempted += len(jobs)
+        for job in jobs:
+            if job.result is None:
+                job.result = self.transfers.start(job.request, job.pk)
+            if job.result is None:
+                self.out[job.pk] = job
+            else:  # nothing to send (a template error, a refused target): recorded with the next outcomes
+                self.done.append(job)
+
+    def _claim(self, room: int) -> None:
+        claimed_at = time.monotonic()
+        try:
+            with transaction.atomic():
+                ids = deliveries_claim_due(worker=self.worker, limit=room)
+                jobs = _claimed_jobs(ids=ids, worker=self.worker)
+        except DatabaseError:
+            logger.warning("could not claim due deliveries; trying again shortly", exc_info=True)
+            connection.close()  # a broken connection is replaced on the next query
+            return
+        if jobs and self.lease_ends is None:
+            self.lease_ends = claimed_at + settings.POSTBACK_LEASE_SECONDS
+        self.start(jobs)
+
+    def _collect(self, *, timeout: float) -> None:
+        for pk, result in self.transfers.wait(timeout):
+            job = self.out.pop(pk)
+            job.result = result
+            self.done.append(job)
+
+    def _more_due_soon(self, deadline: float) -> bool:
+        """Wait here for work due within a second (a rate-limited backlog, a short Retry-After) rather than hand over."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
         wait_seconds = seconds_until_next_due()
-        if wait_seconds is None or wait_seconds > min(1.0, deadline - time.monotonic()):
-            break
-        time.sleep(max(wait_seconds, 0.01))
-    return attempted
+        if wait_seconds is None or wait_seconds > min(1.0, remaining):
+            return False
+        time.sleep(max(wait_seconds, IDLE_POLL_SECONDS))
+        return True
+
+    def _record_done(self) -> None:
+        if self.done:
+            done, self.done = self.done, []
+            _record(done, self.worker)
+
+    def _renew(self) -> None:
+        """Extend the lease of what is out; stop what is no longer leased to this sender."""
+        every = settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
+        renewed_at = time.monotonic()
+        self.renew_at = renewed_at + every
+        try:
+            leased = deliveries_lease_renew(ids=list(self.out), worker=self.worker)
+        except DatabaseError:
+            logger.warning("could not renew the lease of %d deliveries; retrying while the lease lasts",
+                           len(self.out), exc_info=True)
+            connection.close()
+            if self.lease_ends is not None and time.monotonic() + every >= self.lease_ends:
+                # The lease may pass to another sender before the next try: finish nothing more that is out.
+                self._let_go(set(self.out))
+            return
+        self.lease_ends = renewed_at + settings.POSTBACK_LEASE_SECONDS
+        self._let_go(set(self.out) - leased)
+
+    def _let_go(self, ids: set[int]) -> None:
+        for pk in ids:
+            self.transfers.cancel(pk)
+            job = self.out.pop(pk)
+            job.leased, job.result = False, NOT_SENT
+            self.done.append(job)
 
 
 def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None) -> list[int]:
-    """Lease up to ``limit`` due deliveries of active endpoints to ``worker``; returns their ids."""
+    """Lease up to ``limit`` due deliveries to ``worker``, endpoints taking turns; returns their ids.
+
+    Each active endpoint offers its oldest due deliveries up to its free
+    slots: ``POSTBACK_ENDPOINT_CONCURRENCY`` minus what any sender holds of
+    it, or one probe when its circuit is open and the probe is due. The
+    claim takes the first of each endpoint's, then the second, and so on.
+    Senders claiming at the same instant each count what the others had
+    committed before, so for that moment an endpoint may have up to its
+    concurrency per racing sender out; it is back under its cap as those
+    transfers end.
+    """
     now = now or timezone.now()
-    lease_end = now + timedelta(seconds=settings.POSTBACK_LEASE_SECONDS)
-    delivery, endpoint, partner = (model._meta.db_table for model in (Delivery, PostbackEndpoint, Partner))
-    lock = f"FOR UPDATE OF {delivery} SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    # The partial index delivery_due serves the inner SELECT: open rows by next_attempt_at, read in
-    # order up to the limit. Right after a burst, before ANALYZE has seen it, PostgreSQL would rather
-    # fetch every due row and sort them (10-20 ms a claim at 5,000 due, growing with the backlog);
-    # without the sort it reads the index in order whatever the statistics say (for this statement only).
-    postgresql = connection.vendor == "postgresql"
-    sql = ("SET LOCAL enable_sort = off; " if postgresql else "") + f"""
-        UPDATE {delivery} SET claimed_until = %s, claimed_by = %s
-        WHERE id IN (
-            SELECT {delivery}.id FROM {delivery}
-            JOIN {endpoint} ON {endpoint}.id = {delivery}.endpoint_id
-            JOIN {partner} ON {partner}.id = {delivery}.partner_id
-            WHERE {delivery}.status IN (%s, %s) AND {delivery}.next_attempt_at <= %s
-              AND ({delivery}.claimed_until IS NULL OR {delivery}.claimed_until < %s)
-              AND {endpoint}.is_active = %s AND {partner}.is_active = %s
-            ORDER BY {delivery}.next_attempt_at
-            LIMIT %s {lock}
-        )
-        RETURNING id
-    """  # noqa: S608 - table names come from model metadata, values are parameters
-    params = [db_datetime(lease_end), worker, *Delivery.OPEN_STATUSES, db_datetime(now), db_datetime(now), True, True,
-              limit]
+    tables = {
+        "delivery": Delivery._meta.db_table, "endpoint": PostbackEndpoint._meta.db_table,
+        "partner": Partner._meta.db_table,
+    }
+    params = {
+        "lease_end": db_datetime(now + timedelta(seconds=settings.POSTBACK_LEASE_SECONDS)), "worker": worker,
+        "now": db_datetime(now), "pending": Delivery.Status.PENDING, "retrying": Delivery.Status.RETRYING,
+        "concurrency": settings.POSTBACK_ENDPOINT_CONCURRENCY, "active": True, "limit": limit,
+    }
+    sql = (_CLAIM_POSTGRESQL if connection.vendor == "postgresql" else _CLAIM_PORTABLE).format(
+        slots=_FREE_SLOTS.format(**tables), **tables
+    )
     # One statement: atomic on its own, and part of the caller's transaction when there is one.
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-        if postgresql:
-            cursor.execute("RESET enable_sort")
-    return ids
+        return [row[0] for row in cursor.fetchall()]
+
+
+# What an endpoint may have claimed now: its concurrency, or one probe while its circuit is open, less what
+# is leased already. The partial index delivery_leased serves the count (only rows out with a sender).
+_FREE_SLOTS = """
+    CASE WHEN e.circuit_opened_at IS NULL THEN %(concurrency)s
+         WHEN e.circuit_next_probe_at <= %(now)s THEN 1 ELSE 0 END
+    - (SELECT COUNT(*) FROM {delivery} b
+       WHERE b.endpoint_id = e.id AND b.claimed_by <> '' AND b.claimed_until >= %(now)s
+         AND b.status IN (%(pending)s, %(retrying)s))
+"""
+# An open circuit's probe is its oldest held delivery, due or not: every one of them is waiting for it.
+_DUE = """
+    d.status IN (%(pending)s, %(retrying)s)
+    AND (d.next_attempt_at <= %(now)s OR e.circuit_opened_at IS NOT NULL)
+    AND (d.claimed_until IS NULL OR d.claimed_until < %(now)s)
+"""
+# PostgreSQL: per active endpoint, a short walk of the partial index delivery_endpoint_due for its
+# oldest due rows (FOR UPDATE SKIP LOCKED lets senders on many hosts claim side by side), so the
+# cost follows the number of endpoints, not the size of the backlog.
+_CLAIM_POSTGRESQL = """
+    UPDATE {delivery} SET claimed_until = %(lease_end)s, claimed_by = %(worker)s
+    WHERE id IN (
+        SELECT id FROM (
+            SELECT d.id, d.next_attempt_at,
+                   ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS turn
+            FROM {endpoint} e
+            JOIN {partner} p ON p.id = e.partner_id
+            CROSS JOIN LATERAL (
+                SELECT d.id, d.endpoint_id, d.next_attempt_at FROM {delivery} d
+                WHERE d.endpoint_id = e.id AND """ + _DUE + """
+                ORDER BY d.next_attempt_at, d.id
+                LIMIT GREATEST(({slots}), 0)
+                FOR UPDATE OF d SKIP LOCKED
+            ) d
+            WHERE e.is_active = %(active)s AND p.is_active = %(active)s
+        ) due
+        ORDER BY turn, next_attempt_at, id
+        LIMIT %(limit)s
+    )
+    RETURNING id
+"""  # noqa: S608 - table names come from model metadata, values are parameters
+# SQLite (development): the same choice over every due row, which is fine at a development's scale.
+_CLAIM_PORTABLE = """
+    UPDATE {delivery} SET claimed_until = %(lease_end)s, claimed_by = %(worker)s
+    WHERE id IN (
+        SELECT id FROM (
+            SELECT d.id, d.next_attempt_at, ({slots}) AS slots,
+                   ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS turn
+            FROM {delivery} d
+            JOIN {endpoint} e ON e.id = d.endpoint_id
+            JOIN {partner} p ON p.id = e.partner_id
+            WHERE """ + _DUE + """ AND e.is_active = %(active)s AND p.is_active = %(active)s
+        ) due
+        WHERE turn <= slots
+        ORDER BY turn, next_attempt_at, id
+        LIMIT %(limit)s
+    )
+    RETURNING id
+"""  # noqa: S608 - table names come from model metadata, values are parameters
 
 
 def deliveries_lease_renew(*, ids: list[int], worker: str, now: datetime | None = None) -> set[int]:
@@ -193,24 +363,17 @@ def deliveries_lease_renew(*, ids: list[int], worker: str, now: datetime | None 
 
 
 def seconds_until_next_due() -> float | None:
+    """Seconds until the next delivery a sender could claim is due; None when there is none."""
     now = timezone.now()
     earliest = (
         Delivery.objects.filter(
-            status__in=Delivery.OPEN_STATUSES, endpoint__is_active=True, partner__is_active=True
+            status__in=Delivery.OPEN_STATUSES, endpoint__is_active=True, partner__is_active=True,
+            endpoint__circuit_opened_at__isnull=True,
         )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .aggregate(earliest=Min("next_attempt_at"))["earliest"]
     )
     return None if earliest is None else (earliest - now).total_seconds()
-
-
-def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
-    """Send deliveries already leased to ``worker``; returns how many were attempted."""
-    leased_at = time.monotonic()
-    with transaction.atomic():
-        jobs = _claimed_jobs(ids=ids, worker=worker)
-    _send_and_record(jobs, worker, leased_at)
-    return len(jobs)
 
 
 def _claimed_jobs(*, ids: list[int], worker: str) -> list[Job]:
@@ -230,13 +393,8 @@ def _claimed_jobs(*, ids: list[int], worker: str) -> list[Job]:
     ]
     ready, deferred = _apply_rate_limits(jobs, time.time())
     _release_deferred(deferred, worker, timezone.now())
+    circuit.probes_sent(endpoints=[job.endpoint for job in ready if job.is_probe], now=timezone.now())
     return _prepare(ready)
-
-
-def _send_and_record(jobs: list[Job], worker: str, leased_at: float) -> None:
-    if jobs:
-        _send_all(jobs, worker, leased_at)
-        _record(jobs, worker)
 
 
 def _apply_rate_limits(jobs: list[Job], now: float) -> tuple[list[Job], dict[int, float]]:
@@ -281,13 +439,25 @@ def _prepare(jobs: list[Job]) -> list[Job]:
     now = timezone.now()
     # Only a delivery tried before can have an attempt its sender never finished.
     _close_lost_attempts([job.pk for job in jobs if job.attempt_count], now)
+    rows = []
     for job in jobs:
-        _render(job, rules)
         job.attempt_count += 1
         job.attempt = Attempt(delivery=job, number=job.attempt_count)
-    rows_insert(DeliveryAttempt, columns=ATTEMPT_START_FIELDS, rows=[_attempt_start(job, now) for job in jobs])
+        rows.append(_attempt_start_contained(job, rules, now))
+    rows_insert(DeliveryAttempt, columns=ATTEMPT_START_FIELDS, rows=rows)
     Delivery.objects.filter(id__in=[job.pk for job in jobs]).update(attempt_count=F("attempt_count") + 1)
     return jobs
+
+
+def _attempt_start_contained(job: Job, rules: dict, now: datetime) -> tuple:
+    """The request rendered and its attempt row; a fault in either is this delivery's recorded error alone."""
+    try:
+        _render(job, rules)
+        return _attempt_start(job, now)
+    except Exception as exc:  # noqa: BLE001 - one delivery that cannot be prepared must not stop its batch
+        logger.exception("could not prepare delivery %s", job.pk)
+        job.request, job.result = None, http.internal_error(exc)
+        return _attempt_start(job, now)
 
 
 def _render(job: Job, rules: dict) -> None:
@@ -328,84 +498,48 @@ def _close_lost_attempts(delivery_ids: list[int], now: datetime) -> None:
     observe.lost_attempts_closed(count=lost)
 
 
-_executor: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    # Created on first use, so each forked worker process gets its own threads.
-    global _executor  # noqa: PLW0603
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=settings.POSTBACK_SENDER_THREADS, thread_name_prefix="postback")
-    return _executor
-
-
-def _send_all(jobs: list[Job], worker: str, leased_at: float) -> None:
-    """Send the jobs' requests, renewing their lease every third of it until the last answer is in."""
-    futures: dict[Future, Job] = {_pool().submit(http.send, job.request): job for job in jobs if job.result is None}
-    lease = settings.POSTBACK_LEASE_SECONDS
-    every = lease / RENEWALS_PER_LEASE
-    renew_at, lease_ends = leased_at + every, leased_at + lease
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=max(0.0, renew_at - time.monotonic()))
-        for future in done:
-            futures[future].result = NOT_SENT if future.cancelled() else future.result()
-        if pending and time.monotonic() >= renew_at:
-            renewed_at = time.monotonic()
-            if _renew(jobs, worker, futures):
-                lease_ends = renewed_at + lease
-            elif time.monotonic() + every >= lease_ends:
-                # The lease may pass to another sender before the next try: send nothing more of this batch.
-                _let_go(jobs, futures)
-            renew_at = time.monotonic() + every
-
-
-def _renew(jobs: list[Job], worker: str, futures: dict[Future, Job]) -> bool:
-    """Extend the lease of what this sender still holds; False when the database could not be asked."""
-    try:
-        held = deliveries_lease_renew(ids=[job.pk for job in jobs if job.held], worker=worker)
-    except DatabaseError:
-        logger.warning("could not renew the lease of %d deliveries; retrying while the lease lasts", len(jobs),
-                       exc_info=True)
-        connection.close()  # a broken connection is replaced on the next query
-        return False
-    for job in jobs:
-        job.held = job.pk in held
-    # A request already on the wire cannot be called back; one still queued is not sent.
-    for future, job in futures.items():
-        if not job.held:
-            future.cancel()
-    return True
-
-
-def _let_go(jobs: list[Job], futures: dict[Future, Job]) -> None:
-    for job in jobs:
-        job.held = False
-    for future in futures:
-        future.cancel()
-
-
 def _record(jobs: list[Job], worker: str) -> None:
+    """Write the jobs' attempts and outcomes, and their endpoints' circuits, in one transaction."""
     now = timezone.now()
     for job in jobs:
-        _finish(job, now)
+        _finish_contained(job, now)
     stamp = db_datetime(now)
-    kept = [job for job in jobs if job.held]
-    with transaction.atomic():
-        rows_update(DeliveryAttempt, ("delivery_id", "number"), ATTEMPT_RESULT_FIELDS, [
-            (job.pk, job.attempt.number, job.attempt.outcome, stamp, job.attempt.duration_ms, job.attempt.status_code,
-             job.attempt.response_excerpt, job.attempt.error, job.attempt.error_class) for job in jobs
-        ])
-        # Only rows still leased to this sender: a cancel or an expired lease has taken the others away.
-        recorded = set(rows_update(Delivery, ("id",), DELIVERY_OUTCOME_FIELDS, [
-            _outcome_row(job, stamp) for job in kept
-        ], where={"claimed_by": worker}, returning="id"))
-        endpoint_failure_runs_record(jobs=[job for job in jobs if job.result is not NOT_SENT], now=now)
+    kept = [job for job in jobs if job.leased]
+    try:
+        with transaction.atomic():
+            rows_update(DeliveryAttempt, ("delivery_id", "number"), ATTEMPT_RESULT_FIELDS, [
+                (job.pk, job.attempt.number, job.attempt.outcome, stamp, job.attempt.duration_ms,
+                 job.attempt.status_code, job.attempt.response_excerpt, job.attempt.error, job.attempt.error_class)
+                for job in jobs
+            ])
+            # Only rows still leased to this sender: a cancel or an expired lease has taken the others away.
+            recorded = set(rows_update(Delivery, ("id",), DELIVERY_OUTCOME_FIELDS, [
+                _outcome_row(job, stamp) for job in kept
+            ], where={"claimed_by": worker}, returning="id"))
+            circuit.outcomes_record(jobs=[job for job in kept if job.pk in recorded], now=now)
+    except DatabaseError:
+        # Still leased: when the lease ends another sender takes them again (at least once, never lost).
+        logger.exception("could not record the outcome of %d deliveries", len(jobs))
+        connection.close()
+        return
     observe.attempts_recorded(attempts=[job.attempt for job in kept if job.pk in recorded])
 
 
+def _finish_contained(job: Job, now: datetime) -> None:
+    try:
+        _finish(job, now)
+    except Exception as exc:  # noqa: BLE001 - whatever broke, this delivery gets an outcome on record
+        logger.exception("could not judge the outcome of delivery %s", job.pk)
+        job.result = http.internal_error(exc, duration_ms=job.result.duration_ms if job.result else 0)
+        _finish(job, now)
+
+
 def _finish(job: Job, now: datetime) -> None:
-    """The attempt's result, and the delivery's outcome: delivered, retried on the schedule, or failed for good."""
+    """The attempt's result, and the delivery's outcome: delivered, retried on the schedule, or failed for good.
+
+    A probe that fails is not failed for running out of attempts: its endpoint's circuit is open, so its
+    failures say how the partner is, not how this delivery is.
+    """
     attempt, result = job.attempt, job.result
     attempt.outcome = _OUTCOMES[result.verdict]
     attempt.duration_ms, attempt.status_code = result.duration_ms, result.status_code
@@ -414,7 +548,7 @@ def _finish(job: Job, now: datetime) -> None:
     failed_in_a_row = job.attempt_count - job.retry_base
     if result.verdict == http.Verdict.SUCCESS:
         job.status, job.delivered_at, job.next_attempt_at = Delivery.Status.DELIVERED, now, None
-    elif result.verdict == http.Verdict.TRANSIENT and failed_in_a_row < job.endpoint.max_attempts:
+    elif result.verdict == http.Verdict.TRANSIENT and (failed_in_a_row < job.endpoint.max_attempts or job.is_probe):
         job.status = Delivery.Status.RETRYING
         job.next_attempt_at = retry.next_attempt_at(
             now=now, failed_attempts=failed_in_a_row, retry_after_seconds=result.retry_after_seconds
@@ -444,35 +578,3 @@ def _release_deferred(waits: dict[int, float], worker: str, now: datetime) -> No
         Delivery.objects.filter(id__in=ids, claimed_by=worker).update(
             next_attempt_at=now + timedelta(seconds=wait_seconds), claimed_until=None, claimed_by=""
         )
-
-
-def endpoint_failure_runs_record(*, jobs: list[Job], now: datetime) -> None:
-    """Keep each endpoint's run of consecutive failed attempts, and pause it when the run gets too long."""
-    runs: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
-        runs[job.endpoint_id].append(job)
-    for endpoint_id, endpoint_jobs in runs.items():
-        _record_run(endpoint_id, endpoint_jobs, now)
-
-
-def _record_run(endpoint_id: int, jobs: list[Job], now: datetime) -> None:
-    verdicts = [job.result.verdict for job in jobs]
-    endpoint = PostbackEndpoint.objects.filter(pk=endpoint_id)
-    if http.Verdict.SUCCESS in verdicts:
-        trailing = len(verdicts) - 1 - max(i for i, v in enumerate(verdicts) if v == http.Verdict.SUCCESS)
-        # A healthy endpoint (the common case) costs no statement and takes no row lock.
-        if jobs[0].endpoint.consecutive_failures != trailing:
-            endpoint.exclude(consecutive_failures=trailing).update(consecutive_failures=trailing)
-        return
-    endpoint.update(consecutive_failures=F("consecutive_failures") + len(verdicts))
-    last_error = jobs[-1].result.error[:300]
-    threshold = jobs[0].endpoint.auto_pause_after
-    endpoint.filter(
-        is_active=True, auto_pause_after__gt=0, consecutive_failures__gte=F("auto_pause_after")
-    ).update(
-        is_active=False,
-        paused_at=now,
-        pause_reason=(
-            f"{AUTO_PAUSE_REASON_PREFIX} after {threshold} consecutive failed attempts; last error: {last_error}"
-        ),
-    )

@@ -10,7 +10,8 @@ Two kinds:
   a scrape adds them up. Without it (development, tests) a scrape sees the
   serving process only.
 - gauges read from the database at scrape time (backlog, oldest due
-  delivery, paused endpoints, open alerts, scheduler heartbeat), so they are
+  delivery, paused endpoints, open circuits, open alerts, scheduler
+  heartbeat), so they are
   right whichever process answers.
 """
 
@@ -76,6 +77,7 @@ class DatabaseCollector:
         try:
             backlog = selectors.sendable_backlog(now=now)
             paused = selectors.paused_endpoint_count()
+            circuits = selectors.open_circuits()
             alerts = selectors.open_alert_counts()
             heartbeat = selectors.scheduler_heartbeat_at()
         except DatabaseError:
@@ -95,6 +97,7 @@ class DatabaseCollector:
         yield GaugeMetricFamily(
             "postback_endpoints_paused", "Endpoints holding their deliveries (paused, or partner paused).", value=paused
         )
+        yield from _circuit_gauges(circuits, now)
         open_alerts = GaugeMetricFamily("postback_alerts_open", "Open alerts by kind.", labels=["kind"])
         for kind, count in alerts.items():
             open_alerts.add_metric([kind], count)
@@ -105,6 +108,27 @@ class DatabaseCollector:
                 "Seconds since Celery beat and a worker last recorded the scheduler heartbeat.",
                 value=max((now - heartbeat).total_seconds(), 0.0),
             )
+
+
+def _circuit_gauges(circuits, now):
+    labels = ["endpoint_id", "partner"]
+    opened = GaugeMetricFamily(
+        "postback_endpoint_circuit_open_seconds",
+        "Seconds since the endpoint's circuit opened (its deliveries are held); only open circuits are listed.",
+        labels=labels,
+    )
+    probe = GaugeMetricFamily(
+        "postback_endpoint_circuit_next_probe_seconds",
+        "Seconds until the open circuit's next probe (0 when it is due).", labels=labels,
+    )
+    for endpoint in circuits:
+        names = [str(endpoint.pk), endpoint.partner.slug]
+        opened.add_metric(names, max((now - endpoint.circuit_opened_at).total_seconds(), 0.0))
+        next_probe = endpoint.circuit_next_probe_at or now
+        probe.add_metric(names, max((next_probe - now).total_seconds(), 0.0))
+    yield GaugeMetricFamily("postback_endpoint_circuits_open", "Endpoints whose circuit is open.", value=len(circuits))
+    yield opened
+    yield probe
 
 
 class _ThisProcess:

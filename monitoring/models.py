@@ -12,6 +12,7 @@ class Alert(models.Model):
 
     class Kind(models.TextChoices):
         ENDPOINT_PAUSED = "endpoint_paused", "Endpoint paused automatically"
+        CIRCUIT_OPEN = "circuit_open", "Endpoint circuit open"
         FAILURE_RATE = "failure_rate", "Endpoint failure rate over threshold"
         BACKLOG_AGE = "backlog_age", "Oldest due delivery too old"
 

@@ -26,6 +26,12 @@ _WHAT_TO_DO = {
         "Its deliveries are held, not lost. Fix the partner's side or the endpoint's settings, then resume the "
         "endpoint in the admin: the held deliveries go out at once."
     ),
+    Alert.Kind.CIRCUIT_OPEN: (
+        "Its deliveries are held, not lost, and no attempts are spent on them. One of them goes out as a probe at "
+        "growing intervals; the first that succeeds closes the circuit and the held deliveries go out in order. "
+        "Nothing to do unless the partner stays down: the endpoint is paused for you after "
+        "POSTBACK_DISABLE_AFTER_HOURS."
+    ),
     Alert.Kind.FAILURE_RATE: (
         "Failed deliveries are retried on the schedule. The endpoint's latest attempts in the admin show the "
         "partner's answers and errors."

@@ -26,7 +26,25 @@ class Condition:
 
 
 def conditions_now(*, now: datetime) -> list[Condition]:
-    return [*_auto_paused_endpoints(), *_failing_endpoints(now), *_old_backlog(now)]
+    return [*_auto_paused_endpoints(), *_open_circuits(), *_failing_endpoints(now), *_old_backlog(now)]
+
+
+def circuit_condition(endpoint: PostbackEndpoint) -> Condition:
+    """An endpoint whose circuit is open: its deliveries are held while one probe at a time tests the partner."""
+    return Condition(
+        kind=Alert.Kind.CIRCUIT_OPEN,
+        key=f"circuit_open:{endpoint.pk}",
+        summary=(
+            f"{endpoint}: circuit opened at {endpoint.circuit_opened_at:%Y-%m-%d %H:%M:%S} UTC after "
+            f"{endpoint.consecutive_failures} consecutive failed attempts"
+        ),
+        endpoint=endpoint,
+    )
+
+
+def _open_circuits() -> list[Condition]:
+    opened = PostbackEndpoint.objects.filter(circuit_opened_at__isnull=False).select_related("partner")
+    return [circuit_condition(endpoint) for endpoint in opened]
 
 
 def _auto_paused_endpoints() -> list[Condition]:

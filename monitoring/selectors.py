@@ -42,7 +42,8 @@ def backlog_of(due: QuerySet) -> Backlog:
 
 
 def sendable_backlog(*, now: datetime | None = None) -> Backlog:
-    """What the sender has yet to send. Held deliveries of paused endpoints wait on purpose and are left out.
+    """What the sender has yet to send. Held deliveries (a paused endpoint, an open circuit) wait on purpose
+    and are left out.
 
     The partial ``delivery_due`` index serves both the count and the oldest, as it does the sender's claim.
     """
@@ -51,6 +52,7 @@ def sendable_backlog(*, now: datetime | None = None) -> Backlog:
             status__in=Delivery.OPEN_STATUSES,
             next_attempt_at__lte=now or timezone.now(),
             endpoint__is_active=True,
+            endpoint__circuit_opened_at__isnull=True,
             partner__is_active=True,
         )
     )
@@ -63,6 +65,11 @@ def paused_endpoints() -> QuerySet:
 
 def paused_endpoint_count() -> int:
     return paused_endpoints().count()
+
+
+def open_circuits() -> list[PostbackEndpoint]:
+    """Endpoints whose circuit is open (a small set: only partners failing right now)."""
+    return list(PostbackEndpoint.objects.filter(circuit_opened_at__isnull=False).select_related("partner"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
+
+from partners.models import PostbackEndpoint
 
 from . import notify, rules
 from .models import Alert
@@ -50,6 +53,28 @@ def alert_open(*, condition: rules.Condition, now: datetime) -> bool:
         return False
     logger.warning("alert opened: %s", condition.summary)
     return True
+
+
+def circuit_alert_open(*, endpoint_id: int, last_error: str, now: datetime) -> None:
+    """Open the endpoint's circuit alert as the circuit opens, so even a short outage is announced once."""
+    endpoint = PostbackEndpoint.objects.select_related("partner").filter(pk=endpoint_id).first()
+    if endpoint is None or endpoint.circuit_opened_at is None:
+        return
+    condition = rules.circuit_condition(endpoint)
+    summary = f"{condition.summary}; last error: {last_error[:200]}"
+    alert_open(condition=rules.Condition(kind=condition.kind, key=condition.key, summary=summary,
+                                         endpoint=endpoint), now=now)
+
+
+def circuit_alert_resolve(*, endpoint_id: int, held: int, now: datetime) -> None:
+    """Resolve the circuit alert as the circuit closes, saying how long it was open and how many deliveries it held."""
+    alert = Alert.objects.filter(key=f"circuit_open:{endpoint_id}", resolved_at__isnull=True).first()
+    if alert is None:
+        return
+    closing = f" — closed after {timesince(alert.opened_at, now)}; {held} held deliveries are going out."
+    alert.summary = (alert.summary[: 500 - len(closing)] + closing)
+    alert.resolved_at = now
+    alert.save(update_fields=["summary", "resolved_at"])
 
 
 def alerts_announce_pending(*, now: datetime) -> int:

@@ -206,7 +206,7 @@ class PartnerAdmin(admin.ModelAdmin):
 @admin.register(PostbackEndpoint)
 class PostbackEndpointAdmin(admin.ModelAdmin):
     form = EndpointAdminForm
-    list_display = ["name", "partner", "method", "state", "consecutive_failures", "updated_at"]
+    list_display = ["name", "partner", "method", "state", "circuit", "consecutive_failures", "updated_at"]
     list_filter = ["is_active", "method", "partner"]
     list_select_related = ["partner"]
     search_fields = ["name", "partner__name", "partner__slug"]
@@ -218,6 +218,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         "signing_secret_state",
         "masked_headers",
         "consecutive_failures",
+        "circuit",
         "paused_at",
         "pause_reason",
     ]
@@ -264,8 +265,9 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                     "max_attempts",
                     "success_body_contains",
                     "rate_limit_per_second",
-                    "auto_pause_after",
+                    "circuit_failure_threshold",
                     "consecutive_failures",
+                    "circuit",
                     "paused_at",
                     "pause_reason",
                 ]
@@ -358,6 +360,18 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         if endpoint.is_active:
             return "Active"
         return _paused_badge(endpoint.pause_reason)
+
+    @admin.display(description="Circuit")
+    def circuit(self, endpoint):
+        """Closed, or open since when and when the next probe goes out (its deliveries are held meanwhile)."""
+        if endpoint is None or endpoint.circuit_opened_at is None:
+            return "Closed"
+        since = timezone.localtime(endpoint.circuit_opened_at)
+        probe = timezone.localtime(endpoint.circuit_next_probe_at) if endpoint.circuit_next_probe_at else None
+        return format_html(
+            '<strong style="color:#ba2121">Open</strong> since {} · next probe {}',
+            f"{since:%Y-%m-%d %H:%M:%S}", f"{probe:%H:%M:%S}" if probe else "—",
+        )
 
     @admin.display(description="Macros")
     def macro_reference(self, endpoint):

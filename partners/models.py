@@ -5,8 +5,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
-# How the sender begins the reason when it pauses an endpoint itself; a manager's own
-# pause carries another reason, and only the sender's raises an alert.
+# How the sender begins the reason when it disables an endpoint whose circuit stayed open too long;
+# a manager's own pause carries another reason, and only the sender's raises an alert.
 AUTO_PAUSE_REASON_PREFIX = "Paused automatically"
 # The longest a partner may take to answer; the statistics' roll-up sizes its look-back from it.
 ENDPOINT_TIMEOUT_MAX_SECONDS = 60
@@ -78,10 +78,17 @@ class PostbackEndpoint(models.Model):
     rate_limit_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests per second across all workers; empty means no limit."
     )
-    auto_pause_after = models.PositiveIntegerField(
-        default=50, help_text="Pause after this many consecutive failed attempts; 0 never pauses."
+    circuit_failure_threshold = models.PositiveIntegerField(
+        default=50,
+        help_text="Open the circuit (hold deliveries, probe the partner) after this many consecutive failed attempts; "
+        "0 never opens it.",
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    # The circuit breaker: open since circuit_opened_at (None when closed); one held delivery goes out as a
+    # probe at circuit_next_probe_at, the wait doubling from probe to probe (circuit_probe_seconds).
+    circuit_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    circuit_next_probe_at = models.DateTimeField(null=True, blank=True, editable=False)
+    circuit_probe_seconds = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     is_active = models.BooleanField(default=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=500, blank=True)
@@ -94,6 +101,10 @@ class PostbackEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} · {self.name}"
+
+    @property
+    def circuit_state(self) -> str:
+        return "open" if self.circuit_opened_at else "closed"
 
     def clean(self) -> None:
         from .validation import endpoint_changes_errors  # validation imports this module

@@ -39,18 +39,20 @@ class EndpointSerializer(serializers.ModelSerializer):
         help_text="With a new signing_secret: hours the old one keeps signing too (default from settings).",
     )
     has_signing_secret = serializers.SerializerMethodField()
+    circuit_state = serializers.CharField(read_only=True)
 
     class Meta:
         model = PostbackEndpoint
         fields = [
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
             "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
-            "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second", "auto_pause_after",
-            "consecutive_failures", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
+            "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second",
+            "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
+            "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
         ]
         read_only_fields = [
-            "id", "previous_secret_expires_at", "consecutive_failures", "paused_at", "pause_reason",
-            "created_at", "updated_at",
+            "id", "previous_secret_expires_at", "consecutive_failures", "circuit_opened_at", "circuit_next_probe_at",
+            "paused_at", "pause_reason", "created_at", "updated_at",
         ]
         extra_kwargs = {
             "url_template": {"help_text": "http(s) URL; macros such as {click_id} or {params.sub1|default:none} "

@@ -73,11 +73,15 @@ def endpoint_pause(*, endpoint: PostbackEndpoint, reason: str) -> PostbackEndpoi
 
 
 def endpoint_resume(*, endpoint: PostbackEndpoint) -> PostbackEndpoint:
-    """Send again: held deliveries go out right after commit, and the failure run starts from zero."""
+    """Send again: held deliveries go out right after commit, the failure run starts from zero, the circuit closed."""
     endpoint.is_active, endpoint.paused_at, endpoint.pause_reason = True, None, ""
     endpoint.consecutive_failures = 0
+    endpoint.circuit_opened_at, endpoint.circuit_next_probe_at, endpoint.circuit_probe_seconds = None, None, 0
     with transaction.atomic():
-        endpoint.save(update_fields=["is_active", "paused_at", "pause_reason", "consecutive_failures", "updated_at"])
+        endpoint.save(update_fields=[
+            "is_active", "paused_at", "pause_reason", "consecutive_failures", "circuit_opened_at",
+            "circuit_next_probe_at", "circuit_probe_seconds", "updated_at",
+        ])
         sender_wake_on_commit()
     return endpoint
 

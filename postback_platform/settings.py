@@ -351,12 +351,15 @@ def _parse_networks(raw, name="POSTBACK_ALLOWED_NETWORKS"):
 
 POSTBACK_ALLOWED_NETWORKS = _parse_networks(env.list("POSTBACK_ALLOWED_NETWORKS", default=[]))
 POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPlatform/1.0")
-# The sender: deliveries claimed per batch, concurrent requests per worker
-# process, seconds one sender task keeps looping, and the lease after which a
-# dead worker's claims are free again. A live sender renews its lease every
-# third of it, so a batch may take longer than the lease (slow partners).
-POSTBACK_SENDER_BATCH_SIZE = env.int("POSTBACK_SENDER_BATCH_SIZE", default=64)
-POSTBACK_SENDER_THREADS = env.int("POSTBACK_SENDER_THREADS", default=32)
+# The sender: transfers one worker process keeps in flight, transfers in flight
+# per endpoint across all workers, seconds one sender task keeps going, and the
+# lease after which a dead worker's claims are free again. A live sender renews
+# its lease every third of it, so a transfer may take longer than the lease.
+POSTBACK_SENDER_MAX_IN_FLIGHT = env.int("POSTBACK_SENDER_MAX_IN_FLIGHT", default=64)
+POSTBACK_ENDPOINT_CONCURRENCY = env.int("POSTBACK_ENDPOINT_CONCURRENCY", default=32)
+for _name in ("POSTBACK_SENDER_MAX_IN_FLIGHT", "POSTBACK_ENDPOINT_CONCURRENCY"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
 POSTBACK_SENDER_TIME_BUDGET_SECONDS = env.float("POSTBACK_SENDER_TIME_BUDGET_SECONDS", default=20.0)
 POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=30)
 # A renewal due a third into the lease must land before it ends, even when the
@@ -381,6 +384,16 @@ except ValueError:
 if not POSTBACK_RETRY_SCHEDULE or min(POSTBACK_RETRY_SCHEDULE) < 0:
     raise ImproperlyConfigured("POSTBACK_RETRY_SCHEDULE must be a comma-separated list of seconds, e.g. 30,120,300.")
 POSTBACK_RETRY_AFTER_CAP_SECONDS = env.int("POSTBACK_RETRY_AFTER_CAP_SECONDS", default=3600)
+# The circuit breaker: an endpoint whose circuit is open is probed with one held delivery,
+# first after POSTBACK_CIRCUIT_PROBE_MIN_SECONDS, the wait doubling up to the max; after
+# POSTBACK_DISABLE_AFTER_HOURS open it is paused for a manager to look at.
+POSTBACK_CIRCUIT_PROBE_MIN_SECONDS = env.float("POSTBACK_CIRCUIT_PROBE_MIN_SECONDS", default=30.0)
+POSTBACK_CIRCUIT_PROBE_MAX_SECONDS = env.float("POSTBACK_CIRCUIT_PROBE_MAX_SECONDS", default=900.0)
+POSTBACK_DISABLE_AFTER_HOURS = env.float("POSTBACK_DISABLE_AFTER_HOURS", default=72.0)
+if not 0 < POSTBACK_CIRCUIT_PROBE_MIN_SECONDS <= POSTBACK_CIRCUIT_PROBE_MAX_SECONDS:
+    raise ImproperlyConfigured(
+        "POSTBACK_CIRCUIT_PROBE_MIN_SECONDS must be above 0 and at most POSTBACK_CIRCUIT_PROBE_MAX_SECONDS."
+    )
 # Certificates HTTPS postbacks are verified against: a PEM file, or empty for the system's trust store.
 POSTBACK_CA_BUNDLE = env.str("POSTBACK_CA_BUNDLE", default="")
 # A wake-up message is published after an ingest commits unless one is

@@ -21,7 +21,6 @@ Definitions of every measure: ``reporting.selectors``.
 """
 
 import datetime as dt
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -134,12 +133,11 @@ def stats_as_of() -> dt.datetime | None:
 def _attempt_look_back_seconds() -> float:
     """How long after its attempt started a sender may still write a delivery's outcome.
 
-    A batch goes out in rounds of POSTBACK_SENDER_THREADS requests, each
-    cut off at its endpoint's timeout, and its outcomes are written after the
-    last round; the lease covers claiming and preparing, SETTLE_SECONDS the commit.
+    Each transfer is cut off at its endpoint's timeout and its outcome is
+    written as soon as it ends; the lease covers claiming and preparing,
+    SETTLE_SECONDS the commit.
     """
-    rounds = math.ceil(settings.POSTBACK_SENDER_BATCH_SIZE / settings.POSTBACK_SENDER_THREADS)
-    return SETTLE_SECONDS + settings.POSTBACK_LEASE_SECONDS + rounds * ENDPOINT_TIMEOUT_MAX_SECONDS
+    return SETTLE_SECONDS + settings.POSTBACK_LEASE_SECONDS + ENDPOINT_TIMEOUT_MAX_SECONDS
 
 
 def _touched_days_mark(*, now: dt.datetime) -> RollupState:

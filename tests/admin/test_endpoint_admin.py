@@ -1,6 +1,8 @@
 import ipaddress
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from deliveries.models import Delivery
 from events.models import EventType
@@ -30,7 +32,7 @@ def _form(endpoint: PostbackEndpoint, **changes) -> dict:
         "filters": "[]",
         "timeout_seconds": "5",
         "max_attempts": "10",
-        "auto_pause_after": "50",
+        "circuit_failure_threshold": "50",
         "is_active": "on" if endpoint.is_active else "",
     }
     data.update(changes)
@@ -239,3 +241,14 @@ def test_an_emptied_event_names_field_means_no_mapping(admin_client):
     assert response.status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.event_names == {}
+
+
+def test_the_endpoint_list_shows_an_open_circuit_with_since_when_and_the_next_probe(manager_client):
+    now = timezone.now()
+    PostbackEndpointFactory(name="Flaky tracker", circuit_opened_at=now, circuit_next_probe_at=now + timedelta(seconds=30))
+    PostbackEndpointFactory(name="Healthy tracker")
+
+    page = manager_client.get("/admin/partners/postbackendpoint/").content.decode()
+
+    assert "Open</strong> since" in page and "next probe" in page
+    assert page.count(">Closed<") == 1

@@ -169,7 +169,7 @@ def test_a_body_dripping_past_the_timeout_is_a_timeout(httpserver, partner_url, 
 
 
 def test_an_unexpected_error_becomes_a_retryable_failure_not_a_crash(loopback_allowed):
-    with mock.patch.object(http, "_exchange", side_effect=RuntimeError("boom")):
+    with mock.patch.object(http, "_configure", side_effect=RuntimeError("boom")):
         result = _get("http://127.0.0.1:9/pb")
 
     assert (result.verdict, result.error_class, result.error) == (Verdict.TRANSIENT, "internal", "boom")
@@ -259,3 +259,43 @@ def test_a_partner_dripping_its_headers_is_cut_off_at_the_timeout(loopback_allow
     # then: every read was quick, but the exchange as a whole ran out of time
     assert (result.verdict, result.error_class) == (Verdict.TRANSIENT, "timeout")
     assert elapsed < 2
+
+
+def test_the_address_libcurl_connects_to_is_checked_even_when_the_look_up_was_not(httpserver, partner_url):
+    # given: a look-up that hands loopback through unchecked (loopback is not allowed here)
+    with mock.patch.object(http, "resolve_allowed", lambda host, port: ipaddress.ip_address("127.0.0.1")):
+        # when
+        result = _get(partner_url("/pb"))
+
+    # then: the socket libcurl asked for was refused, and nothing reached the server
+    assert (result.verdict, result.error_class) == (Verdict.PERMANENT, "refused_address")
+    assert httpserver.log == []
+
+
+def test_the_path_is_sent_as_written_without_collapsing_dot_segments(loopback_allowed):
+    with partner_server() as partner:
+        result = _get(f"{partner.url}/pb/../confirm/./x?a=x|y&b=%7e")
+
+    assert result.verdict == Verdict.SUCCESS
+    assert [request["path"] for request in partner.received] == ["/pb/../confirm/./x?a=x|y&b=%7e"]
+
+
+def test_the_body_and_headers_go_out_as_given(loopback_allowed):
+    with partner_server() as partner:
+        result = http.send(OutboundRequest(method="POST", url=f"{partner.url}/pb", headers={"X-Empty": "", "X-A": "1"},
+                                           body='{"a": "é"}'))
+
+    assert result.verdict == Verdict.SUCCESS
+    assert partner.received[0]["body"] == '{"a": "é"}'.encode()
+
+
+def test_a_header_with_a_line_break_is_refused_without_sending(httpserver, partner_url, loopback_allowed):
+    result = http.send(OutboundRequest(method="GET", url=partner_url("/pb"), headers={"X-A": "1\r\nX-B: 2"}))
+
+    assert (result.verdict, result.error_class) == (Verdict.PERMANENT, "invalid_request")
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("value", ["²", "\u0661", "1.5", "-3", "9" * 40, "Thu, 99 Foo 2015 07:28:00 GMT"])
+def test_a_malformed_retry_after_is_ignored_not_raised(value):
+    assert parse_retry_after(value) is None or parse_retry_after(value) >= 0

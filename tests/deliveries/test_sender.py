@@ -13,7 +13,13 @@ from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import deliveries_claim_due, deliveries_send_due
 from deliveries.services import deliveries_create_for_events
 from deliveries.signing import secret_generate
-from tests.factories import EventFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
+from tests.factories import (
+    DeliveryFactory,
+    EventFactory,
+    PartnerFactory,
+    PayoutRuleFactory,
+    PostbackEndpointFactory,
+)
 from tests.support.network import resolve_to
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
@@ -280,3 +286,32 @@ def test_ingest_commit_wakes_the_sender_once(httpserver, partner, make_endpoint,
     assert len(callbacks) == 1
     assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
     assert len(httpserver.log) == 3
+
+
+def test_a_claim_takes_turns_between_endpoints_up_to_each_ones_free_slots(settings):
+    # given: a long backlog for one endpoint, due first, and a short one for another
+    settings.POSTBACK_ENDPOINT_CONCURRENCY = 2
+    now = timezone.now()
+    busy, quiet = (PostbackEndpointFactory(partner=PartnerFactory(slug=slug)) for slug in ("busy", "quiet"))
+    backlog = [
+        DeliveryFactory(endpoint=busy, next_attempt_at=now - timedelta(minutes=10 - n)).pk for n in range(6)
+    ]
+    newer = [DeliveryFactory(endpoint=quiet, next_attempt_at=now - timedelta(seconds=10 - n)).pk for n in range(3)]
+
+    # when
+    first = deliveries_claim_due(worker="a", limit=10)
+    second = deliveries_claim_due(worker="b", limit=10)
+
+    # then: each endpoint's two oldest, and nothing more while those are out
+    assert sorted(first) == sorted(backlog[:2] + newer[:2])
+    assert second == []
+
+
+def test_a_claim_of_one_takes_the_oldest_of_the_endpoint_whose_turn_it_is(settings):
+    now = timezone.now()
+    busy, quiet = (PostbackEndpointFactory(partner=PartnerFactory(slug=slug)) for slug in ("busy", "quiet"))
+    older = DeliveryFactory(endpoint=busy, next_attempt_at=now - timedelta(minutes=5)).pk
+    DeliveryFactory(endpoint=busy, next_attempt_at=now - timedelta(minutes=4))
+    DeliveryFactory(endpoint=quiet, next_attempt_at=now - timedelta(minutes=1))
+
+    assert deliveries_claim_due(worker="a", limit=1) == [older]

@@ -74,23 +74,6 @@ def test_retry_delays_follow_the_schedule_with_jitter_and_the_last_repeats(setti
     assert retry.retry_delay_seconds(failed_attempts=1, retry_after_seconds=5) == 5
 
 
-def test_endpoint_pauses_itself_after_a_run_of_failures_and_holds_the_rest(httpserver, partner, partner_url, settings):
-    settings.POSTBACK_SENDER_BATCH_SIZE = 3
-    endpoint = PostbackEndpointFactory(partner=partner, url_template=partner_url("/pb"), auto_pause_after=3)
-    httpserver.expect_request("/pb").respond_with_data("down", status=503)
-    _create(partner, count=5)
-
-    _send()
-
-    endpoint.refresh_from_db()
-    assert (endpoint.is_active, endpoint.consecutive_failures) == (False, 3)
-    assert endpoint.paused_at is not None
-    assert endpoint.pause_reason.startswith("Paused automatically after 3 consecutive failed attempts")
-    held = Delivery.objects.filter(attempt_count=0).select_related("endpoint", "partner")
-    assert held.count() == 2 and all(d.held_reason.startswith("endpoint is paused") for d in held)
-    assert len(httpserver.log) == 3
-
-
 def test_resuming_sends_what_was_held(httpserver, partner, partner_url, django_capture_on_commit_callbacks):
     endpoint = PostbackEndpointFactory(
         partner=partner, url_template=partner_url("/pb"), is_active=False, pause_reason="maintenance"

@@ -54,7 +54,7 @@ def test_every_delivery_ends_delivered_when_workers_are_killed_repeatedly(stack_
 
     counts = collections.Counter(received)
     duplicates = len(received) - len(counts)
-    in_flight_per_kill = WORKER_CONCURRENCY * int(FAST_RECOVERY["POSTBACK_SENDER_BATCH_SIZE"])
+    in_flight_per_kill = WORKER_CONCURRENCY * int(FAST_RECOVERY["POSTBACK_SENDER_MAX_IN_FLIGHT"])
     kills = len(outstanding_at_kills)
     print(f"ingested {len(ids)}, partner received {len(received)}, {duplicates} duplicates after {kills} kills; "
           f"deliveries outstanding at each kill: {outstanding_at_kills}")

@@ -18,6 +18,7 @@ from deliveries.services import deliveries_create_for_events
 from monitoring.models import Alert
 from monitoring.rules import Condition
 from monitoring.services import alert_open, alerts_evaluate
+from partners.models import PostbackEndpoint
 from partners.services import endpoint_pause, endpoint_resume
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 
@@ -39,38 +40,76 @@ def acme():
     return PartnerFactory(slug="acme", name="Acme")
 
 
-def _auto_pause(acme, httpserver):
-    """Three failed attempts in a row against an endpoint that pauses after three."""
+def _open_circuit(acme, httpserver, settings, capture):
+    """Three failed attempts in a row, one at a time, against an endpoint whose circuit opens after three."""
+    settings.POSTBACK_ENDPOINT_CONCURRENCY = 1
     endpoint = PostbackEndpointFactory(
-        partner=acme, name="main", url_template=f"http://127.0.0.1:{httpserver.port}/pb", auto_pause_after=3
+        partner=acme, name="main", url_template=f"http://127.0.0.1:{httpserver.port}/pb", circuit_failure_threshold=3
     )
-    httpserver.expect_request("/pb").respond_with_response(Response("nope", status=404))
-    deliveries_create_for_events(events=[EventFactory(partner=acme) for _ in range(3)])
-    deliveries_send_due(worker="test")
+    httpserver.expect_request("/pb").respond_with_response(Response("down", status=503))
+    deliveries_create_for_events(events=[EventFactory(partner=acme) for _ in range(5)])
+    with capture(execute=True):
+        deliveries_send_due(worker="test")
     endpoint.refresh_from_db()
-    assert not endpoint.is_active
+    assert endpoint.circuit_state == "open"
     return endpoint
 
 
-def test_an_auto_paused_endpoint_is_announced_once_and_its_resumption_too(acme, httpserver):
-    endpoint = _auto_pause(acme, httpserver)
+def test_a_circuit_is_announced_once_as_it_opens_and_once_as_it_closes(
+    acme, httpserver, settings, django_capture_on_commit_callbacks
+):
+    endpoint = _open_circuit(acme, httpserver, settings, django_capture_on_commit_callbacks)
 
     first, again = alerts_evaluate(), alerts_evaluate()
 
-    assert (first.opened, again.opened) == (1, 0)
+    assert (first.opened, again.opened) == (0, 0)  # opened by the sender itself, as the circuit opened
     (message,) = mail.outbox
-    assert message.subject == "[postbacks] Alert: Endpoint paused automatically — Acme · main"
-    assert message.to == ["mia@casino.example", "oncall@casino.example"]
-    assert "Paused automatically after 3 consecutive failed attempts" in message.body
-    assert "resume the endpoint" in message.body
+    assert message.subject == "[postbacks] Alert: Endpoint circuit open — Acme · main"
+    assert "after 3 consecutive failed attempts" in message.body and "HTTP 503" in message.body
+    assert "held, not lost" in message.body
 
-    endpoint_resume(endpoint=endpoint)
-    recovery = alerts_evaluate()
+    # when: the partner is back and the probe goes out
+    httpserver.clear()
+    httpserver.expect_request("/pb").respond_with_data("OK")
+    PostbackEndpoint.objects.filter(pk=endpoint.pk).update(circuit_next_probe_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_send_due(worker="test")
+    alerts_evaluate()
 
-    assert recovery.resolved == 1
+    # then: one recovery, saying how long and how many were held
     assert [m.subject.split(":")[0] for m in mail.outbox] == ["[postbacks] Alert", "[postbacks] Resolved"]
+    assert "closed after 0\xa0minutes; 4 held deliveries are going out" in mail.outbox[1].body
     alert = Alert.objects.get()
-    assert alert.resolved_at and alert.opened_notified_at and alert.resolved_notified_at
+    assert (alert.kind, alert.resolved_at is not None, alert.resolved_notified_at is not None) == (
+        "circuit_open", True, True,
+    )
+
+
+def test_an_endpoint_paused_after_sustained_failure_is_announced_once_and_its_resumption_too(
+    acme, httpserver, settings, django_capture_on_commit_callbacks
+):
+    endpoint = _open_circuit(acme, httpserver, settings, django_capture_on_commit_callbacks)
+    settings.POSTBACK_DISABLE_AFTER_HOURS = 1
+    PostbackEndpoint.objects.filter(pk=endpoint.pk).update(
+        circuit_opened_at=timezone.now() - timedelta(hours=2), circuit_next_probe_at=timezone.now()
+    )
+    deliveries_send_due(worker="test")
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active
+
+    alerts_evaluate()
+    assert alerts_evaluate().opened == 0
+
+    paused = Alert.objects.get(kind="endpoint_paused")
+    assert paused.opened_notified_at is not None
+    assert "every probe has failed" in paused.summary
+    endpoint_resume(endpoint=endpoint)
+    alerts_evaluate()
+
+    assert Alert.objects.filter(resolved_at__isnull=True).count() == 0
+    subjects = [m.subject for m in mail.outbox]
+    assert subjects.count("[postbacks] Alert: Endpoint paused automatically — Acme · main") == 1
+    assert subjects.count("[postbacks] Resolved: Endpoint paused automatically — Acme · main") == 1
 
 
 def test_a_manual_pause_raises_no_alert(acme):

@@ -67,3 +67,21 @@ def test_an_empty_backlog_has_age_zero(scrape):
 
     assert metrics[("postback_deliveries_due", ())] == 0
     assert metrics[("postback_deliveries_due_oldest_age_seconds", ())] == 0
+
+
+def test_open_circuits_are_exported_with_their_age_and_next_probe_and_hold_their_deliveries_out_of_the_backlog(scrape):
+    now = timezone.now()
+    opened = PostbackEndpointFactory(
+        partner=PartnerFactory(slug="acme"), circuit_opened_at=now - timedelta(minutes=10),
+        circuit_next_probe_at=now + timedelta(minutes=2),
+    )
+    PostbackEndpointFactory(partner=opened.partner)  # closed: not listed
+    DeliveryFactory(endpoint=opened, next_attempt_at=now - timedelta(minutes=5))
+
+    metrics = scrape()
+
+    labels = (("endpoint_id", str(opened.pk)), ("partner", "acme"))
+    assert metrics[("postback_endpoint_circuits_open", ())] == 1
+    assert 600 <= metrics[("postback_endpoint_circuit_open_seconds", labels)] < 630
+    assert 90 <= metrics[("postback_endpoint_circuit_next_probe_seconds", labels)] <= 120
+    assert metrics[("postback_deliveries_due", ())] == 0

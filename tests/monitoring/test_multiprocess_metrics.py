@@ -27,7 +27,7 @@ def test_counters_of_worker_processes_reach_the_web_scrape(tmp_path, httpserver,
     DeliveryFactory.create_batch(DELIVERIES, endpoint=endpoint)
     env = child_env(
         DATABASE_URL=child_database_url(), CELERY_BROKER_URL=broker, PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
-        POSTBACK_ALLOWED_NETWORKS="127.0.0.0/8", POSTBACK_SENDER_BATCH_SIZE="2",
+        POSTBACK_ALLOWED_NETWORKS="127.0.0.0/8", POSTBACK_SENDER_MAX_IN_FLIGHT="2",
     )
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # this process now scrapes what the workers wrote

@@ -303,10 +303,8 @@ def test_a_second_refresher_steps_aside_while_one_holds_the_lock(postgresql):
     assert stats_rollup_refresh(budget_seconds=60) == 1
 
 
-@pytest.mark.parametrize(("batch", "threads", "look_back"), [(64, 32, 450), (128, 8, 1290)])
-def test_outcomes_are_looked_for_as_long_as_a_batch_may_take_to_write_them(settings, batch, threads, look_back):
-    # A batch of ``batch`` goes out in rounds of ``threads``, each cut off at the longest endpoint timeout (60 s).
-    settings.POSTBACK_SENDER_BATCH_SIZE, settings.POSTBACK_SENDER_THREADS = batch, threads
+def test_outcomes_are_looked_for_as_long_as_one_transfer_may_take_to_write_them(settings):
+    # Each outcome is written as its transfer ends: the lease, the longest endpoint timeout (60 s) and the settling.
     settings.POSTBACK_LEASE_SECONDS = 30
 
-    assert rollup._attempt_look_back_seconds() == look_back
+    assert rollup._attempt_look_back_seconds() == rollup.SETTLE_SECONDS + 30 + 60

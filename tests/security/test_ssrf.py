@@ -14,6 +14,7 @@ import ipaddress
 import socket
 from unittest import mock
 
+import pycurl
 import pytest
 from django.core.exceptions import ValidationError
 from werkzeug import Response
@@ -115,7 +116,21 @@ def no_connections():
         attempts.append(address)
         raise AssertionError(f"a postback connected to {address}")
 
-    with mock.patch.object(socket.socket, "connect", refuse), mock.patch.object(socket.socket, "connect_ex", refuse):
+    guarded = http._open_socket
+
+    def refuse_through_libcurl(transfer, target):
+        # libcurl connects the socket it is given: one handed out here would have connected.
+        opened = guarded(transfer, target)
+        if opened is not pycurl.SOCKET_BAD:
+            opened.close()
+            attempts.append(target[3])
+        return pycurl.SOCKET_BAD
+
+    with (
+        mock.patch.object(socket.socket, "connect", refuse),
+        mock.patch.object(socket.socket, "connect_ex", refuse),
+        mock.patch.object(http, "_open_socket", refuse_through_libcurl),
+    ):
         yield attempts
 
 

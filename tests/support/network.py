@@ -2,8 +2,10 @@
 
 Connections to non-loopback addresses and look-ups of real host names are
 refused and recorded; the test that tried fails at teardown, even if the code
-under test swallowed the error. Tests that need a name to resolve patch
-``socket.getaddrinfo`` themselves (``resolve_to`` helps).
+under test swallowed the error. Postbacks connect inside libcurl, not through
+``socket.connect``: the socket libcurl asks ``deliveries.http`` for is checked
+the same way. Tests that need a name to resolve patch ``socket.getaddrinfo``
+themselves (``resolve_to`` helps); the HTTP module resolves through it.
 """
 
 import contextlib
@@ -11,9 +13,14 @@ import ipaddress
 import socket
 from unittest import mock
 
+import pycurl
+
+from deliveries import http
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo
+_real_open_socket = http._open_socket
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -54,6 +61,16 @@ class Guard:
         if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback_host(address[0]):
             self._refuse(f"{address[0]}:{address[1]}")
 
+    def open_socket(self, transfer, target):
+        """libcurl's socket for ``target``: given only when the product's guard and this one both let it through."""
+        opened = _real_open_socket(transfer, target)
+        address = target[3]
+        if opened is not pycurl.SOCKET_BAD and not _is_loopback_host(address[0]):
+            opened.close()
+            self.violations.append(f"{address[0]}:{address[1]}")
+            return pycurl.SOCKET_BAD
+        return opened
+
     def getaddrinfo(self, host, *args, **kwargs):
         if not _is_loopback_host(host) and not _is_ip_literal(host):
             self._refuse(f"DNS name {host!r}")
@@ -75,6 +92,7 @@ def loopback_only():
         mock.patch.object(socket.socket, "connect", lambda sock, address: guard.connect(sock, address)),
         mock.patch.object(socket.socket, "connect_ex", lambda sock, address: guard.connect_ex(sock, address)),
         mock.patch.object(socket, "getaddrinfo", guard.getaddrinfo),
+        mock.patch.object(http, "_open_socket", guard.open_socket),
     ):
         yield guard
 

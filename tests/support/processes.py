@@ -41,6 +41,20 @@ def celery_worker(*, queues: str, env: dict[str, str], concurrency: int = 1, poo
         stop_process_group(process)
 
 
+@contextlib.contextmanager
+def celery_worker_logging_to(log_path: Path, *, queues: str, env: dict[str, str], concurrency: int = 1):
+    """``celery_worker`` writing to a file: hundreds of postbacks log more than a pipe holds unread."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            celery_worker_argv("--queues", queues, concurrency=concurrency), cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        stop_process_group(process)
+
+
 def port_open(host: str, port: int, timeout: float = 1) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
