@@ -5,13 +5,16 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from accounts.permissions import IsAdminKey
 from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
+from .erasure import PlayerNotFound, player_erase
 from .filter_params import event_filters
 from .selectors import event_get, event_list, events_with_deliveries
-from .serializers import EventSerializer, ingested_event_body
+from .serializers import EventSerializer, PlayerErasureSerializer, ingested_event_body
 from .services import (
     CONFLICT,
     CREATED,
@@ -76,6 +79,20 @@ class EventViewSet(StatusViewSet):
         if event is None:
             raise NotFound(f"No event with id {pk}. Look an event up by the platform's id with ?event_id=.")
         return Response(EventSerializer(event).data)
+
+
+class PlayerEraseView(APIView):
+    """Erasure of a player's personal values (``events.erasure``); admin keys only."""
+
+    permission_classes = [IsAdminKey]
+
+    @api_docs.PLAYER_ERASE
+    def post(self, request, player_id: str):
+        try:
+            erasure = player_erase(player_id=player_id, api_key=request.auth)
+        except PlayerNotFound as exc:
+            raise NotFound(str(exc)) from None
+        return Response(PlayerErasureSerializer(erasure).data)
 
 
 def _batch_items(data) -> list:

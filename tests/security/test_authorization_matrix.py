@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey
 from accounts.roles import MARKETING
 from accounts.services import api_key_create, api_key_revoke
-from events.models import EventType
+from events.models import EventType, PlayerErasure
 from monitoring.models import Alert
 from tests.admin.conftest import member_of
 from tests.factories import DeliveryFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
@@ -46,6 +46,7 @@ API_RULES = {
     "delivery-detail": {"GET": PLATFORM},
     "delivery-resend": {"POST": ADMIN},
     "delivery-resend-many": {"POST": ADMIN},
+    "player-erase": {"POST": ADMIN},
     "partner-list": {"GET": ADMIN, "POST": ADMIN},
     "partner-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN},
     "partner-endpoint-list": {"GET": ADMIN, "POST": ADMIN},
@@ -91,7 +92,7 @@ ADMIN_RULES = {
 _READ_ONLY_MODELS = ["partners_partner", "partners_postbackendpoint", "events_eventtype", "events_player",
                      "events_event", "deliveries_delivery", "monitoring_alert"]
 _CLOSED_MODELS = ["auth_group", "auth_user", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
-                  "accounts_apikey"]
+                  "accounts_apikey", "events_playererasure"]
 for _model in _READ_ONLY_MODELS:
     ADMIN_RULES |= {
         f"admin:{_model}_changelist": [("GET", ALLOWED)],
@@ -194,6 +195,7 @@ def _api_url(key: str, world) -> str:
            "payouts": world["payout"].pk}
     url = "/" + pattern.replace("^", "").replace("$", "")
     url = re.sub(r"\(\?P<(partner_slug|slug)>[^)]*\)", "acme", url)
+    url = url.replace("<path:player_id>", delivery.event.player_id)
     return re.sub(r"(\w+)/\(\?P<pk>[^)]*\)", lambda m: f"{m.group(1)}/{ids[m.group(1)]}", url)
 
 
@@ -250,6 +252,7 @@ def admin_objects(world):
         "events/player": delivery.event.player_id,
         "events/event": delivery.event_id,
         "deliveries/delivery": delivery.pk,
+        "events/playererasure": PlayerErasure.objects.create(pseudonym="erased-0", requested_by="admin user x").pk,
         "monitoring/alert": Alert.objects.create(kind=Alert.Kind.BACKLOG_AGE, key="backlog", summary="old").pk,
         "content_type": ContentType.objects.get_for_model(User).pk,
     }
