@@ -4,6 +4,7 @@ import pytest
 from django.db import IntegrityError
 
 from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.services import DeliveryStateError, deliveries_resend, delivery_resend
 from events.erasure import CANCEL_REASON, PlayerNotFound, player_erase, player_erasure_settle
 from events.models import Event, Player, PlayerErasure
 from events.pseudonyms import player_pseudonyms
@@ -249,3 +250,16 @@ def test_a_failed_erasure_leaves_everything_as_it_was(world, monkeypatch):
     assert Player.objects.get(player_id=PLAYER_ID).click_id == CLICK_ID
     assert statuses(PLAYER_ID) == ["delivered", "delivered", "pending", "pending", "retrying", "retrying"]
     assert not PlayerErasure.objects.exists()
+
+
+def test_deliveries_of_an_erased_player_are_not_resent(world):
+    erasure = player_erase(player_id=PLAYER_ID)
+    deliveries = Delivery.objects.filter(event__player_id=erasure.pseudonym)
+    bystanders = Delivery.objects.filter(event__player_id=BYSTANDER_ID)
+
+    resent = deliveries_resend(queryset=Delivery.objects.all())
+
+    assert resent == bystanders.count()
+    assert statuses(erasure.pseudonym) == ["cancelled"] * 4 + ["delivered"] * 2
+    with pytest.raises(DeliveryStateError, match="erased"):
+        delivery_resend(delivery=deliveries.first())
