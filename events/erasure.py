@@ -28,8 +28,10 @@ from reporting.rollup import attempt_look_back_seconds, stats_days_mark, stats_d
 
 from .models import Event, Player, PlayerErasure
 from .pseudonyms import MAX_GENERATIONS, content_hash_erased, player_pseudonyms
+from .validation import CONTROL_CHARACTERS, ID_MAX_LENGTH
 
 CANCEL_REASON = "player erased"
+NOT_FOUND = "No player with this id, and none was erased under it."
 SETTLE_TASK = "events.tasks.settle_player_erasure"
 EVENT_CHUNK = 1000
 
@@ -48,6 +50,8 @@ def player_erase(*, player_id: str, api_key: ApiKey | None = None, user=None) ->
     Asking again for an erased player (by its id or its pseudonym) answers
     with the same pseudonym and clears only what was written since, if anything.
     """
+    if not _storable(player_id):
+        raise PlayerNotFound(NOT_FOUND)
     with transaction.atomic():
         erasure = PlayerErasure(api_key=api_key, user=user, requested_by=_requester(api_key, user))
         # Locked: an ingest for this player waits, then finds no row and starts a new player.
@@ -74,6 +78,11 @@ def player_erasure_settle(*, erasure_id: int) -> PlayerErasure:
     return erasure
 
 
+def _storable(player_id: str) -> bool:
+    """Whether ingest could have stored the id: anything else names no player (and may not even reach a query)."""
+    return len(player_id) <= ID_MAX_LENGTH and not CONTROL_CHARACTERS.search(player_id)
+
+
 def _requester(api_key: ApiKey | None, user) -> str:
     if api_key is not None:
         return f"API key {api_key}"
@@ -95,7 +104,7 @@ def _pseudonym_taken(player_id: str) -> str:
     taken = set(Player.objects.filter(pk__in=candidates).values_list("pk", flat=True))
     used = [pseudonym for pseudonym in candidates if pseudonym in taken]
     if not used:
-        raise PlayerNotFound("No player with this id, and none was erased under it.")
+        raise PlayerNotFound(NOT_FOUND)
     return used[-1]
 
 

@@ -106,3 +106,10 @@ def test_the_route_is_documented_with_its_answers(client):
 
     assert operation["responses"]["200"]["content"]["application/json"]["examples"]
     assert {"200", "401", "403", "404", "429"} <= set(operation["responses"])
+
+
+@pytest.mark.parametrize("player_id", ["a%00b", "x" * 300, "%E2%80%AE%0A"])
+def test_an_id_no_player_can_have_is_404(admin_client_api, player_id):
+    response = admin_client_api.post(f"/api/v1/players/{player_id}/erase/")
+
+    assert response.status_code == 404
