@@ -11,7 +11,7 @@ from postback_platform.admin_paginator import HugeTableAdminMixin
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
-from .erasure import player_erase
+from .erasure import PlayerErasureLimit, player_erase
 from .models import Event, EventType, Player, PlayerErasure
 
 # An erasure locks and rewrites every row of the player: a bounded number per request keeps it short.
@@ -47,7 +47,12 @@ class PlayerAdmin(ExactSearchMixin, HugeTableAdminMixin, admin.ModelAdmin):
             return None
         if request.POST.get("confirmed") != "yes":
             return self._erase_confirmation(request, players)
-        erasures = [player_erase(player_id=player.player_id, user=request.user) for player in players]
+        erasures = []
+        for player in players:
+            try:
+                erasures.append(player_erase(player_id=player.player_id, user=request.user))
+            except PlayerErasureLimit as exc:
+                self.message_user(request, f"{player.player_id}: {exc}", messages.WARNING)
         events = sum(erasure.events for erasure in erasures)
         cancelled = sum(erasure.deliveries_cancelled for erasure in erasures)
         self.message_user(

@@ -11,7 +11,7 @@ from accounts.permissions import IsAdminKey
 from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
-from .erasure import PlayerNotFound, player_erase
+from .erasure import PlayerErasureLimit, PlayerNotFound, player_erase
 from .filter_params import event_filters
 from .selectors import event_get, event_list, events_with_deliveries
 from .serializers import EventSerializer, PlayerErasureSerializer, ingested_event_body
@@ -25,6 +25,11 @@ from .services import (
     event_ingest,
     events_ingest,
 )
+
+
+class ErasureRefused(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class EventIdConflict(APIException):
@@ -92,6 +97,8 @@ class PlayerEraseView(APIView):
             erasure = player_erase(player_id=player_id, api_key=request.auth)
         except PlayerNotFound as exc:
             raise NotFound(str(exc)) from None
+        except PlayerErasureLimit as exc:
+            raise ErasureRefused(str(exc)) from None
         return Response(PlayerErasureSerializer(erasure).data)
 
 

@@ -157,7 +157,7 @@ ERASED = {
     "status": "erased",
     "pseudonym": "erased-3f9c2b7e51d04a86b1e0c4d27a9f6e13",
     "erased_at": "2026-12-04T09:30:00.512044Z",
-    "requested_by": "API key privacy-desk (pk_4Jq8…)",
+    "requested_by": "API key privacy-desk (4f9a1c2e…)",
     "changed": {"players": 1, "events": 42, "deliveries": 80, "deliveries_cancelled": 2, "attempts": 95,
                 "statistics_days": 31},
 }
@@ -181,6 +181,9 @@ PLAYER_ERASE = extend_schema(
     responses={
         200: PlayerErasureSerializer,
         404: error_response("No such player", "No player with this id, and none was erased under it."),
+        409: error_response(
+            "The id came back and was erased too often", "This player id has been erased 100 times already."
+        ),
         **common_errors(),
     },
     examples=[

@@ -113,3 +113,14 @@ def test_an_id_no_player_can_have_is_404(admin_client_api, player_id):
     response = admin_client_api.post(f"/api/v1/players/{player_id}/erase/")
 
     assert response.status_code == 404
+
+
+def test_an_id_erased_more_often_than_pseudonyms_are_kept_is_refused(admin_client_api, monkeypatch):
+    monkeypatch.setattr("events.erasure.player_pseudonyms", lambda player_id: ["erased-only"])
+    PlayerFactory(player_id="erased-only")
+    PlayerFactory(player_id="comes-back")
+
+    response = admin_client_api.post("/api/v1/players/comes-back/erase/")
+
+    assert response.status_code == 409
+    assert "erased 100 times" in response.json()["detail"]
