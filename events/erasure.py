@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from deliveries.bulk import rows_update
 from deliveries.models import Delivery, DeliveryAttempt
 from postback_platform.queue import enqueue_on_commit
 from reporting.rollup import attempt_look_back_seconds, stats_days_mark, stats_days_of_events
@@ -33,6 +34,7 @@ from .validation import CONTROL_CHARACTERS, ID_MAX_LENGTH
 CANCEL_REASON = "player erased"
 NOT_FOUND = "No player with this id, and none was erased under it."
 SETTLE_TASK = "events.tasks.settle_player_erasure"
+# Content digests re-keyed per statement: one VALUES list of this many rows.
 EVENT_CHUNK = 1000
 
 
@@ -114,16 +116,13 @@ def _player_move(player: Player, pseudonym: str) -> int:
         player_id=pseudonym, partner_id=player.partner_id, attributed_at=player.attributed_at,
         registered_at=player.registered_at, first_deposit_at=player.first_deposit_at, created_at=player.created_at,
     )
-    events, moved = Event.objects.filter(player_id=player.pk), 0
-    # Each round moves its events out of the filter, so the loop ends after count / EVENT_CHUNK rounds.
-    while batch := list(events.order_by("pk").values_list("pk", "content_hash")[:EVENT_CHUNK]):
-        Event.objects.bulk_update(
-            [Event(pk=pk, player_id=pseudonym, click_id="", params={}, content_hash=content_hash_erased(digest))
-             for pk, digest in batch],
-            ["player", "click_id", "params", "content_hash"],
-        )
-        moved += len(batch)
+    moved = Event.objects.filter(player_id=player.pk).update(player_id=pseudonym, click_id="", params={})
     Player.objects.filter(pk=player.pk).delete()
+    events, after = Event.objects.filter(player_id=pseudonym).order_by("pk").values_list("pk", "content_hash"), 0
+    # Pages by id, not a cursor over rows being written: each round starts past the last, so it ends.
+    while chunk := list(events.filter(pk__gt=after)[:EVENT_CHUNK]):
+        rows_update(Event, ("id",), ("content_hash",), [(pk, content_hash_erased(digest)) for pk, digest in chunk])
+        after = chunk[-1][0]
     return moved
 
 
