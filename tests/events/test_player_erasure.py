@@ -5,10 +5,11 @@ from django.db import IntegrityError
 
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.services import DeliveryStateError, deliveries_resend, delivery_resend
-from events.erasure import CANCEL_REASON, PlayerNotFound, player_erase, player_erasure_settle
+from events.erasure import CANCEL_REASON, PlayerNotFound, player_erase
 from events.models import Event, Player, PlayerErasure
 from events.pseudonyms import player_pseudonyms
 from events.services import event_ingest
+from events.tasks import settle_player_erasure
 from reporting.models import DailyPlayers
 from reporting.rollup import stats_rollup_refresh
 from reporting.sketch import Sketch, player_hash
@@ -219,10 +220,10 @@ def test_a_response_written_after_the_erasure_is_cleared_by_the_settling_pass(wo
     erasure = player_erase(player_id=PLAYER_ID)
     # The sender that held the attempt writes its answer once the request returns.
     DeliveryAttempt.objects.filter(delivery=delivery).update(outcome="success", response_excerpt=f"ok {PLAYER_ID}")
-    player_erasure_settle(erasure_id=erasure.pk)
-
     (settle,) = published
-    assert (settle.task, settle.args) == ("events.tasks.settle_player_erasure", (erasure.pk,))
+    settle.apply()
+
+    assert settle.type.name == settle_player_erasure.name and settle.args == (erasure.pk,)
     assert settle.options["countdown"] > 0
     assert DeliveryAttempt.objects.get(delivery=delivery).response_excerpt == ""
     erasure.refresh_from_db()
