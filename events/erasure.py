@@ -17,7 +17,7 @@ An event that arrives later for the same id finds no player under it and starts 
 """
 
 from celery import signature
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,6 +34,10 @@ from .validation import CONTROL_CHARACTERS, ID_MAX_LENGTH
 CANCEL_REASON = "player erased"
 NOT_FOUND = "No player with this id, and none was erased under it."
 SETTLE_TASK = "events.tasks.settle_player_erasure"
+# A sender recording an attempt locks the attempt, then its delivery; the erasure takes them the other
+# way round, so the two can deadlock. PostgreSQL then aborts one of them, and an aborted erasure runs again.
+DEADLOCK_DETECTED = "40P01"
+MAX_ROUNDS = 3
 # Content digests re-keyed per statement: one VALUES list of this many rows.
 EVENT_CHUNK = 1000
 
@@ -54,6 +58,16 @@ def player_erase(*, player_id: str, api_key: ApiKey | None = None, user=None) ->
     """
     if not _storable(player_id):
         raise PlayerNotFound(NOT_FOUND)
+    for _ in range(MAX_ROUNDS - 1):
+        try:
+            return _erase(player_id, api_key, user)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) != DEADLOCK_DETECTED:
+                raise
+    return _erase(player_id, api_key, user)
+
+
+def _erase(player_id: str, api_key: ApiKey | None, user) -> PlayerErasure:
     with transaction.atomic():
         erasure = PlayerErasure(api_key=api_key, user=user, requested_by=_requester(api_key, user))
         # Locked: an ingest for this player waits, then finds no row and starts a new player.
@@ -129,6 +143,8 @@ def _player_move(player: Player, pseudonym: str) -> int:
 def _scrub(erasure: PlayerErasure, *, events_moved: int) -> bool:
     """Empty the personal columns of the pseudonym's deliveries and attempts, cancel its open deliveries; count.
 
+    Deliveries go first: a sender that claimed one of them before the erasure holds its row until its
+    attempt rows are written, so the update waits for them and the attempts' update then sees them.
     True when some attempt is still in flight: its sender writes the response when it ends, after this.
     """
     now = timezone.now()

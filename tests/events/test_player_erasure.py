@@ -1,10 +1,11 @@
 """player_erase: the player's values leave every table, statistics stay, and the id may come back as someone new."""
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.services import DeliveryStateError, deliveries_resend, delivery_resend
+from events import erasure as erasure_module
 from events.erasure import CANCEL_REASON, PlayerNotFound, player_erase
 from events.models import Event, Player, PlayerErasure
 from events.pseudonyms import player_pseudonyms
@@ -264,3 +265,23 @@ def test_deliveries_of_an_erased_player_are_not_resent(world):
     assert statuses(erasure.pseudonym) == ["cancelled"] * 4 + ["delivered"] * 2
     with pytest.raises(DeliveryStateError, match="erased"):
         delivery_resend(delivery=deliveries.first())
+
+
+def test_an_erasure_aborted_by_a_deadlock_runs_again(world, monkeypatch):
+    class Deadlock(Exception):
+        pgcode = "40P01"
+
+    real_scrub, calls = erasure_module._scrub, []
+
+    def deadlocked_once(erasure, **kwargs):
+        calls.append(erasure)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from Deadlock()
+        return real_scrub(erasure, **kwargs)
+
+    monkeypatch.setattr(erasure_module, "_scrub", deadlocked_once)
+
+    erasure = player_erase(player_id=PLAYER_ID)
+
+    assert len(calls) == 2 and erasure.events == 3
+    assert PlayerErasure.objects.get() == erasure
