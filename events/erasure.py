@@ -17,6 +17,8 @@ An event that arrives later for the same id finds no player under it and starts 
 """
 
 from celery import signature
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -131,6 +133,10 @@ def _player_move(player: Player, pseudonym: str) -> int:
         registered_at=player.registered_at, first_deposit_at=player.first_deposit_at, created_at=player.created_at,
     )
     moved = Event.objects.filter(player_id=player.pk).update(player_id=pseudonym, click_id="", params={})
+    # The admin's history of changes to the player names it by id: it follows the player.
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Player), object_id=player.pk).update(
+        object_id=pseudonym, object_repr=pseudonym
+    )
     Player.objects.filter(pk=player.pk).delete()
     events, after = Event.objects.filter(player_id=pseudonym).order_by("pk").values_list("pk", "content_hash"), 0
     # Pages by id, not a cursor over rows being written: each round starts past the last, so it ends.

@@ -1,6 +1,8 @@
 """player_erase: the player's values leave every table, statistics stay, and the id may come back as someone new."""
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError
 
 from deliveries.models import Delivery, DeliveryAttempt
@@ -285,3 +287,15 @@ def test_an_erasure_aborted_by_a_deadlock_runs_again(world, monkeypatch):
 
     assert len(calls) == 2 and erasure.events == 3
     assert PlayerErasure.objects.get() == erasure
+
+
+def test_the_admin_history_of_the_player_follows_it_to_its_pseudonym(world, admin_user):
+    player_type = ContentType.objects.get_for_model(Player)
+    LogEntry.objects.create(user=admin_user, content_type=player_type, object_id=PLAYER_ID, object_repr=PLAYER_ID,
+                            action_flag=CHANGE, change_message='[{"changed": {"fields": ["Click id"]}}]')
+
+    erasure = player_erase(player_id=PLAYER_ID)
+
+    entry = LogEntry.objects.get()
+    assert (entry.object_id, entry.object_repr) == (erasure.pseudonym, erasure.pseudonym)
+    assert [(model.__name__, field) for model, field, text in stored_texts() if erased_values_in(text)] == []
