@@ -2,8 +2,8 @@
 
 For the player's rows:
 
-    player       moves to a keyed pseudonym (``events.pseudonyms``); click id and tracking params go;
-                 partner, attribution, registration and first-deposit times stay
+    player       moves to a keyed pseudonym (``events.pseudonyms``), its admin history with it; click id
+                 and tracking params go; partner, attribution, registration and first-deposit times stay
     events       the pseudonym as player id; click id and params emptied; the content digest keyed
     deliveries   rendered URL and body and the last error emptied; pending and retrying ones cancelled
     attempts     request URL, headers and body, response excerpt and error emptied
@@ -18,6 +18,7 @@ An event that arrives later for the same id finds no player under it and starts 
 
 from celery import signature
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import OperationalError, transaction
 from django.db.models import Q
@@ -52,7 +53,9 @@ class PlayerErasureLimit(RuntimeError):
     """The id has been erased and come back as a new player more times than pseudonyms are kept for."""
 
 
-def player_erase(*, player_id: str, api_key: ApiKey | None = None, user=None) -> PlayerErasure:
+def player_erase(
+    *, player_id: str, api_key: ApiKey | None = None, user: AbstractBaseUser | None = None
+) -> PlayerErasure:
     """Erase the player's personal values and record who asked.
 
     Asking again for an erased player (by its id or its pseudonym) answers
@@ -69,7 +72,7 @@ def player_erase(*, player_id: str, api_key: ApiKey | None = None, user=None) ->
     return _erase(player_id, api_key, user)
 
 
-def _erase(player_id: str, api_key: ApiKey | None, user) -> PlayerErasure:
+def _erase(player_id: str, api_key: ApiKey | None, user: AbstractBaseUser | None) -> PlayerErasure:
     with transaction.atomic():
         erasure = PlayerErasure(api_key=api_key, user=user, requested_by=_requester(api_key, user))
         # Locked: an ingest for this player waits, then finds no row and starts a new player.
@@ -101,7 +104,7 @@ def _storable(player_id: str) -> bool:
     return len(player_id) <= ID_MAX_LENGTH and not CONTROL_CHARACTERS.search(player_id)
 
 
-def _requester(api_key: ApiKey | None, user) -> str:
+def _requester(api_key: ApiKey | None, user: AbstractBaseUser | None) -> str:
     if api_key is not None:
         return f"API key {api_key}"
     return f"admin user {user.get_username()}" if user is not None else "system"

@@ -309,4 +309,4 @@ def test_outcomes_are_looked_for_as_long_as_a_batch_may_take_to_write_them(setti
     settings.POSTBACK_SENDER_BATCH_SIZE, settings.POSTBACK_SENDER_THREADS = batch, threads
     settings.POSTBACK_LEASE_SECONDS = 30
 
-    assert rollup._attempt_look_back_seconds() == look_back
+    assert rollup.attempt_look_back_seconds() == look_back
