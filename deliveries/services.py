@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from events.models import Event, Player
+from events.models import Event, Player, PlayerErasure
 from partners.config_cache import routing_config
 from partners.models import PostbackEndpoint
 from partners.routing import routes_for
@@ -83,11 +83,11 @@ def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
     """Queue the deliveries again with a fresh attempt budget; returns how many.
 
     Any status may be resent (a partner may have lost a delivered postback);
-    one being sent right now (its lease is running) is left alone.
+    one being sent right now (its lease is running), or of an erased player, is left alone.
     """
     now = timezone.now()
     stale_days = stats_days_of(deliveries=queryset)
-    count = queryset.exclude(claimed_until__gt=now).update(
+    count = queryset.exclude(claimed_until__gt=now).exclude(_of_erased_player()).update(
         status=Delivery.Status.PENDING,
         next_attempt_at=now,
         claimed_until=None,
@@ -102,7 +102,14 @@ def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
     return count
 
 
+def _of_erased_player() -> Exists:
+    """An erased player's postbacks would reach partners with its values gone: they are not sent again."""
+    return Exists(PlayerErasure.objects.filter(pseudonym=OuterRef("event__player_id")))
+
+
 def delivery_resend(*, delivery: Delivery) -> Delivery:
+    if Delivery.objects.filter(pk=delivery.pk).filter(_of_erased_player()).exists():
+        raise DeliveryStateError("The player of this delivery was erased; its postbacks are not sent again.")
     if not deliveries_resend(queryset=Delivery.objects.filter(pk=delivery.pk)):
         raise DeliveryStateError("This delivery is being sent right now; resend it once the attempt has finished.")
     delivery.refresh_from_db()

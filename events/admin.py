@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -9,8 +11,12 @@ from postback_platform.admin_paginator import HugeTableAdminMixin
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
-from .models import Event, EventType, Player
+from .erasure import PlayerErasureLimit, player_erase
+from .models import Event, EventType, Player, PlayerErasure
 from .params import params_inherited
+
+# An erasure locks and rewrites every row of the player: a bounded number per request keeps it short.
+MAX_ERASURES_PER_ACTION = 20
 
 
 @admin.register(EventType)
@@ -30,6 +36,46 @@ class PlayerAdmin(ExactSearchMixin, HugeTableAdminMixin, admin.ModelAdmin):
     search_help_text = "Exact player id."
     list_filter = ["partner"]
     raw_id_fields = ["partner"]
+    actions = ["erase"]
+
+    @admin.action(description="Erase selected players' personal values", permissions=["erase"])
+    def erase(self, request, queryset):
+        players = list(queryset.order_by("player_id")[: MAX_ERASURES_PER_ACTION + 1])
+        if len(players) > MAX_ERASURES_PER_ACTION:
+            self.message_user(
+                request, f"Select at most {MAX_ERASURES_PER_ACTION} players to erase at a time.", messages.ERROR
+            )
+            return None
+        if request.POST.get("confirmed") != "yes":
+            return self._erase_confirmation(request, players)
+        erasures = []
+        for player in players:
+            try:
+                erasures.append(player_erase(player_id=player.player_id, user=request.user))
+            except PlayerErasureLimit as exc:
+                self.message_user(request, f"{player.player_id}: {exc}", messages.WARNING)
+        events = sum(erasure.events for erasure in erasures)
+        cancelled = sum(erasure.deliveries_cancelled for erasure in erasures)
+        self.message_user(
+            request,
+            f"Erased {len(erasures)} players: {events} events pseudonymised, {cancelled} open deliveries cancelled. "
+            "The erasure records list the rest.",
+        )
+        return None
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("events.erase_player")
+
+    def _erase_confirmation(self, request, players: list[Player]) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Erase players' personal values?",
+            "opts": self.model._meta,
+            "players": players,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/events/player/erase_confirmation.html", context)
 
 
 class EventRecentFilter(RecentListFilter):
@@ -75,3 +121,26 @@ class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, Huge
     def player_link(self, event):
         url = reverse("admin:events_player_change", args=[event.player_id])
         return format_html('<a href="{}">{}</a>', url, event.player_id)
+
+
+@admin.register(PlayerErasure)
+class PlayerErasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who erased which pseudonymised player, when, and how many rows changed: never the erased values."""
+
+    list_display = [
+        "erased_at", "player_link", "requested_by", "already_erased", "events", "deliveries", "deliveries_cancelled",
+        "attempts",
+    ]
+    list_filter = ["already_erased"]
+    search_fields = ["=pseudonym"]
+    search_help_text = "Exact pseudonym."
+    date_hierarchy = "erased_at"
+    fields = [
+        "pseudonym", "erased_at", "requested_by", "api_key", "user", "already_erased", "players", "events",
+        "deliveries", "deliveries_cancelled", "attempts", "statistics_days",
+    ]
+
+    @admin.display(description="Player", ordering="pseudonym")
+    def player_link(self, erasure):
+        url = reverse("admin:events_player_change", args=[erasure.pseudonym])
+        return format_html('<a href="{}">{}</a>', url, erasure.pseudonym)

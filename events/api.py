@@ -5,15 +5,19 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from accounts.permissions import IsAdminKey
 from deliveries.reversals import ReversalError, event_reverse
 from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
+from .erasure import PlayerErasureLimit, PlayerNotFound, player_erase
 from .filter_params import event_filters
 from .selectors import event_get, event_list, events_with_deliveries
 from .serializers import (
     EventSerializer,
+    PlayerErasureSerializer,
     ReversalSerializer,
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
@@ -29,6 +33,11 @@ from .services import (
     event_ingest,
     events_ingest,
 )
+
+
+class ErasureRefused(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class EventIdConflict(APIException):
@@ -115,6 +124,22 @@ def _reversed(event, reason: str) -> Response:
         raise ValidationError({"non_field_errors": [str(exc)]}) from exc
     body = ReversalSerializer(event_get(pk=reversal.event.pk), context={"cancelled": reversal.cancelled}).data
     return Response(body, status=status.HTTP_201_CREATED if reversal.created else status.HTTP_200_OK)
+
+
+class PlayerEraseView(APIView):
+    """Erasure of a player's personal values (``events.erasure``); admin keys only."""
+
+    permission_classes = [IsAdminKey]
+
+    @api_docs.PLAYER_ERASE
+    def post(self, request, player_id: str):
+        try:
+            erasure = player_erase(player_id=player_id, api_key=request.auth)
+        except PlayerNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except PlayerErasureLimit as exc:
+            raise ErasureRefused(str(exc)) from None
+        return Response(PlayerErasureSerializer(erasure).data)
 
 
 def _batch_items(data) -> list:

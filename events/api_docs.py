@@ -11,6 +11,7 @@ from .serializers import (
     EventInputSerializer,
     EventSerializer,
     IngestedEventSerializer,
+    PlayerErasureSerializer,
     ReversalSerializer,
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
@@ -209,5 +210,50 @@ EVENT_REVERSE_BY_EVENT_ID = extend_schema(
         OpenApiExample("A chargeback", value={"event_id": DEPOSIT["event_id"], "reason": "chargeback"},
                        request_only=True),
         OpenApiExample("Reversed", value=REVERSAL, response_only=True, status_codes=["201", "200"]),
+    ],
+)
+
+ERASED = {
+    "id": 17,
+    "status": "erased",
+    "pseudonym": "erased-3f9c2b7e51d04a86b1e0c4d27a9f6e13",
+    "erased_at": "2026-12-04T09:30:00.512044Z",
+    "requested_by": "API key privacy-desk (4f9a1c2e…)",
+    "changed": {"players": 1, "events": 42, "deliveries": 80, "deliveries_cancelled": 2, "attempts": 95,
+                "statistics_days": 31},
+}
+
+PLAYER_ERASE = extend_schema(
+    summary="Erase a player's personal values (admin)",
+    description=(
+        "In one transaction: the player id becomes a keyed pseudonym on the player and its events; click id, "
+        "tracking params and event params are emptied; the rendered request URLs, bodies and headers and the "
+        "response excerpts and error texts of its deliveries and attempts are emptied; its pending and retrying "
+        "deliveries are cancelled (`last_error`: `player erased`). Event ids, types, times, amounts, partners "
+        "and delivery statuses stay, so statistics keep counting the player (under its pseudonym once the "
+        "roll-up refreshes the marked days). An audit record keeps who asked, when and how many rows changed. "
+        "Calling again answers `200` with `already_erased` and the same pseudonym. A later event for the same "
+        "`player_id` starts a new player."
+    ),
+    parameters=[OpenApiParameter(
+        "player_id", str, OpenApiParameter.PATH, description="The platform's player id (or a pseudonym)."
+    )],
+    request=None,
+    responses={
+        200: PlayerErasureSerializer,
+        404: error_response("No such player", "No player with this id, and none was erased under it."),
+        409: error_response(
+            "The id came back and was erased too often", "This player id has been erased 100 times already."
+        ),
+        **common_errors(),
+    },
+    examples=[
+        OpenApiExample("Erased", value=ERASED, response_only=True),
+        OpenApiExample(
+            "Erased before",
+            value={**ERASED, "id": 18, "status": "already_erased",
+                   "changed": dict.fromkeys(ERASED["changed"], 0)},
+            response_only=True,
+        ),
     ],
 )

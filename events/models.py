@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -52,6 +53,7 @@ class Player(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [("erase_player", "Can erase a player's personal values")]
         indexes = [
             # Admin search and statistics by partner.
             models.Index(fields=["partner", "registered_at"], name="player_partner_registered"),
@@ -131,3 +133,43 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type_id} {self.event_id}"
+
+
+class PlayerErasure(models.Model):
+    """The record of one erasure request: who asked, when, and how many rows it changed.
+
+    It never holds the erased values. ``pseudonym`` is the id the player's rows
+    carry since (a keyed digest of the erased id, see ``events.pseudonyms``),
+    so an operator can find them again; it cannot be turned back into the id.
+    """
+
+    pseudonym = models.CharField(max_length=128, db_index=True, help_text="The erased player's id since.")
+    erased_at = models.DateTimeField(default=timezone.now)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The API key that asked, when it came through the API.",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The admin user who asked, when it came through the admin.",
+    )
+    requested_by = models.CharField(
+        max_length=200, help_text="Who asked, as named at the time (kept when the key or user is deleted)."
+    )
+    already_erased = models.BooleanField(
+        default=False, help_text="The player had been erased before; this request only cleared what was left."
+    )
+    players = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=0)
+    deliveries_cancelled = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    statistics_days = models.PositiveIntegerField(
+        default=0, help_text="Reporting days marked for the statistics' next refresh."
+    )
+
+    class Meta:
+        ordering = ["-erased_at"]
+
+    def __str__(self) -> str:
+        return f"erasure of {self.pseudonym} at {self.erased_at:%Y-%m-%d %H:%M:%S}"

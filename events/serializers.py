@@ -13,7 +13,7 @@ from rest_framework import serializers
 from deliveries.serializers import DeliverySerializer
 
 from .currencies import smallest_unit
-from .models import Event
+from .models import Event, PlayerErasure
 from .params import params_inherited
 from .services import INGEST_STATUSES, MAX_BATCH_SIZE
 from .validation import MAX_PARAMS
@@ -207,3 +207,25 @@ class ReversalSerializer(EventSerializer):
 
     def get_cancelled(self, event: Event) -> int:
         return self.context.get("cancelled", 0)
+
+
+ERASURE_COUNTS = ("players", "events", "deliveries", "deliveries_cancelled", "attempts", "statistics_days")
+
+
+class PlayerErasureSerializer(serializers.ModelSerializer):
+    """The record of an erasure, as the erase route answers it: never the erased values."""
+
+    status = serializers.SerializerMethodField(help_text="erased, or already_erased when an earlier call did it.")
+    changed = serializers.SerializerMethodField(help_text="How many rows of each kind this call changed.")
+
+    class Meta:
+        model = PlayerErasure
+        fields = ["id", "status", "pseudonym", "erased_at", "requested_by", "changed"]
+        read_only_fields = fields
+
+    def get_status(self, erasure: PlayerErasure) -> str:
+        return "already_erased" if erasure.already_erased else "erased"
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"}})
+    def get_changed(self, erasure: PlayerErasure) -> dict[str, int]:
+        return {name: getattr(erasure, name) for name in ERASURE_COUNTS}

@@ -36,6 +36,7 @@ from partners.qualification import qualifications_evaluate
 from postback_platform.rows import rows_insert
 
 from .models import Event, EventType, Player
+from .pseudonyms import content_hash_erased
 from .validation import Catalog, EventInput, differing_fields, validate_event
 
 CREATED, DUPLICATE, CONFLICT, ERROR = "created", "duplicate", "conflict", "error"
@@ -107,7 +108,7 @@ def _result_for(raw, outcome, stored: dict[str, _Stored], inputs: dict[str, Even
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         return IngestResult(status=ERROR, errors=outcome, event_id=event_id if isinstance(event_id, str) else None)
     entry = stored[outcome.event_id]
-    if entry.event.content_hash != outcome.content_hash:
+    if entry.event.content_hash != outcome.content_hash and not _replays_erased(entry.event, outcome):
         return _conflict(outcome, entry.event)
     # A repeat inside one batch is a duplicate of its first occurrence.
     is_first_occurrence = inputs[outcome.event_id] is outcome
@@ -120,6 +121,11 @@ def _result_for(raw, outcome, stored: dict[str, _Stored], inputs: dict[str, Even
         event_id=outcome.event_id,
         deliveries=entry.deliveries if created else None,
     )
+
+
+def _replays_erased(event: Event, event_input: EventInput) -> bool:
+    """The same content sent again for an event whose player was erased (``events.erasure`` keyed its digest)."""
+    return event.content_hash == content_hash_erased(event_input.content_hash)
 
 
 def _conflict(event_input: EventInput, event: Event) -> IngestResult:

@@ -10,7 +10,7 @@ found without a write on the ingest or send path:
   passes rows received more than ``SETTLE_SECONDS`` ago, so a transaction
   that committed late with a lower id is still seen;
 - status changes by the sender: attempts started since the last run, less
-  how long a batch may take to record them (``_attempt_look_back_seconds``:
+  how long a batch may take to record them (``attempt_look_back_seconds``:
   its rounds at the longest endpoint timeout, the lease and
   ``SETTLE_SECONDS``; 450 s with the default 64 deliveries on 32 threads);
 - resends, cancels, payout-rule changes, deleted endpoints: the code that
@@ -108,7 +108,7 @@ def stats_days_of(*, deliveries: QuerySet[Delivery]) -> set[dt.date]:
 
 
 def stats_days_of_events(*, events: QuerySet[Event]) -> set[dt.date]:
-    """The reporting days of these events, to mark once they have changed."""
+    """The reporting days of these events, to mark once they (or their deliveries) have changed."""
     return set(events.order_by().values_list(_event_day("occurred_at"), flat=True).distinct())
 
 
@@ -130,7 +130,7 @@ def stats_as_of() -> dt.datetime | None:
 # --- Finding touched days --------------------------------------------------------
 
 
-def _attempt_look_back_seconds() -> float:
+def attempt_look_back_seconds() -> float:
     """How long after its attempt started a sender may still write a delivery's outcome.
 
     Each transfer is cut off at its endpoint's timeout and its outcome is
@@ -151,7 +151,7 @@ def _touched_days_mark(*, now: dt.datetime) -> RollupState:
         settled = now - dt.timedelta(seconds=SETTLE_SECONDS)
         new_events = Event.objects.filter(id__gt=state.events_seen)
         new_deliveries = Delivery.objects.filter(id__gt=state.deliveries_seen)
-        attempts_since = state.attempts_checked_at - dt.timedelta(seconds=_attempt_look_back_seconds())
+        attempts_since = state.attempts_checked_at - dt.timedelta(seconds=attempt_look_back_seconds())
         attempted = Delivery.objects.filter(attempts__started_at__gte=attempts_since)
         stats_days_mark(days={
             *new_events.values_list(_event_day("occurred_at"), flat=True).distinct(),

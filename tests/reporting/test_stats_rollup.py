@@ -307,4 +307,4 @@ def test_outcomes_are_looked_for_as_long_as_one_transfer_may_take_to_write_them(
     # Each outcome is written as its transfer ends: the lease, the longest endpoint timeout (60 s) and the settling.
     settings.POSTBACK_LEASE_SECONDS = 30
 
-    assert rollup._attempt_look_back_seconds() == rollup.SETTLE_SECONDS + 30 + 60
+    assert rollup.attempt_look_back_seconds() == rollup.SETTLE_SECONDS + 30 + 60

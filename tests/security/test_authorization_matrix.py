@@ -23,7 +23,8 @@ from accounts.models import ApiKey
 from accounts.roles import MARKETING
 from accounts.services import api_key_create, api_key_revoke
 from deliveries.models import DeliveryAttempt
-from events.models import EventType
+from events.models import EventType, PlayerErasure
+from partners.models import Qualification, QualificationRule
 from monitoring.models import Alert
 from tests.admin.conftest import member_of
 from tests.factories import DeliveryFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
@@ -50,6 +51,7 @@ API_RULES = {
     "delivery-detail": {"GET": PLATFORM},
     "delivery-resend": {"POST": ADMIN},
     "delivery-resend-many": {"POST": ADMIN},
+    "player-erase": {"POST": ADMIN},
     "partner-list": {"GET": ADMIN, "POST": ADMIN},
     "partner-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN},
     "partner-endpoint-list": {"GET": ADMIN, "POST": ADMIN},
@@ -58,6 +60,8 @@ API_RULES = {
     "partner-endpoint-test": {"POST": ADMIN},
     "partner-payout-list": {"GET": ADMIN, "POST": ADMIN},
     "partner-payout-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
+    "partner-qualification-rule-list": {"GET": ADMIN, "POST": ADMIN},
+    "partner-qualification-rule-detail": {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
 }
 # Routes behind a gate of their own, not an API key; each is tested where named.
 OWN_GATES = {"metrics": "METRICS_TOKEN or METRICS_ALLOWED_NETWORKS: tests/monitoring/test_metrics_view.py"}
@@ -93,9 +97,9 @@ ADMIN_RULES = {
 }
 # Model pages: configuration is read-only for marketing; secrets, users and lock-outs are closed.
 _READ_ONLY_MODELS = ["partners_partner", "partners_postbackendpoint", "events_eventtype", "events_player",
-                     "events_event", "deliveries_delivery", "monitoring_alert"]
+                     "events_event", "deliveries_delivery", "monitoring_alert", "partners_qualification"]
 _CLOSED_MODELS = ["auth_group", "auth_user", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
-                  "accounts_apikey"]
+                  "accounts_apikey", "events_playererasure"]
 for _model in _READ_ONLY_MODELS:
     ADMIN_RULES |= {
         f"admin:{_model}_changelist": [("GET", ALLOWED)],
@@ -188,16 +192,18 @@ def world(db):
         endpoint=PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), url_template="http://127.0.0.1:9/pb")
     )
     payout = PayoutRuleFactory(partner=delivery.partner)
-    return {"delivery": delivery, "payout": payout}
+    rule = QualificationRule.objects.create(partner=delivery.partner, name="CPA", min_deposit_count=1)
+    return {"delivery": delivery, "payout": payout, "rule": rule}
 
 
 def _api_url(key: str, world) -> str:
     delivery = world["delivery"]
     pattern = next(r.pattern for r in ROUTES if r.key == key)
     ids = {"events": delivery.event_id, "deliveries": delivery.pk, "endpoints": delivery.endpoint_id,
-           "payouts": world["payout"].pk}
+           "payouts": world["payout"].pk, "rules": world["rule"].pk}
     url = "/" + pattern.replace("^", "").replace("$", "")
     url = re.sub(r"\(\?P<(partner_slug|slug)>[^)]*\)", "acme", url)
+    url = url.replace("<path:player_id>", delivery.event.player_id)
     return re.sub(r"(\w+)/\(\?P<pk>[^)]*\)", lambda m: f"{m.group(1)}/{ids[m.group(1)]}", url)
 
 
@@ -254,6 +260,11 @@ def admin_objects(world):
         "events/player": delivery.event.player_id,
         "events/event": delivery.event_id,
         "deliveries/delivery": delivery.pk,
+        "partners/qualification": Qualification.objects.create(
+            rule=QualificationRule.objects.create(partner=delivery.partner, name="CPA", min_deposit_count=1),
+            player=delivery.event.player, qualified_at=delivery.event.occurred_at,
+        ).pk,
+        "events/playererasure": PlayerErasure.objects.create(pseudonym="erased-0", requested_by="admin user x").pk,
         "monitoring/alert": Alert.objects.create(kind=Alert.Kind.BACKLOG_AGE, key="backlog", summary="old").pk,
         "content_type": ContentType.objects.get_for_model(User).pk,
     }
@@ -338,7 +349,8 @@ def delivered_world(db):
         finished_at=now, duration_ms=80, status_code=503, response_excerpt=PARTNER_ANSWER, error="HTTP 503",
         error_class="http_5xx",
     )
-    return {"delivery": delivery, "payout": PayoutRuleFactory(partner=delivery.partner)}
+    rule = QualificationRule.objects.create(partner=delivery.partner, name="CPA", min_deposit_count=1)
+    return {"delivery": delivery, "payout": PayoutRuleFactory(partner=delivery.partner), "rule": rule}
 
 
 def _values_at(body, path: str) -> list[dict]:
