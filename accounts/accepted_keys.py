@@ -17,11 +17,11 @@ cache cannot be written when a key changes, copies are dropped after
 
 import logging
 import time
-import uuid
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
+
+from postback_platform.versions import version_replace, version_seed
 
 from .models import ApiKey
 
@@ -64,7 +64,7 @@ def api_keys_version_current(value: str | None) -> str | None:
     if value is None:
         # First reader after a cache flush: one token for every process, and nothing copied before it counts.
         try:
-            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version_seed(VERSION_KEY)
         except Exception:  # noqa: BLE001 - whatever the cache backend raises when unreachable
             logger.warning("shared cache unreachable; API keys read from the database")
     return value
@@ -72,12 +72,4 @@ def api_keys_version_current(value: str | None) -> str | None:
 
 def api_keys_changed() -> None:
     """Replace the version when the current transaction commits: every process drops its copies."""
-    transaction.on_commit(_new_version)
-
-
-def _new_version() -> None:
-    try:
-        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:  # noqa: BLE001 - the change is committed; copies expire after MAX_AGE_SECONDS anyway
-        logger.error("shared cache unreachable; other processes see this API key change within %s s",
-                     MAX_AGE_SECONDS)
+    transaction.on_commit(lambda: version_replace(VERSION_KEY, what="API key change", max_age_seconds=MAX_AGE_SECONDS))

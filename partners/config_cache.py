@@ -20,7 +20,6 @@ which bounds the effect of a token lost with the cache's data.
 
 import logging
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 
 from events.models import EventType
+from postback_platform.versions import version_replace, version_seed
 
 from .models import Partner, QualificationRule
 from .selectors import EndpointRoute, endpoint_routes
@@ -120,7 +120,7 @@ def _current_version() -> str | None:
         version = cache.get(VERSION_KEY)
         if version is None:
             # First reader after a cache flush: agree on one token with every other process.
-            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version_seed(VERSION_KEY)
             version = cache.get(VERSION_KEY)
     except Exception:  # noqa: BLE001 - whatever the cache backend raises when unreachable
         logger.warning("shared cache unreachable; routing configuration read from the database")
@@ -129,8 +129,4 @@ def _current_version() -> str | None:
 
 
 def _new_version() -> None:
-    try:
-        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:  # noqa: BLE001 - the change is committed; copies expire after MAX_AGE_SECONDS anyway
-        logger.error("shared cache unreachable; other processes see this configuration change within %s s",
-                     MAX_AGE_SECONDS)
+    version_replace(VERSION_KEY, what="configuration change", max_age_seconds=MAX_AGE_SECONDS)
