@@ -34,6 +34,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support.processes import kill_processes_in  # noqa: E402 - stdlib only, shared with the tests
 WEB = "http://127.0.0.1:8000"
 PARTNER_PORT = 9000
 # What the README's partner must have printed: both postbacks, the deposit as the first deposit.
@@ -146,16 +148,9 @@ class Stage:
         for process in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        self._kill_leftovers()
+        # Process managers start their children in sessions of their own: kill whatever still works in the clone.
+        kill_processes_in(self.clone)
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _kill_leftovers(self) -> None:
-        """Process managers start their children in sessions of their own: kill whatever still works in the clone."""
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit() and int(proc.name) != os.getpid():
-                with contextlib.suppress(OSError):
-                    if Path(os.readlink(proc / "cwd")).is_relative_to(self.clone):
-                        os.kill(int(proc.name), signal.SIGKILL)
 
 
 def base_env(**settings: str) -> dict[str, str]:

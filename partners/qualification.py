@@ -110,7 +110,8 @@ def _history(player: Player) -> list[PlayerEvent]:
 def _qualify(rule: QualificationRule, player: Player, met_by: list[str], history: list[PlayerEvent]) -> Event:
     now = timezone.now()
     qualification = Qualification.objects.create(rule=rule, player=player, met_by=met_by, qualified_at=now)
-    last = max((event.occurred_at for event in history if event.event_id in set(met_by)), default=now)
+    counted = set(met_by)
+    last = max((event.occurred_at for event in history if event.event_id in counted), default=now)
     event = Event.objects.create(
         event_id=f"qualified-{qualification.pk}", type_id=EventType.QUALIFIED, player=player,
         partner_id=rule.partner_id, click_id=player.click_id, params={"rule": rule.name},
@@ -133,7 +134,7 @@ def _number(value) -> Decimal | None:
 
 def _country(player: Player, events: list[PlayerEvent]) -> str:
     """The player's country: its tracking params' first, else the latest event that names one."""
-    country = (player.tracking_params or {}).get("country")
-    for event in reversed(events):
-        country = country or event.params.get("country")
-    return str(country or "").upper()
+    country = (player.tracking_params or {}).get("country") or next(
+        (event.params["country"] for event in reversed(events) if event.params.get("country")), ""
+    )
+    return str(country).upper()
