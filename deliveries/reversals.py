@@ -39,6 +39,11 @@ def event_reverse(*, event: Event, reason: str) -> Reversal:
             return _reverse_locked(original=Event.objects.select_for_update().get(pk=event.pk), reason=reason)
     except IntegrityError:
         # A concurrent request reversed it first: answer with that reversal.
+        if not Event.objects.filter(reverses=event).exists():
+            raise ReversalError(
+                f"The reversal's id reversal-of-{event.pk} is taken by an event the platform sent; "
+                "rename that event's event_id to reverse this one."
+            ) from None
         return _existing(Event.objects.get(pk=event.pk))
 
 

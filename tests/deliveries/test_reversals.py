@@ -139,3 +139,13 @@ def test_statistics_stop_counting_a_reversed_deposit_and_its_payout(partner, fir
 
 def _deposit_sum() -> Decimal:
     return sum((row.deposit_sum for row in DailyMoney.objects.filter(currency="EUR")), Decimal(0))
+
+
+def test_a_reversal_id_taken_by_a_platform_event_is_refused_with_the_reason(first_deposit):
+    EventFactory(event_id=f"reversal-of-{first_deposit.pk}")
+
+    with pytest.raises(ReversalError, match="taken by an event the platform sent"):
+        event_reverse(event=first_deposit, reason="fraud")
+
+    first_deposit.refresh_from_db()
+    assert first_deposit.reversed_at is None
