@@ -30,6 +30,7 @@ import logging
 import math
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -140,7 +141,7 @@ def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
     with transaction.atomic():
         jobs = _claimed_jobs(ids=ids, worker=worker)
     sender.start(jobs)
-    return sender.run(deadline=time.monotonic())
+    return sender.run(deadline=time.monotonic(), claims=False)
 
 
 class _Sender:
@@ -155,23 +156,32 @@ class _Sender:
         self.lease_ends: float | None = None
         self.renew_at = time.monotonic() + settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
 
-    def run(self, *, deadline: float) -> int:
+    def run(self, *, deadline: float, claims: bool = True) -> int:
         """Claim while the budget lasts, and until everything claimed is recorded; returns how many were attempted.
 
         While transfers are out, claims and writes happen at most every CYCLE_SECONDS: each round trip to
-        the database then carries what a cycle gathered, not one postback.
+        the database then carries what a cycle gathered, not one postback. Once the budget is spent, the
+        sender finishes what is out then. Until the last of those transfers is back it goes on claiming,
+        for every endpoint but theirs, so a slow partner's last answers hold up no one else's postbacks; a
+        sender therefore ends at most two endpoint timeouts after its budget. Without ``claims``, it sends
+        only what it was given.
         """
         next_claim = next_record = 0.0
+        out_at_deadline: set[int] | None = None
         while True:
             now = time.monotonic()
             room = settings.POSTBACK_SENDER_MAX_IN_FLIGHT - len(self.out)
-            if now < deadline and room > 0 and (now >= next_claim or not self.out):
-                self._claim(room)
+            if now >= deadline and out_at_deadline is None:
+                out_at_deadline = set(self.out)
+            awaited = self._awaited(out_at_deadline)
+            claiming = claims and (out_at_deadline is None or bool(awaited))
+            if claiming and room > 0 and (now >= next_claim or not self.out):
+                self._claim(room, exclude_endpoints=awaited)
                 next_claim = now + CYCLE_SECONDS
             if self.out:
                 # Drive the transfers until the next claim or write is due (there is none to wait for
-                # when nothing has finished, or the budget is spent).
-                wake = next_claim if now < deadline else math.inf
+                # when nothing has finished, or nothing more may be claimed).
+                wake = next_claim if claiming else math.inf
                 wake = min(wake, next_record) if self.done else wake
                 self._collect(timeout=max(wake - time.monotonic(), 0.0))
             elif not self.done and not self._more_due_soon(deadline):
@@ -193,11 +203,18 @@ class _Sender:
             else:  # nothing to send (a template error, a refused target): recorded with the next outcomes
                 self.done.append(job)
 
-    def _claim(self, room: int) -> None:
+    def _awaited(self, out_at_deadline: set[int] | None) -> set[int]:
+        """The endpoints of the transfers out when the budget was spent that are not back yet."""
+        if not out_at_deadline:
+            return set()
+        out_at_deadline.intersection_update(self.out)
+        return {self.out[pk].endpoint_id for pk in out_at_deadline}
+
+    def _claim(self, room: int, *, exclude_endpoints: Collection[int] = ()) -> None:
         claimed_at = time.monotonic()
         try:
             with transaction.atomic():
-                ids = deliveries_claim_due(worker=self.worker, limit=room)
+                ids = deliveries_claim_due(worker=self.worker, limit=room, exclude_endpoints=exclude_endpoints)
                 jobs = _claimed_jobs(ids=ids, worker=self.worker)
         except DatabaseError:
             logger.warning("could not claim due deliveries; trying again shortly", exc_info=True)
@@ -255,7 +272,9 @@ class _Sender:
             self.done.append(job)
 
 
-def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None) -> list[int]:
+def deliveries_claim_due(
+    *, worker: str, limit: int, now: datetime | None = None, exclude_endpoints: Collection[int] = ()
+) -> list[int]:
     """Lease up to ``limit`` due deliveries to ``worker``, endpoints taking turns; returns their ids.
 
     Each active endpoint offers its oldest due deliveries up to its free
@@ -265,7 +284,7 @@ def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None
     Senders claiming at the same instant each count what the others had
     committed before, so for that moment an endpoint may have up to its
     concurrency per racing sender out; it is back under its cap as those
-    transfers end.
+    transfers end. Endpoints in ``exclude_endpoints`` take no part.
     """
     now = now or timezone.now()
     tables = {
@@ -277,8 +296,11 @@ def deliveries_claim_due(*, worker: str, limit: int, now: datetime | None = None
         "now": db_datetime(now), "pending": Delivery.Status.PENDING, "retrying": Delivery.Status.RETRYING,
         "concurrency": settings.POSTBACK_ENDPOINT_CONCURRENCY, "active": True, "limit": limit,
     }
+    # Integers of our own rows, so they can be written into the statement (a list parameter is not
+    # portable); -1 is no row's id, and keeps NOT IN true when nothing is excluded (NOT IN (NULL) is not).
+    excluded = ",".join(str(int(pk)) for pk in exclude_endpoints) or "-1"
     sql = (_CLAIM_POSTGRESQL if connection.vendor == "postgresql" else _CLAIM_PORTABLE).format(
-        slots=_FREE_SLOTS.format(**tables), **tables
+        slots=_FREE_SLOTS.format(**tables), excluded=excluded, **tables
     )
     # One statement: atomic on its own, and part of the caller's transaction when there is one.
     with connection.cursor() as cursor:
@@ -319,7 +341,7 @@ _CLAIM_POSTGRESQL = """
                 LIMIT GREATEST(({slots}), 0)
                 FOR UPDATE OF d SKIP LOCKED
             ) d
-            WHERE e.is_active = %(active)s AND p.is_active = %(active)s
+            WHERE e.is_active = %(active)s AND p.is_active = %(active)s AND e.id NOT IN ({excluded})
         ) due
         ORDER BY turn, next_attempt_at, id
         LIMIT %(limit)s
@@ -337,6 +359,7 @@ _CLAIM_PORTABLE = """
             JOIN {endpoint} e ON e.id = d.endpoint_id
             JOIN {partner} p ON p.id = e.partner_id
             WHERE """ + _DUE + """ AND e.is_active = %(active)s AND p.is_active = %(active)s
+              AND e.id NOT IN ({excluded})
         ) due
         WHERE turn <= slots
         ORDER BY turn, next_attempt_at, id

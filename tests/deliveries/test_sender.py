@@ -21,6 +21,7 @@ from tests.factories import (
     PostbackEndpointFactory,
 )
 from tests.support.network import resolve_to
+from tests.support.partner import partner_server
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
@@ -315,3 +316,36 @@ def test_a_claim_of_one_takes_the_oldest_of_the_endpoint_whose_turn_it_is(settin
     DeliveryFactory(endpoint=quiet, next_attempt_at=now - timedelta(minutes=1))
 
     assert deliveries_claim_due(worker="a", limit=1) == [older]
+
+
+def test_a_claim_can_leave_out_endpoints():
+    left_out, taken = (PostbackEndpointFactory(partner=PartnerFactory(slug=slug)) for slug in ("left-out", "taken"))
+    due = {endpoint: DeliveryFactory(endpoint=endpoint).pk for endpoint in (left_out, taken)}
+
+    assert deliveries_claim_due(worker="a", limit=10, exclude_endpoints=[left_out.pk]) == [due[taken]]
+    assert deliveries_claim_due(worker="b", limit=10, exclude_endpoints=[]) == [due[left_out]]
+
+
+def test_after_its_budget_a_sender_waiting_for_a_slow_answer_still_sends_for_other_endpoints(settings):
+    # given: a slow partner's transfer out past the sender's budget, and two deliveries that fall due
+    # meanwhile: one of another endpoint, one more of the slow one
+    settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS = 0.2
+    with partner_server(delay=1.5) as slow_partner, partner_server() as fast_partner:
+        slow = PostbackEndpointFactory(partner=PartnerFactory(slug="slow"), url_template=slow_partner.url + "/pb",
+                                       timeout_seconds=3)
+        fast = PostbackEndpointFactory(partner=PartnerFactory(slug="fast"), url_template=fast_partner.url + "/pb")
+        soon = timezone.now() + timedelta(seconds=0.6)
+        slow_first = DeliveryFactory(endpoint=slow)
+        slow_second = DeliveryFactory(endpoint=slow, next_attempt_at=soon)
+        fast_one = DeliveryFactory(endpoint=fast, next_attempt_at=soon)
+
+        # when
+        attempted = deliveries_send_due(worker="test-worker")
+
+    # then: the other endpoint's went out while the slow answer was awaited; the slow endpoint's second
+    # waits for the next sender instead of holding this one up for another slow answer
+    statuses = dict(Delivery.objects.values_list("pk", "status"))
+    assert attempted == 2
+    assert (statuses[slow_first.pk], statuses[fast_one.pk], statuses[slow_second.pk]) == (
+        "delivered", "delivered", "pending")
+    assert len(fast_partner.received) == 1 and len(slow_partner.received) == 1

@@ -1,11 +1,15 @@
 """A slow partner costs only its own share: another partner's rate holds while it answers at its timeout.
 
 A real Celery worker sends to two local partners. The fast one's delivery
-rate is measured alone, then again while the slow one (answering just
-inside its one-second timeout) has a backlog of its own; the slow one may
-only ever hold its endpoint's slots, never the worker's.
+rate and the delay from a delivery's creation to the partner's receipt (new
+deliveries at a steady rate, the sender woken at each as ingest wakes it)
+are measured alone, then again while the slow one (answering just inside its
+one-second timeout) has a backlog of its own; the slow one may only ever
+hold its endpoint's slots, never the worker's.
 """
 
+import statistics
+import time
 import uuid
 
 import pytest
@@ -26,6 +30,8 @@ pytestmark = [
 FAST_DELIVERIES = 300
 SLOW_DELIVERIES = 40
 ENDPOINT_CONCURRENCY = 8
+STEADY_TICKS = 40  # one delivery every 50 ms: 20 a second for two seconds
+SLOW_ANSWER_SECONDS = 0.9
 
 
 def _endpoint(slug: str, url: str, *, timeout: float = 5):
@@ -43,9 +49,30 @@ def _rate(partner, ids: list[int]) -> float:
     return (len(arrivals) - 1) / max(arrivals[-1] - arrivals[0], 1e-3)
 
 
+def _wake(queue: str) -> None:
+    celery_app.send_task("deliveries.tasks.send_due_deliveries", queue=queue)
+
+
+def _steady_delays(queue: str, endpoint, partner, worker) -> list[float]:
+    """Seconds from each delivery's creation to the partner's receipt, for deliveries made at a steady rate."""
+    ids = []
+    for _ in range(STEADY_TICKS):
+        ids.append(DeliveryFactory(endpoint=endpoint, event=EventFactory(partner=endpoint.partner)).pk)
+        _wake(queue)
+        time.sleep(0.05)
+    _send_until_delivered(queue, ids, worker)
+    created = {str(pk): at.timestamp() for pk, at in Delivery.objects.filter(pk__in=ids).values_list("pk", "created_at")}
+    return [request["at"] - created[request["webhook-id"]]
+            for request in partner.received if request["webhook-id"] in created]
+
+
+def _p99(delays: list[float]) -> float:
+    return statistics.quantiles(delays, n=100, method="inclusive")[98]
+
+
 def _send_until_delivered(queue: str, ids: list[int], worker) -> None:
     def delivered() -> bool:
-        celery_app.send_task("deliveries.tasks.send_due_deliveries", queue=queue)
+        _wake(queue)
         return Delivery.objects.filter(pk__in=ids, status="delivered").count() == len(ids) or worker.poll() is not None
 
     wait_until(delivered, timeout=60, interval=0.5, message="the fast partner's postbacks")
@@ -59,7 +86,7 @@ def test_a_partner_answering_at_its_timeout_leaves_another_partners_rate_at_leas
         POSTBACK_ENDPOINT_CONCURRENCY=str(ENDPOINT_CONCURRENCY), POSTBACK_SENDER_TIME_BUDGET_SECONDS="5",
         LOG_LEVEL="WARNING",
     )
-    with partner_server() as fast_partner, partner_server(delay=0.9) as slow_partner, \
+    with partner_server() as fast_partner, partner_server(delay=SLOW_ANSWER_SECONDS) as slow_partner, \
             celery_worker_logging_to(tmp_path / "worker.log", queues=queue, env=env) as worker:
         fast = _endpoint("fast", fast_partner.url)
         slow = _endpoint("slow", slow_partner.url, timeout=1)
@@ -68,16 +95,23 @@ def test_a_partner_answering_at_its_timeout_leaves_another_partners_rate_at_leas
         alone = _backlog(fast, FAST_DELIVERIES)
         _send_until_delivered(queue, alone, worker)
         rate_alone = _rate(fast_partner, alone)
+        delays_alone = _steady_delays(queue, fast, fast_partner, worker)
 
         # when: the slow partner has a backlog of its own, due first
         _backlog(slow, SLOW_DELIVERIES)
         beside_slow = _backlog(fast, FAST_DELIVERIES)
         _send_until_delivered(queue, beside_slow, worker)
         rate_beside_slow = _rate(fast_partner, beside_slow)
+        _backlog(slow, SLOW_DELIVERIES)  # busy again for the steady run: 40 at 8 at a time take ~4.5 s
+        delays_beside_slow = _steady_delays(queue, fast, fast_partner, worker)
         slow_meanwhile = len(slow_partner.received)
 
     # then
-    print(f"fast partner alone {rate_alone:.0f}/s, beside the slow one {rate_beside_slow:.0f}/s; "
-          f"the slow one received {slow_meanwhile}")
+    p99_alone, p99_beside_slow = _p99(delays_alone), _p99(delays_beside_slow)
+    print(f"fast partner alone {rate_alone:.0f}/s, p99 {p99_alone * 1000:.0f} ms; beside the slow one "
+          f"{rate_beside_slow:.0f}/s, p99 {p99_beside_slow * 1000:.0f} ms; the slow one received {slow_meanwhile}")
     assert slow_meanwhile > 0, "the slow partner was never sent to while the fast one was measured"
+    assert len(delays_alone) == len(delays_beside_slow) == STEADY_TICKS
     assert rate_beside_slow >= 0.8 * rate_alone
+    # Well inside "the usual figure plus one scheduler interval" (2 s): no new delivery waits for a slow answer.
+    assert p99_beside_slow <= p99_alone + SLOW_ANSWER_SECONDS / 2
