@@ -9,6 +9,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug import Response
 
+from deliveries import sender
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import deliveries_claim_due, deliveries_send_due
 from deliveries.services import deliveries_create_for_events
@@ -349,3 +350,35 @@ def test_after_its_budget_a_sender_waiting_for_a_slow_answer_still_sends_for_oth
     assert (statuses[slow_first.pk], statuses[fast_one.pk], statuses[slow_second.pk]) == (
         "delivered", "delivered", "pending")
     assert len(fast_partner.received) == 1 and len(slow_partner.received) == 1
+
+
+@pytest.mark.parametrize("breaking", ["_render", "_finish"])
+def test_a_fault_in_preparing_or_judging_one_delivery_is_its_own_recorded_error(
+    httpserver, partner, make_endpoint, breaking
+):
+    # given: two deliveries in one batch, and a bug that strikes only the first of them, once
+    make_endpoint()
+    httpserver.expect_request("/pb").respond_with_data("OK")
+    broken, healthy = deliveries_create_for_events(
+        events=[EventFactory(partner=partner, click_id=f"clk-{n}") for n in range(2)]
+    )
+    real = getattr(sender, breaking)
+    struck = []
+
+    def bug(job, *args):
+        if job.pk == broken.pk and not struck:
+            struck.append(job.pk)
+            raise RuntimeError("a bug")
+        return real(job, *args)
+
+    # when
+    with mock.patch.object(sender, breaking, bug):
+        deliveries_send_due(worker="test-worker")
+
+    # then: the other is delivered; the struck one has one attempt, an internal error, and a retry ahead
+    broken.refresh_from_db()
+    healthy.refresh_from_db()
+    assert healthy.status == "delivered"
+    assert struck == [broken.pk]
+    assert (broken.status, broken.claimed_by) == ("retrying", "")
+    assert list(broken.attempts.values_list("outcome", "error_class")) == [("retry", "internal")]
