@@ -117,7 +117,10 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     csv_columns, csv_filename = DELIVERY_COLUMNS, "deliveries.csv"
     fieldsets = [
         (None, {"fields": ["event_link", "partner", "endpoint", "event_type", "status", "is_test"]}),
-        ("Progress", {"fields": ["attempt_count", "next_attempt_at", "delivered_at", "last_status_code", "last_error"]}),
+        ("Progress", {"fields": [
+            "attempt_count", "next_attempt_at", "held_until", "held_reason", "delivered_at", "last_status_code",
+            "last_error",
+        ]}),
         ("Rendered request", {"fields": ["request_method", "request_url", "request_body"]}),
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -192,6 +195,8 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, delivery):
         label = delivery.get_status_display()
+        if delivery.status in Delivery.OPEN_STATUSES and delivery.held_until and delivery.held_until > timezone.now():
+            label = f"{label} · on hold until {timezone.localtime(delivery.held_until):%Y-%m-%d %H:%M:%S %Z}"
         return format_html('<span class="console-status console-status-{}">{}</span>', delivery.status, label)
 
     @admin.display(description="Endpoint", ordering="endpoint")

@@ -16,6 +16,7 @@ DELIVERY = {
     "status": "retrying",
     "attempts": 1,
     "next_attempt_at": "2026-11-23T10:00:31Z",
+    "held_until": None,
     "delivered_at": None,
     "last_status_code": 503,
     "last_error": "HTTP 503 from the partner",

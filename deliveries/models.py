@@ -40,6 +40,10 @@ class Delivery(models.Model):
         default=0, editable=False, help_text="attempt_count when last resent; max_attempts counts from here."
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    held_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="The endpoint's hold period: not sent before then, and cancelled if the event is reversed first.",
+    )
     claimed_until = models.DateTimeField(
         null=True, blank=True, help_text="Lease: a sender holds the delivery until then; after it, anyone may retry."
     )
@@ -89,7 +93,7 @@ class Delivery(models.Model):
 
     @property
     def held_reason(self) -> str:
-        """Why an open delivery is waiting although it may be due: its endpoint or partner is paused."""
+        """Why an open delivery is waiting: its endpoint or partner is paused, its circuit open, or a hold period."""
         if self.status not in self.OPEN_STATUSES:
             return ""
         if not self.partner.is_active:
@@ -99,6 +103,9 @@ class Delivery(models.Model):
             return f"endpoint is paused: {reason}" if reason else "endpoint is paused"
         if self.endpoint.circuit_opened_at is not None:
             return "the endpoint's circuit is open: held until a probe succeeds"
+        if self.held_until is not None and self.held_until > timezone.now():
+            return (f"the endpoint's hold period: held until {self.held_until:%Y-%m-%d %H:%M:%S} UTC, "
+                    "and cancelled if the event is reversed before then")
         return ""
 
     @property

@@ -4,6 +4,8 @@ Partners that received the original get a follow-up postback of type
 ``reversal``; a postback of the original that has not gone out yet is
 cancelled instead, so the partner never hears of a conversion that no longer
 stands. The original's amount and payout stop counting in the statistics.
+A qualification the original helped meet is reversed with it: the CPA it
+earned no longer stands.
 """
 
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events.models import Event, EventType
+from partners.models import Qualification
 from reporting.rollup import stats_days_mark, stats_days_of_events
 
 from .models import Delivery
@@ -60,6 +63,9 @@ def _reverse_locked(*, original: Event, reason: str) -> Reversal:
     original.reversed_at = now
     original.save(update_fields=["reversed_at"])
     cancelled = _follow_up(original=original, reversal=reversal, now=now)
+    # A CPA earned with this event no longer stands either: its qualified event is reversed too.
+    for qualified in _qualified_events_met_by(original):
+        _reverse_locked(original=qualified, reason=reason)
     # The original's day loses its amount and payout; the reversal's day counts a reversal.
     stats_days_mark(days=stats_days_of_events(events=Event.objects.filter(pk__in=[original.pk, reversal.pk])))
     return Reversal(event=reversal, original=original, created=True, cancelled=cancelled)
@@ -91,6 +97,16 @@ def _follow_up(*, original: Event, reversal: Event, now) -> int:
     if reached:
         sender_wake_on_commit()
     return len(unsent)
+
+
+def _qualified_events_met_by(original: Event) -> list[Event]:
+    """The unreversed ``qualified`` events of the player's qualifications that ``original`` helped meet, locked."""
+    if original.player_id is None or original.type_id == EventType.QUALIFIED:
+        return []
+    # A player has a qualification per rule at most: reading them all beats a JSON look-up SQLite lacks.
+    qualifications = Qualification.objects.filter(player_id=original.player_id, event__reversed_at__isnull=True)
+    met = [item.event_id for item in qualifications if original.event_id in item.met_by]
+    return list(Event.objects.select_for_update().filter(pk__in=met).order_by("pk"))
 
 
 def _existing(original: Event) -> Reversal:

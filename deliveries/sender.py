@@ -317,10 +317,12 @@ _FREE_SLOTS = """
        WHERE b.endpoint_id = e.id AND b.claimed_by <> '' AND b.claimed_until >= %(now)s
          AND b.status IN (%(pending)s, %(retrying)s))
 """
-# An open circuit's probe is its oldest held delivery, due or not: every one of them is waiting for it.
+# An open circuit's probe is its oldest held delivery, due or not: every one of them is waiting for it;
+# one in its endpoint's hold period is not waiting for the circuit, and is never a probe before its time.
 _DUE = """
     d.status IN (%(pending)s, %(retrying)s)
-    AND (d.next_attempt_at <= %(now)s OR e.circuit_opened_at IS NOT NULL)
+    AND (d.next_attempt_at <= %(now)s
+         OR (e.circuit_opened_at IS NOT NULL AND (d.held_until IS NULL OR d.held_until <= %(now)s)))
     AND (d.claimed_until IS NULL OR d.claimed_until < %(now)s)
 """
 # PostgreSQL: per active endpoint, a short walk of the partial index delivery_endpoint_due for its

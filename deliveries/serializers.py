@@ -23,7 +23,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         model = Delivery
         fields = [
             "id", "event", "endpoint", "partner", "event_type", "status", "attempts",
-            "next_attempt_at", "delivered_at", "last_status_code", "last_error", "created_at",
+            "next_attempt_at", "held_until", "delivered_at", "last_status_code", "last_error", "created_at",
         ]
         read_only_fields = fields
 
@@ -69,7 +69,9 @@ class DeliveryDetailSerializer(PartnerExchangeHidden, DeliverySerializer):
     attempts = DeliveryAttemptSerializer(many=True, read_only=True)
     attempt_count = serializers.IntegerField(read_only=True)
     held_reason = serializers.CharField(
-        read_only=True, help_text="Why a pending or retrying delivery is not being sent (a paused endpoint or partner)."
+        read_only=True,
+        help_text="Why a pending or retrying delivery is not being sent: a paused endpoint or partner, an open "
+        "circuit, or the endpoint's hold period.",
     )
 
     class Meta(DeliverySerializer.Meta):

@@ -3,11 +3,12 @@
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from events.models import Event, Player, PlayerErasure
@@ -62,18 +63,33 @@ def _deliveries_insert(matched: list[tuple], now) -> list[int]:
         return []
     ids = rows_insert(
         Delivery,
-        columns=["event", "endpoint", "partner", "event_type", "is_test"],
-        rows=[(event.pk, route.endpoint_id, route.partner_id, kind, event.is_test) for event, route, kind in matched],
-        shared={"next_attempt_at": now, "created_at": now, "updated_at": now},
+        columns=["event", "endpoint", "partner", "event_type", "is_test", "next_attempt_at", "held_until"],
+        rows=[
+            (event.pk, route.endpoint_id, route.partner_id, kind, event.is_test, *_first_attempt(event, route, kind, now))
+            for event, route, kind in matched
+        ],
+        shared={"created_at": now, "updated_at": now},
     )
     sender_wake_on_commit()
     return ids
 
 
+def _first_attempt(event, route: EndpointRoute, delivery_type: str, now) -> tuple[datetime, datetime | None]:
+    """When the delivery may first go out, and until when it is held (None when it is not).
+
+    A hold period counts from when the event happened, so an event reported late is held only for what is left.
+    """
+    if not route.hold_seconds or delivery_type not in route.hold_types:
+        return now, None
+    release = event.occurred_at + timedelta(seconds=route.hold_seconds)
+    return (release, release) if release > now else (now, None)
+
+
 def _delivery(pk: int, event, route: EndpointRoute, delivery_type: str, now) -> Delivery:
+    next_attempt_at, held_until = _first_attempt(event, route, delivery_type, now)
     delivery = Delivery(
         pk=pk, event=event, endpoint_id=route.endpoint_id, partner_id=route.partner_id, event_type_id=delivery_type,
-        is_test=event.is_test, next_attempt_at=now, created_at=now, updated_at=now,
+        is_test=event.is_test, next_attempt_at=next_attempt_at, held_until=held_until, created_at=now, updated_at=now,
     )
     delivery._state.adding = False  # stored: as bulk_create leaves its objects
     return delivery
@@ -84,12 +100,13 @@ def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
 
     Any status may be resent (a partner may have lost a delivered postback);
     one being sent right now (its lease is running), or of an erased player, is left alone.
+    A resend never cuts a hold period short: a held delivery stays held until its release.
     """
     now = timezone.now()
     stale_days = stats_days_of(deliveries=queryset)
     count = queryset.exclude(claimed_until__gt=now).exclude(_of_erased_player()).update(
         status=Delivery.Status.PENDING,
-        next_attempt_at=now,
+        next_attempt_at=Greatest(Coalesce("held_until", Value(now)), Value(now)),
         claimed_until=None,
         claimed_by="",
         delivered_at=None,

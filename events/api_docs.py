@@ -41,6 +41,7 @@ DELIVERY = {
     "status": "pending",
     "attempts": 0,
     "next_attempt_at": "2026-11-23T10:00:01.204518Z",
+    "held_until": None,
     "last_status_code": None,
     "last_error": "",
 }

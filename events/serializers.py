@@ -101,6 +101,7 @@ def _delivery_body(delivery) -> dict:
         "status": delivery.status,
         "attempts": delivery.attempt_count,
         "next_attempt_at": _datetime_text(delivery.next_attempt_at),
+        "held_until": _datetime_text(delivery.held_until),
         "delivered_at": _datetime_text(delivery.delivered_at),
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error,

@@ -251,6 +251,14 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         ),
         ("Matching", {"fields": ["filters"]}),
         (
+            "Hold period",
+            {
+                "fields": ["hold_hours", "hold_event_types"],
+                "description": "For CPA deals with a chargeback window: postbacks of the chosen types go out this "
+                "many hours after their event happened, and only if it was not reversed meanwhile.",
+            },
+        ),
+        (
             "Signing",
             {
                 "fields": ["signing_secret_state", "new_signing_secret", "generate_signing_secret"],

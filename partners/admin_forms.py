@@ -1,11 +1,13 @@
-"""Admin forms for partner configuration: the endpoint's write-only signing secret and credential headers."""
+"""Admin forms for partner configuration: the endpoint's write-only signing secret and credential headers,
+and its held event types as boxes to tick."""
 
 from django import forms
 
 from deliveries.signing import headers_for_record, headers_unmask, secret_generate
+from events.models import EventType
 
 from .models import PostbackEndpoint
-from .validation import signing_secret_error
+from .validation import hold_event_types_error, signing_secret_error
 
 SECRET_FIELDS = ["signing_secret", "previous_signing_secret", "previous_secret_expires_at"]
 
@@ -27,6 +29,14 @@ class EndpointAdminForm(forms.ModelForm):
         help_text="The platform makes a random secret and shows it once, after saving, to pass on to the partner.",
     )
 
+    hold_event_types = forms.MultipleChoiceField(
+        required=False,
+        label="Held event types",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Postbacks of these types wait for the hold period; if the event is reversed meanwhile, "
+        "they are cancelled instead of sent.",
+    )
+
     write_only = ("new_signing_secret", "generate_signing_secret")
 
     class Meta:
@@ -36,6 +46,7 @@ class EndpointAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["hold_event_types"].choices = list(EventType.objects.values_list("slug", "name"))
         # Credential-looking header values are write-only, as in the API: shown masked, kept when sent back masked.
         if self.instance.headers:
             self.initial["headers"] = headers_for_record(self.instance.headers)
@@ -54,6 +65,9 @@ class EndpointAdminForm(forms.ModelForm):
             self.add_error("new_signing_secret", "Either type a secret or tick “Generate”, not both.")
         elif typed and (reason := signing_secret_error(typed)):
             self.add_error("new_signing_secret", reason)
+        received = {event_type.slug for event_type in cleaned.get("event_types") or ()}
+        if reason := hold_event_types_error(cleaned.get("hold_event_types"), received):
+            self.add_error("hold_event_types", reason)
         return cleaned
 
     def chosen_secret(self) -> tuple[str | None, bool]:

@@ -10,6 +10,7 @@ from django.db import models
 AUTO_PAUSE_REASON_PREFIX = "Paused automatically"
 # The longest a partner may take to answer; the statistics' roll-up sizes its look-back from it.
 ENDPOINT_TIMEOUT_MAX_SECONDS = 60
+HOLD_HOURS_MAX = 24 * 90  # a chargeback window is weeks at most; longer is a typo
 
 class Partner(models.Model):
     """An affiliate, ad network or analytics system that receives postbacks."""
@@ -77,6 +78,17 @@ class PostbackEndpoint(models.Model):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     rate_limit_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests per second across all workers; empty means no limit."
+    )
+    hold_hours = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(HOLD_HOURS_MAX)],
+        help_text="Hold postbacks of the event types below this many hours after their event happened, and send "
+        "them only if the event was not reversed meanwhile (a chargeback window); 0 sends at once.",
+    )
+    hold_event_types = models.JSONField(
+        default=list, blank=True,
+        help_text='The event types held, as a list: ["first_deposit", "qualified"]. Each must be one the endpoint '
+        "receives.",
     )
     circuit_failure_threshold = models.PositiveIntegerField(
         default=50,

@@ -14,6 +14,8 @@ class EndpointRoute:
     receives_all_events: bool
     event_types: frozenset[str]
     filters: tuple
+    hold_seconds: int = 0  # the endpoint's hold period, for the event types in hold_types
+    hold_types: frozenset[str] = frozenset()
 
 
 def endpoint_routes() -> list[EndpointRoute]:
@@ -26,6 +28,8 @@ def endpoint_routes() -> list[EndpointRoute]:
             receives_all_events=endpoint.partner.scope == Partner.Scope.ALL,
             event_types=frozenset(event_type.slug for event_type in endpoint.event_types.all()),
             filters=tuple(endpoint.filters or ()),
+            hold_seconds=endpoint.hold_hours * 3600,
+            hold_types=frozenset(endpoint.hold_event_types or ()),
         )
         for endpoint in endpoints
     ]

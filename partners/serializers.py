@@ -15,7 +15,7 @@ from events.currencies import minor_units
 from events.models import EventType
 
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
-from .validation import endpoint_changes_errors, signing_secret_error
+from .validation import endpoint_changes_errors, hold_event_types_error, signing_secret_error
 
 
 class PartnerSerializer(serializers.ModelSerializer):
@@ -47,7 +47,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
             "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
             "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second",
-            "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
+            "hold_hours", "hold_event_types", "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
             "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
         ]
         read_only_fields = [
@@ -87,9 +87,20 @@ class EndpointSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        if errors := endpoint_changes_errors(self.instance or PostbackEndpoint(), attrs):
+        errors = endpoint_changes_errors(self.instance or PostbackEndpoint(), attrs)
+        if reason := hold_event_types_error(self._hold_event_types(attrs), self._event_type_slugs(attrs)):
+            errors["hold_event_types"] = reason
+        if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def _hold_event_types(self, attrs: dict) -> list:
+        return attrs.get("hold_event_types", self.instance.hold_event_types if self.instance else [])
+
+    def _event_type_slugs(self, attrs: dict) -> set[str]:
+        if "event_types" in attrs:
+            return {event_type.slug for event_type in attrs["event_types"]}
+        return set(self.instance.event_types.values_list("slug", flat=True)) if self.instance else set()
 
     def save_kwargs(self) -> dict:
         """What ``partners.services.endpoint_save`` takes, from the validated body."""

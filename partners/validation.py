@@ -182,6 +182,18 @@ def event_names_error(event_names) -> str | None:
     return None
 
 
+def hold_event_types_error(hold_event_types, received) -> str | None:
+    """The event types an endpoint holds for its hold period: a list of types it receives (``received``)."""
+    if hold_event_types in (None, ""):
+        return None
+    if not isinstance(hold_event_types, list) or not all(isinstance(slug, str) for slug in hold_event_types):
+        return 'Held event types must be a list of event types, e.g. ["first_deposit", "qualified"].'
+    if unknown := sorted(set(hold_event_types) - set(received)):
+        return (f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among the event types this "
+                f"endpoint receives ({', '.join(sorted(received)) or 'none yet'}); hold only those it receives.")
+    return None
+
+
 def _template_error(check, template: str, where: str = "") -> str | None:
     try:
         check(template)

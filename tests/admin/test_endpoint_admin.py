@@ -33,6 +33,7 @@ def _form(endpoint: PostbackEndpoint, **changes) -> dict:
         "timeout_seconds": "5",
         "max_attempts": "10",
         "circuit_failure_threshold": "50",
+        "hold_hours": "0",
         "is_active": "on" if endpoint.is_active else "",
     }
     data.update(changes)
@@ -252,3 +253,30 @@ def test_the_endpoint_list_shows_an_open_circuit_with_since_when_and_the_next_pr
 
     assert "Open</strong> since" in page and "next probe" in page
     assert page.count(">Closed<") == 1
+
+
+def test_a_hold_period_is_set_by_ticking_the_held_types(admin_client):
+    endpoint = PostbackEndpointFactory(event_types=[EventType.REGISTRATION, EventType.FIRST_DEPOSIT])
+    page = admin_client.get(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/").content.decode()
+
+    response = admin_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/change/",
+        _form(endpoint, hold_hours="72", hold_event_types=[EventType.FIRST_DEPOSIT]),
+    )
+
+    assert "Hold period" in page and 'value="first_deposit"' in page
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.hold_hours, endpoint.hold_event_types) == (72, [EventType.FIRST_DEPOSIT])
+
+
+def test_holding_a_type_the_endpoint_does_not_receive_is_refused_on_the_form(admin_client):
+    endpoint = PostbackEndpointFactory(event_types=[EventType.REGISTRATION])
+
+    response = admin_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/change/",
+        _form(endpoint, hold_hours="72", hold_event_types=[EventType.WITHDRAWAL]),
+    )
+
+    assert response.status_code == 200
+    assert "withdrawal is not among the event types this endpoint receives" in response.content.decode()

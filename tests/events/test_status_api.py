@@ -30,7 +30,7 @@ def test_an_event_is_shown_with_its_deliveries_and_their_statuses(platform_clien
         {
             "id": delivery.pk, "event": event.pk, "endpoint": delivery.endpoint_id, "partner": "acme",
             "event_type": "deposit", "status": "retrying", "attempts": 2,
-            "next_attempt_at": body["deliveries"][0]["next_attempt_at"], "delivered_at": None,
+            "next_attempt_at": body["deliveries"][0]["next_attempt_at"], "held_until": None, "delivered_at": None,
             "last_status_code": 503, "last_error": "HTTP 503",
             "created_at": body["deliveries"][0]["created_at"],
         }
