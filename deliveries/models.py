@@ -40,6 +40,10 @@ class Delivery(models.Model):
         default=0, editable=False, help_text="attempt_count when last resent; max_attempts counts from here."
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    order_key = models.BigIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="The player's ordering key (deliveries.ordering): one player's postbacks reach an endpoint in turn.",
+    )
     held_until = models.DateTimeField(
         null=True, blank=True,
         help_text="The endpoint's hold period: not sent before then, and cancelled if the event is reversed first.",
@@ -74,6 +78,12 @@ class Delivery(models.Model):
             models.Index(
                 fields=["endpoint", "next_attempt_at"],
                 name="delivery_endpoint_due",
+                condition=models.Q(status__in=["pending", "retrying"]),
+            ),
+            # The claim's check for an earlier open delivery of the same player to the same endpoint.
+            models.Index(
+                fields=["endpoint", "order_key", "id"],
+                name="delivery_player_order",
                 condition=models.Q(status__in=["pending", "retrying"]),
             ),
             # The claim's count of what each endpoint has out with a sender: only leased rows are in it.

@@ -89,7 +89,7 @@ def _follow_up(*, original: Event, reversal: Event, now) -> int:
     Delivery.objects.bulk_create([
         Delivery(
             event=reversal, endpoint_id=item.endpoint_id, partner_id=item.partner_id,
-            event_type_id=EventType.REVERSAL, is_test=item.is_test, next_attempt_at=now,
+            event_type_id=EventType.REVERSAL, is_test=item.is_test, order_key=item.order_key, next_attempt_at=now,
             created_at=now, updated_at=now,
         )
         for item in reached

@@ -319,11 +319,18 @@ _FREE_SLOTS = """
 """
 # An open circuit's probe is its oldest held delivery, due or not: every one of them is waiting for it;
 # one in its endpoint's hold period is not waiting for the circuit, and is never a probe before its time.
+# On an endpoint ordered per player, a delivery waits while an earlier one of its player is open there
+# (due later, out with a sender, or held by the circuit; a hold period holds back only itself): the
+# partial index delivery_player_order answers that with one probe.
 _DUE = """
     d.status IN (%(pending)s, %(retrying)s)
     AND (d.next_attempt_at <= %(now)s
          OR (e.circuit_opened_at IS NOT NULL AND (d.held_until IS NULL OR d.held_until <= %(now)s)))
     AND (d.claimed_until IS NULL OR d.claimed_until < %(now)s)
+    AND (NOT e.ordered_per_player OR d.order_key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM {delivery} o
+        WHERE o.endpoint_id = d.endpoint_id AND o.order_key = d.order_key AND o.id < d.id
+          AND o.status IN (%(pending)s, %(retrying)s) AND (o.held_until IS NULL OR o.held_until <= %(now)s)))
 """
 # PostgreSQL: per active endpoint, a short walk of the partial index delivery_endpoint_due for its
 # oldest due rows (FOR UPDATE SKIP LOCKED lets senders on many hosts claim side by side), so the

@@ -21,6 +21,7 @@ from reporting.rollup import stats_days_mark, stats_days_of
 
 from . import signing
 from .models import Delivery, DeliveryAttempt, Heartbeat
+from .ordering import player_order_key
 from .rendering import RenderedRequest, event_request, event_view, preview_type, sample_event
 from .sender import deliveries_send_claimed, outbound_request
 from .wakeup import sender_wake_on_commit
@@ -55,17 +56,22 @@ def deliveries_add_for_events(*, events: Iterable, routes: Iterable[EndpointRout
 
 def _routes_matched(events: Iterable, routes: Iterable[EndpointRoute] | None) -> list[tuple]:
     routes = routing_config().routes if routes is None else routes
+    # In the order the events happened, so a player's deliveries get ids (the order the sender keeps to) in
+    # that order even when a batch lists them otherwise; sorted() is stable for events of the same instant.
+    events = sorted(events, key=lambda event: event.occurred_at)
     return [(event, route, delivery_type) for event in events for route, delivery_type in routes_for(event, routes)]
 
 
 def _deliveries_insert(matched: list[tuple], now) -> list[int]:
     if not matched:
         return []
+    keys = {event.pk: player_order_key(event.player_id) for event, _, _ in matched}
     ids = rows_insert(
         Delivery,
-        columns=["event", "endpoint", "partner", "event_type", "is_test", "next_attempt_at", "held_until"],
+        columns=["event", "endpoint", "partner", "event_type", "is_test", "order_key", "next_attempt_at", "held_until"],
         rows=[
-            (event.pk, route.endpoint_id, route.partner_id, kind, event.is_test, *_first_attempt(event, route, kind, now))
+            (event.pk, route.endpoint_id, route.partner_id, kind, event.is_test, keys[event.pk],
+             *_first_attempt(event, route, kind, now))
             for event, route, kind in matched
         ],
         shared={"created_at": now, "updated_at": now},
@@ -89,7 +95,8 @@ def _delivery(pk: int, event, route: EndpointRoute, delivery_type: str, now) -> 
     next_attempt_at, held_until = _first_attempt(event, route, delivery_type, now)
     delivery = Delivery(
         pk=pk, event=event, endpoint_id=route.endpoint_id, partner_id=route.partner_id, event_type_id=delivery_type,
-        is_test=event.is_test, next_attempt_at=next_attempt_at, held_until=held_until, created_at=now, updated_at=now,
+        is_test=event.is_test, order_key=player_order_key(event.player_id), next_attempt_at=next_attempt_at,
+        held_until=held_until, created_at=now, updated_at=now,
     )
     delivery._state.adding = False  # stored: as bulk_create leaves its objects
     return delivery

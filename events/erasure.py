@@ -170,6 +170,8 @@ def _scrub(erasure: PlayerErasure, *, events_moved: int) -> bool:
         last_error=CANCEL_REASON, updated_at=now,
     )
     erasure.deliveries_cancelled += cancelled
+    # The ordering key is a keyed digest of the erased id: nothing needs it once nothing is open.
+    deliveries.exclude(order_key=None).update(order_key=None)
     erasure.attempts += attempts.filter(
         ~Q(request_url="") | ~Q(request_body="") | ~Q(request_headers={}) | ~Q(response_excerpt="") | ~Q(error="")
     ).update(request_url="", request_headers={}, request_body="", response_excerpt="", error="")

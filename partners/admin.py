@@ -273,6 +273,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                     "max_attempts",
                     "success_body_contains",
                     "rate_limit_per_second",
+                    "ordered_per_player",
                     "circuit_failure_threshold",
                     "consecutive_failures",
                     "circuit",

@@ -79,6 +79,12 @@ class PostbackEndpoint(models.Model):
     rate_limit_per_second = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests per second across all workers; empty means no limit."
     )
+    ordered_per_player = models.BooleanField(
+        default=True,
+        help_text="Send each player's postbacks in turn, in the order of their events (a registration never after "
+        "its first deposit, a reversal never before its original). Turn off for throughput when the partner does "
+        "not care about order.",
+    )
     hold_hours = models.PositiveIntegerField(
         default=0,
         validators=[MaxValueValidator(HOLD_HOURS_MAX)],

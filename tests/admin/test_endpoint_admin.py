@@ -34,6 +34,7 @@ def _form(endpoint: PostbackEndpoint, **changes) -> dict:
         "max_attempts": "10",
         "circuit_failure_threshold": "50",
         "hold_hours": "0",
+        "ordered_per_player": "on" if endpoint.ordered_per_player else "",
         "is_active": "on" if endpoint.is_active else "",
     }
     data.update(changes)
