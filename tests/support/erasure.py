@@ -53,7 +53,9 @@ def world_build(httpserver, settings) -> World:
     lens = PartnerFactory(slug="lens", scope=Partner.Scope.ALL)
     PayoutRuleFactory(partner=acme, event_type_id=EventType.DEPOSIT, kind="percent", value=Decimal("25"))
     PostbackEndpointFactory(partner=acme, url_template=base + ACME_URL, headers={"X-Player": "{player_id}"})
-    PostbackEndpointFactory(partner=lens, url_template=base + "/lens", method="POST", body_template=LENS_BODY)
+    # Unordered, so each of the player's postbacks to the failing partner is attempted (and retrying).
+    PostbackEndpointFactory(partner=lens, url_template=base + "/lens", method="POST", body_template=LENS_BODY,
+                            ordered_per_player=False)
     ingest(event_id="reg-1", type="registration", partner="acme", click_id=CLICK_ID,
            params={"email": EMAIL, "phone": PHONE, "sub1": "campaign-7"})
     ingest(event_id="dep-1", type="deposit", amount="40.00", currency="EUR", params={"phone": PHONE})
