@@ -59,9 +59,15 @@ class EndpointAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["hold_event_types"].choices = list(EventType.objects.values_list("slug", "name"))
+        if "auth_type" in self.fields:
+            self.fields["auth_type"].required = False
         # Credential-looking header values are write-only, as in the API: shown masked, kept when sent back masked.
         if self.instance.headers:
             self.initial["headers"] = headers_for_record(self.instance.headers)
+
+    def clean_auth_type(self):
+        # Left out of a form posted without it (an older page, a script): no authentication, as before.
+        return self.cleaned_data.get("auth_type") or PostbackEndpoint.AuthType.NONE
 
     def clean_headers(self):
         return headers_unmask(self.cleaned_data.get("headers"), self.instance.headers or {})
