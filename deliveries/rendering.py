@@ -110,7 +110,9 @@ def secret_values(endpoint: PostbackEndpoint, secrets: Secrets | None) -> dict[s
     }
 
 
-def render_request(*, endpoint: PostbackEndpoint, values: dict[str, str], secrets: Secrets | None = None) -> RenderedRequest:
+def render_request(
+    *, endpoint: PostbackEndpoint, values: dict[str, str], secrets: Secrets | None = None
+) -> RenderedRequest:
     """The request for ``endpoint``; raises TemplateError when a template cannot be rendered.
 
     Without ``secrets`` (previews, records, anything shown) every credential renders as the mask: masking is

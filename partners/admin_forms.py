@@ -94,7 +94,7 @@ class EndpointAdminForm(forms.ModelForm):
         try:
             entered = json.loads(cleaned.get("new_credentials") or "{}")
         except ValueError as exc:
-            self.add_error("new_credentials", f"Not valid JSON ({exc}); write an object such as {{\"token\": \"abc\"}}.")
+            self.add_error("new_credentials", f'Not valid JSON ({exc}); write an object such as {{"token": "abc"}}.')
             return
         if not isinstance(entered, dict):
             self.add_error("new_credentials", 'Write an object of name → value, such as {"token": "abc"}.')

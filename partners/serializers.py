@@ -55,7 +55,8 @@ class EndpointSerializer(serializers.ModelSerializer):
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
             "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
             "credentials", "credential_names", "auth_type", "oauth_token_url", "oauth_scope",
-            "max_attempts", "timeout_seconds", "success_body_contains", "refused_body_contains", "rate_limit_per_second",
+            "max_attempts", "timeout_seconds", "success_body_contains", "refused_body_contains",
+            "rate_limit_per_second",
             "ordered_per_player", "hold_hours", "hold_event_types", "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
             "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
         ]
