@@ -47,7 +47,7 @@ from partners.selectors import payout_rules_by_partner_type
 from postback_platform.rows import rows_insert
 
 from . import circuit, http, oauth2, ratelimit, retry, signing
-from .auth import Secrets
+from .auth import Secrets, authorization
 from .bulk import db_datetime, rows_update
 from .models import Delivery, DeliveryAttempt
 from .masking import scrub
@@ -101,6 +101,7 @@ class Job:
     # The request as stored and shown: the same, with the mask in place of every credential and token.
     shown: http.OutboundRequest | None = None
     secrets: tuple[str, ...] = ()  # the values scrubbed from what the partner answers
+    needs_token: bool = False  # its endpoint authenticates with OAuth2: the token is added as it starts
     fresh_token: bool = False  # its OAuth2 token was fetched for this attempt, not taken from the cache
     result: http.HttpResult | None = None
     attempt: "Attempt | None" = None
@@ -204,6 +205,8 @@ class _Sender:
     def start(self, jobs: list[Job]) -> None:
         self.attempted += len(jobs)
         for job in jobs:
+            if job.result is None and job.needs_token:
+                _authorize(job)
             if job.result is None:
                 job.result = self.transfers.start(job.request, job.pk)
             if job.result is None:
@@ -524,33 +527,37 @@ def _render(job: Job, rules: dict) -> None:
     )
     try:
         shown = request()
-        secrets = _secrets(job)
-        rendered = request(secrets=secrets) if secrets else shown
+        rendered = request(secrets=Secrets(credentials=endpoint.credentials)) if endpoint.credentials else shown
     except TemplateError as exc:
         # Saved templates are validated; this catches one changed behind the validation's back.
         job.result = http.HttpResult(
             verdict=http.Verdict.PERMANENT, duration_ms=0, error=f"template: {exc}", error_class="template"
         )
         return
-    except oauth2.TokenError as exc:
-        job.result = exc.result
-        job.shown = outbound_request(endpoint=endpoint, rendered=shown, msg_id=str(job.pk))
-        return
+    job.needs_token = endpoint.auth_type in OAUTH2_TYPES
     job.request = outbound_request(endpoint=endpoint, rendered=rendered, msg_id=str(job.pk))
     job.shown = outbound_shown(job.request, shown)
 
 
-def _secrets(job: Job) -> Secrets | None:
-    """What only the partner receives (None when the endpoint has no credentials); may fetch an OAuth2 token."""
-    endpoint = job.endpoint
-    if not endpoint.credentials and endpoint.auth_type not in OAUTH2_TYPES:
-        return None
-    token = ""
-    if endpoint.auth_type in OAUTH2_TYPES:
-        token, job.fresh_token = oauth2.access_token(endpoint)
-    secrets = Secrets(credentials=endpoint.credentials or {}, access_token=token)
+def _authorize(job: Job) -> None:
+    """Put the endpoint's OAuth2 access token on the request, or record why there is none.
+
+    Done as the request starts, after the claim's transaction: fetching a token is a request of its own
+    (rare: the token is cached), and no transaction waits on a partner. A token URL that fails is this
+    delivery's recorded, classified error.
+    """
+    try:
+        token, job.fresh_token = oauth2.access_token(job.endpoint)
+    except oauth2.TokenError as exc:
+        job.result = exc.result
+        return
+    except Exception as exc:  # noqa: BLE001 - one delivery without a token must not stop the others
+        logger.exception("could not get an access token for endpoint %s", job.endpoint_id)
+        job.result = http.internal_error(exc)
+        return
+    secrets = Secrets(credentials=job.endpoint.credentials, access_token=token)
     job.secrets = secrets.values()
-    return secrets
+    job.request = replace(job.request, headers=job.request.headers | authorization(job.endpoint, secrets))
 
 
 def _attempt_start(job: Job, started_at) -> tuple:

@@ -167,3 +167,17 @@ def test_an_answer_with_the_refused_text_fails_at_once(httpserver, partner, part
     attempt = DeliveryAttempt.objects.get(delivery=delivery)
     assert (delivery.status, delivery.next_attempt_at) == ("failed", None)
     assert (attempt.outcome, attempt.error_class) == ("failure", "refused")
+
+
+def test_the_preview_masks_secrets_in_a_form_body_and_through_filters(partner):
+    from deliveries.services import template_preview
+
+    endpoint = PostbackEndpointFactory(
+        partner=partner, url_template="https://partner.example/pb/{secret.token|upper}", method="POST",
+        body_format="form", body_template="k={secret.key}&c={click_id}", credentials=CREDENTIALS,
+    )
+
+    rendered = template_preview(endpoint=endpoint)
+
+    assert rendered.url == f"https://partner.example/pb/{SECRET_MASK}"
+    assert rendered.body == f"k={SECRET_MASK}&c=sample-click-1"
