@@ -58,6 +58,7 @@ _FILTER_MEANINGS = [
 MACRO_REFERENCE = (
     [(f"{{{name}}}", _MACRO_MEANINGS.get(name, "")) for name in templating.MACROS]
     + [("{params.NAME}", "a value from the event's params, else the player's tracking params, e.g. {params.sub1}")]
+    + [("{secret.NAME}", "one of the endpoint's credentials: sent to the partner, shown everywhere else as ••••")]
     + _FILTER_MEANINGS
 )
 TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "event_names")

@@ -4,6 +4,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug import Response
 
 from accounts.roles import MARKETING
@@ -181,3 +183,39 @@ def test_the_preview_masks_secrets_in_a_form_body_and_through_filters(partner):
 
     assert rendered.url == f"https://partner.example/pb/{SECRET_MASK}"
     assert rendered.body == f"k={SECRET_MASK}&c=sample-click-1"
+
+
+@given(secret=st.text(min_size=1, max_size=40).filter(str.isprintable))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_shown_request_does_not_depend_on_the_secret_values(secret):
+    """Masking is a rendering of its own: whatever the values, what is shown is the same text."""
+    from deliveries.rendering import render_request
+    from partners.models import PostbackEndpoint
+
+    endpoint = PostbackEndpoint(
+        url_template="https://partner.example/pb/{secret.a}?t={secret.a|trim}&c={click_id}", method="POST",
+        body_template='{"k": "{secret.a}", "n": "{secret.a|number}"}', headers={"X-A": "x {secret.a}"},
+        credentials={"a": secret},
+    )
+    values = {"click_id": "c-1"}
+
+    shown = render_request(endpoint=endpoint, values=values)
+    other = render_request(endpoint=PostbackEndpoint(**{
+        name: getattr(endpoint, name) for name in ("url_template", "method", "body_template", "headers")
+    }, credentials={"a": "something else"}), values=values)
+
+    assert shown == other
+    assert shown.url == f"https://partner.example/pb/{SECRET_MASK}?t={SECRET_MASK}&c=c-1"
+
+
+def test_a_test_postback_sends_the_values_and_reports_only_the_mask(httpserver, admin_client, endpoint):
+    received = []
+    httpserver.expect_request("/pb").respond_with_handler(
+        lambda request: received.append(request) or Response(f"got {TOKEN}")
+    )
+
+    page = admin_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", follow=True)
+
+    assert received[0].args["token"] == TOKEN
+    assert f"got {SECRET_MASK}" in page.content.decode()
+    _assert_masked(page.content.decode())
