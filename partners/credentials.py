@@ -104,10 +104,7 @@ def unknown_secrets_errors(*, templates: dict[str, object], credentials: dict) -
     errors = {}
     for field, template in templates.items():
         texts = template.values() if isinstance(template, dict) else [template]
-        try:
-            used = set().union(*(templating.secret_names(text) for text in texts if isinstance(text, str)))
-        except templating.TemplateError:
-            continue  # the template's own check names what is wrong with it
+        used = set().union(*(templating.secret_names(text) for text in texts if isinstance(text, str)))
         if unknown := sorted(used - set(credentials or {})):
             names = ", ".join(f"{{secret.{name}}}" for name in unknown)
             known = ", ".join(sorted(credentials or {})) or "none"

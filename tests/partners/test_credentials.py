@@ -182,3 +182,22 @@ def test_the_command_moves_them_into_credentials(partner):
     out = io.StringIO()
     call_command("endpoint_credentials", stdout=out)
     assert "0 credential-like" in out.getvalue()
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"method": "POST", "body_template": '{"k": "{secret.nope}"}'}, "body_template"),
+    ({"url_template": "https://partner.example/pb?k={secret.nope|trim}"}, "url_template"),
+])
+def test_an_unknown_secret_anywhere_is_refused_naming_the_field(admin_client_api, partner, fields, field):
+    response = _create(admin_client_api, **fields)
+
+    assert response.status_code == 400
+    assert "{secret.nope}" in response.json()["errors"][field][0]
+
+
+def test_an_own_authorization_header_clashes_with_the_authentication(admin_client_api, partner):
+    response = _create(admin_client_api, auth_type="bearer", credentials={"token": "t"},
+                       headers={"Authorization": "Bearer x"})
+
+    assert response.status_code == 400
+    assert "set by the endpoint's authentication" in response.json()["errors"]["headers"][0]
