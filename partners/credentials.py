@@ -31,7 +31,6 @@ CLEARED_NOTICE = (
     "The endpoint's scheme, host or port changed, so its credentials were cleared; enter them again in the "
     "same change to keep them."
 )
-_TEMPLATE_FIELDS = ("url_template", "body_template")
 
 
 def credentials_merged(stored: dict, entered: dict | None) -> dict:
@@ -111,7 +110,3 @@ def unknown_secrets_errors(*, templates: dict[str, object], credentials: dict) -
             errors[field] = f"Unknown secret {names}: this endpoint has no such credential (it has: {known})."
     return errors
 
-
-def credential_secrets(endpoint: PostbackEndpoint) -> tuple[str, ...]:
-    """Every credential value, longest first, for scrubbing answers that echo one back."""
-    return tuple(sorted({value for value in (endpoint.credentials or {}).values() if value}, key=len, reverse=True))

@@ -10,10 +10,12 @@ from werkzeug import Response
 
 from accounts.roles import MARKETING
 from deliveries.models import DeliveryAttempt
+from deliveries.rendering import render_request
 from deliveries.sender import deliveries_send_due
-from deliveries.services import deliveries_create_for_events
+from deliveries.services import deliveries_create_for_events, template_preview
 from deliveries.signing import MASK
 from deliveries.templating import SECRET_MASK
+from partners.models import PostbackEndpoint
 from tests.admin.conftest import member_of
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 
@@ -172,8 +174,6 @@ def test_an_answer_with_the_refused_text_fails_at_once(httpserver, partner, part
 
 
 def test_the_preview_masks_secrets_in_a_form_body_and_through_filters(partner):
-    from deliveries.services import template_preview
-
     endpoint = PostbackEndpointFactory(
         partner=partner, url_template="https://partner.example/pb/{secret.token|upper}", method="POST",
         body_format="form", body_template="k={secret.key}&c={click_id}", credentials=CREDENTIALS,
@@ -189,9 +189,6 @@ def test_the_preview_masks_secrets_in_a_form_body_and_through_filters(partner):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_shown_request_does_not_depend_on_the_secret_values(secret):
     """Masking is a rendering of its own: whatever the values, what is shown is the same text."""
-    from deliveries.rendering import render_request
-    from partners.models import PostbackEndpoint
-
     endpoint = PostbackEndpoint(
         url_template="https://partner.example/pb/{secret.a}?t={secret.a|trim}&c={click_id}", method="POST",
         body_template='{"k": "{secret.a}", "n": "{secret.a|number}"}', headers={"X-A": "x {secret.a}"},
