@@ -216,3 +216,20 @@ def test_a_test_postback_sends_the_values_and_reports_only_the_mask(httpserver, 
     assert received[0].args["token"] == TOKEN
     assert f"got {SECRET_MASK}" in page.content.decode()
     _assert_masked(page.content.decode())
+
+
+def test_the_api_preview_and_test_send_show_an_admin_key_only_the_mask(httpserver, admin_client_api, endpoint):
+    received = []
+    httpserver.expect_request("/pb").respond_with_handler(
+        lambda request: received.append(request) or Response(f"got {TOKEN}")
+    )
+    base = f"/api/v1/partners/acme/endpoints/{endpoint.pk}"
+
+    preview = admin_client_api.post(f"{base}/preview/", {}, format="json")
+    test = admin_client_api.post(f"{base}/test/", {}, format="json")
+
+    assert preview.json()["url"].endswith(f"token={SECRET_MASK}")
+    assert received[0].args["token"] == TOKEN
+    for response in (preview, test):
+        assert response.status_code == 200
+        _assert_masked(response.content.decode())
