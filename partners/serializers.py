@@ -46,6 +46,9 @@ class EndpointSerializer(serializers.ModelSerializer):
         "of url_template or oauth_token_url changes, unless entered again in the same change.",
     )
     credential_names = serializers.SerializerMethodField(help_text="The names of the stored credentials.")
+    notices = serializers.SerializerMethodField(
+        help_text="What this write did beside the fields sent, e.g. that a change of host cleared the credentials."
+    )
     has_signing_secret = serializers.SerializerMethodField()
     circuit_state = serializers.CharField(read_only=True)
 
@@ -53,12 +56,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = PostbackEndpoint
         fields = [
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
-            "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
-            "credentials", "credential_names", "auth_type", "oauth_token_url", "oauth_scope",
-            "max_attempts", "timeout_seconds", "success_body_contains", "refused_body_contains",
-            "rate_limit_per_second",
-            "ordered_per_player", "hold_hours", "hold_event_types", "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
-            "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
+            "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret",
+            "previous_secret_expires_at", "credentials", "credential_names", "auth_type", "oauth_token_url",
+            "oauth_scope", "max_attempts", "timeout_seconds", "success_body_contains", "refused_body_contains",
+            "rate_limit_per_second", "ordered_per_player", "hold_hours", "hold_event_types",
+            "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
+            "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at", "notices",
         ]
         read_only_fields = [
             "id", "previous_secret_expires_at", "consecutive_failures", "circuit_opened_at", "circuit_next_probe_at",
@@ -81,12 +84,13 @@ class EndpointSerializer(serializers.ModelSerializer):
     def get_credential_names(self, endpoint: PostbackEndpoint) -> list[str]:
         return sorted(endpoint.credentials or {})
 
+    def get_notices(self, endpoint: PostbackEndpoint) -> list[str]:
+        return [CLEARED_NOTICE] if self.credentials_cleared else []
+
     def to_representation(self, endpoint: PostbackEndpoint) -> dict:
         # Header values that look like credentials are write-only, like the signing secret.
         data = super().to_representation(endpoint)
         data["headers"] = headers_for_record(data.get("headers") or {})
-        if self.credentials_cleared:
-            data["notices"] = [CLEARED_NOTICE]
         return data
 
     def validate_credentials(self, value):

@@ -1,5 +1,6 @@
 """OAuth2 endpoints: the token is fetched through the guarded outbound path, cached, and refreshed once on a 401."""
 
+import logging
 from urllib.parse import parse_qs
 
 import pytest
@@ -61,7 +62,8 @@ def _deliver(partner, click="clk-1"):
     return delivery
 
 
-def test_the_token_is_fetched_once_and_used_as_bearer(httpserver, partner, endpoint, token_server):
+def test_the_token_is_fetched_once_and_used_as_bearer(httpserver, partner, endpoint, token_server, caplog):
+    caplog.set_level(logging.DEBUG)
     seen = _partner_accepts(httpserver, "at-1")
 
     first, second = _deliver(partner, "c-1"), _deliver(partner, "c-2")
@@ -72,6 +74,7 @@ def test_the_token_is_fetched_once_and_used_as_bearer(httpserver, partner, endpo
                              "client_secret": ["csecret-SECRET"], "scope": ["postbacks"]}]
     for attempt in DeliveryAttempt.objects.all():
         assert "at-1" not in str(attempt.request_headers)
+    assert "at-1" not in caplog.text and "csecret" not in caplog.text
 
 
 def test_a_401_to_a_cached_token_fetches_a_new_one_and_retries_once(httpserver, partner, endpoint, token_server):
