@@ -27,7 +27,7 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -89,6 +89,8 @@ class OutboundRequest:
     body: str = ""
     timeout_seconds: float = 5.0
     success_body_contains: str = ""
+    refused_body_contains: str = ""
+    keep_body: bool = False  # the whole answer (up to MAX_RESPONSE_BYTES) in the result's body, not only an excerpt
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class HttpResult:
     error: str = ""
     error_class: str = ""
     retry_after_seconds: float | None = None
+    body: str = field(default="", repr=False)
 
 
 class TransportError(Exception):
@@ -239,9 +242,13 @@ def transfers() -> Transfers:
     return _local.transfers
 
 
-def send(request: OutboundRequest) -> HttpResult:
-    """Send one postback and classify what happened; never raises for network trouble."""
-    running, key = transfers(), object()
+def send(request: OutboundRequest, *, running: Transfers | None = None) -> HttpResult:
+    """Send one request and classify what happened; never raises for network trouble.
+
+    ``running`` is the thread's postback transfers unless given: a request made while a sender has
+    transfers out needs its own, or waiting for it would take their results.
+    """
+    running, key = running or transfers(), object()
     if (result := running.start(request, key)) is not None:
         return result
     # The transfer's own TIMEOUT_MS ends it; the bound here only guards against a libcurl that never reports.
@@ -342,13 +349,16 @@ def _outcome(handle: pycurl.Curl, transfer: _Transfer, errno: int | None, messag
     try:
         if errno and not (errno == pycurl.E_WRITE_ERROR and transfer.capped):
             raise _transport_error(transfer, errno, message, connected=bool(handle.getinfo(pycurl.PRIMARY_IP)))
-        return classify_response(
+        body = bytes(transfer.body).decode("utf-8", errors="replace")
+        result = classify_response(
             status_code=handle.getinfo(pycurl.RESPONSE_CODE),
-            body=bytes(transfer.body).decode("utf-8", errors="replace"),
+            body=body,
             headers=parse_headers(transfer.header_lines),
             success_body_contains=transfer.request.success_body_contains,
+            refused_body_contains=transfer.request.refused_body_contains,
             duration_ms=_elapsed_ms(transfer.started),
         )
+        return replace(result, body=body) if transfer.request.keep_body else result
     except TransportError as exc:
         return _failure(exc, transfer.started)
     except Exception as exc:  # noqa: BLE001 - whatever a partner answers, the result is recorded
@@ -391,10 +401,20 @@ def parse_headers(lines: list[bytes]) -> dict[str, str]:
 
 
 def classify_response(*, status_code: int, body: str, headers: dict[str, str], success_body_contains: str,
-                      duration_ms: int) -> HttpResult:
-    """The verdict on an HTTP answer; ``headers`` by lower-case name."""
+                      duration_ms: int, refused_body_contains: str = "") -> HttpResult:
+    """The verdict on an HTTP answer; ``headers`` by lower-case name.
+
+    ``refused_body_contains`` is how some partners say no (TUNE answers 200 to a rejected conversion):
+    whatever the status, such an answer is final, and retrying would only be refused again.
+    """
     excerpt = body[:RESPONSE_EXCERPT_CHARS]
     result = partial(HttpResult, duration_ms=duration_ms, status_code=status_code, response_excerpt=excerpt)
+    if refused_body_contains and status_code >= 200 and refused_body_contains in body:
+        return result(
+            verdict=Verdict.PERMANENT,
+            error=f"HTTP {status_code}: the partner refused it (the body contains {refused_body_contains!r})",
+            error_class="refused",
+        )
     if 200 <= status_code < 300:
         if success_body_contains and success_body_contains not in body:
             return result(

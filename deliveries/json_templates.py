@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from .macro_filters import BOOL, NUMBER
-from .templating import MACRO_PATTERN, Macro, Part, TemplateError, parse
+from .templating import MACRO_PATTERN, Macro, Part, TemplateError, parse, shown_text
 
 # Far more than any partner's body needs, and far from Python's recursion limit.
 MAX_JSON_DEPTH = 32
@@ -166,7 +166,7 @@ def _written(node, values: Mapping[str, str]) -> str:
 
 
 def _filled(node: _Filled, values: Mapping[str, str]):
-    text = "".join(part if isinstance(part, str) else part.text(values) for part in node.parts)
+    text = "".join(part if isinstance(part, str) else shown_text(part, values, _raw) for part in node.parts)
     if node.omits and not text:
         return _OMITTED
     if node.json_type == NUMBER:
@@ -174,6 +174,10 @@ def _filled(node: _Filled, values: Mapping[str, str]):
     if node.json_type == BOOL:
         return _boolean(text)
     return json.dumps(text)
+
+
+def _raw(text: str) -> str:
+    return text  # a JSON value is escaped whole, by json.dumps, once its parts are joined
 
 
 def _number(text: str) -> str:

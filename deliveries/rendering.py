@@ -18,6 +18,7 @@ from partners.payouts import money, payout_currency_for, payout_for
 from partners.routing import type_delivered_as
 
 from . import json_templates, templating
+from .auth import Secrets, authorization
 from .models import Delivery
 
 CONTENT_TYPES = {
@@ -101,8 +102,23 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def render_request(*, endpoint: PostbackEndpoint, values: dict[str, str]) -> RenderedRequest:
-    """The request for ``endpoint``; raises TemplateError when a template cannot be rendered."""
+def secret_values(endpoint: PostbackEndpoint, secrets: Secrets | None) -> dict[str, str]:
+    """``{secret.NAME}`` for each credential: its value for the partner, the mask for every other reader."""
+    return {
+        f"{templating.SECRET_PREFIX}{name}": templating.MASKED if secrets is None else secrets.credentials.get(name, "")
+        for name in (endpoint.credentials or {})
+    }
+
+
+def render_request(
+    *, endpoint: PostbackEndpoint, values: dict[str, str], secrets: Secrets | None = None
+) -> RenderedRequest:
+    """The request for ``endpoint``; raises TemplateError when a template cannot be rendered.
+
+    Without ``secrets`` (previews, records, anything shown) every credential renders as the mask: masking is
+    a second rendering, never a search for secret values in the first.
+    """
+    values = values | secret_values(endpoint, secrets)
     headers = {}
     for name, template in (endpoint.headers or {}).items():
         if (value := templating.render_header(str(template), values)) is not None:
@@ -114,6 +130,7 @@ def render_request(*, endpoint: PostbackEndpoint, values: dict[str, str]) -> Ren
         else:
             body = json_templates.render_json(endpoint.body_template, values)
         headers.setdefault("Content-Type", CONTENT_TYPES[endpoint.body_format])
+    headers |= authorization(endpoint, secrets)
     return RenderedRequest(
         method=endpoint.method,
         url=templating.render_url(endpoint.url_template, values),
@@ -124,11 +141,12 @@ def render_request(*, endpoint: PostbackEndpoint, values: dict[str, str]) -> Ren
 
 def event_request(
     *, endpoint: PostbackEndpoint, event: EventView, event_type: str, partner_slug: str, delivery_id,
-    rule: PayoutRule | None,
+    rule: PayoutRule | None, secrets: Secrets | None = None,
 ) -> RenderedRequest:
     """The request ``endpoint`` receives for ``event`` sent as ``event_type``, its payout from ``rule``.
 
     A reversal's ``{payout}`` is what the endpoint's partner earned for the original, to claw back.
+    Credentials are masked unless ``secrets`` are given (only the sender gives them).
     """
     original = reversal_original(event=event, endpoint=endpoint) if event_type == EventType.REVERSAL else None
     if original:
@@ -147,7 +165,7 @@ def event_request(
             original_event_id=original["event_id"], original_event_type=original["type"],
             reversal_reason=event.reversal_reason,
         )
-    return render_request(endpoint=endpoint, values=values)
+    return render_request(endpoint=endpoint, values=values, secrets=secrets)
 
 
 def reversal_original(*, event, endpoint: PostbackEndpoint) -> dict[str, str] | None:

@@ -31,8 +31,9 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -40,13 +41,16 @@ from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from monitoring import observe
+from partners.credentials import OAUTH2_TYPES
 from partners.models import Partner, PostbackEndpoint
 from partners.selectors import payout_rules_by_partner_type
 from postback_platform.rows import rows_insert
 
-from . import circuit, http, ratelimit, retry, signing
+from . import circuit, http, oauth2, ratelimit, retry, signing
+from .auth import Secrets, authorization
 from .bulk import db_datetime, rows_update
 from .models import Delivery, DeliveryAttempt
+from .masking import scrub
 from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request
 from .templating import TemplateError
 
@@ -94,6 +98,11 @@ class Job:
     retry_base: int
     is_test: bool
     request: http.OutboundRequest | None = None
+    # The request as stored and shown: the same, with the mask in place of every credential and token.
+    shown: http.OutboundRequest | None = None
+    secrets: tuple[str, ...] = ()  # the values scrubbed from what the partner answers
+    needs_token: bool = False  # its endpoint authenticates with OAuth2: the token is added as it starts
+    fresh_token: bool = False  # its OAuth2 token was fetched for this attempt, not taken from the cache
     result: http.HttpResult | None = None
     attempt: "Attempt | None" = None
     leased: bool = True  # still leased to this sender, as far as the last renewal knows
@@ -196,6 +205,8 @@ class _Sender:
     def start(self, jobs: list[Job]) -> None:
         self.attempted += len(jobs)
         for job in jobs:
+            if job.result is None and job.needs_token:
+                _authorize(job)
             if job.result is None:
                 job.result = self.transfers.start(job.request, job.pk)
             if job.result is None:
@@ -470,7 +481,14 @@ def outbound_request(*, endpoint: PostbackEndpoint, rendered: RenderedRequest, m
         body=rendered.body,
         timeout_seconds=float(endpoint.timeout_seconds),
         success_body_contains=endpoint.success_body_contains,
+        refused_body_contains=endpoint.refused_body_contains,
     )
+
+
+def outbound_shown(request: http.OutboundRequest, shown: RenderedRequest) -> http.OutboundRequest:
+    """``request`` as stored and shown: ``shown``'s masked parts, with the webhook headers that were sent."""
+    sent = {name: value for name, value in request.headers.items() if name.startswith("webhook-")}
+    return replace(request, url=shown.url, body=shown.body, headers=shown.headers | sent)
 
 
 def _prepare(jobs: list[Job]) -> list[Job]:
@@ -500,23 +518,50 @@ def _attempt_start_contained(job: Job, rules: dict, now: datetime) -> tuple:
 
 
 def _render(job: Job, rules: dict) -> None:
+    """The request twice: with the credentials, to send, and masked, to store (only the partner sees them)."""
+    endpoint = job.endpoint
+    job.secrets = Secrets(credentials=endpoint.credentials or {}).values()
+    request = partial(
+        event_request, endpoint=endpoint, event=job.event, event_type=job.event_type_id,
+        partner_slug=job.partner.slug, delivery_id=job.pk, rule=rules.get((endpoint.partner_id, job.event_type_id)),
+    )
     try:
-        rendered = event_request(
-            endpoint=job.endpoint, event=job.event, event_type=job.event_type_id,
-            partner_slug=job.partner.slug, delivery_id=job.pk,
-            rule=rules.get((job.endpoint.partner_id, job.event_type_id)),
-        )
+        shown = request()
+        rendered = request(secrets=Secrets(credentials=endpoint.credentials)) if endpoint.credentials else shown
     except TemplateError as exc:
         # Saved templates are validated; this catches one changed behind the validation's back.
         job.result = http.HttpResult(
             verdict=http.Verdict.PERMANENT, duration_ms=0, error=f"template: {exc}", error_class="template"
         )
         return
-    job.request = outbound_request(endpoint=job.endpoint, rendered=rendered, msg_id=str(job.pk))
+    job.needs_token = endpoint.auth_type in OAUTH2_TYPES
+    job.request = outbound_request(endpoint=endpoint, rendered=rendered, msg_id=str(job.pk))
+    job.shown = outbound_shown(job.request, shown)
+
+
+def _authorize(job: Job) -> None:
+    """Put the endpoint's OAuth2 access token on the request, or record why there is none.
+
+    Done as the request starts, after the claim's transaction: fetching a token is a request of its own
+    (rare: the token is cached), and no transaction waits on a partner. A token URL that fails is this
+    delivery's recorded, classified error.
+    """
+    try:
+        token, job.fresh_token = oauth2.access_token(job.endpoint)
+    except oauth2.TokenError as exc:
+        job.result = exc.result
+        return
+    except Exception as exc:  # noqa: BLE001 - one delivery without a token must not stop the others
+        logger.exception("could not get an access token for endpoint %s", job.endpoint_id)
+        job.result = http.internal_error(exc)
+        return
+    secrets = Secrets(credentials=job.endpoint.credentials, access_token=token)
+    job.secrets = secrets.values()
+    job.request = replace(job.request, headers=job.request.headers | authorization(job.endpoint, secrets))
 
 
 def _attempt_start(job: Job, started_at) -> tuple:
-    request = job.request
+    request = job.shown
     method, url, body = (request.method, request.url, request.body) if request else (job.endpoint.method, "", "")
     headers = signing.headers_for_record(request.headers) if request else {}
     return (job.pk, job.attempt_count, started_at, method, url, headers, body)
@@ -579,11 +624,13 @@ def _finish(job: Job, now: datetime) -> None:
     A probe that fails is not failed for running out of attempts: its endpoint's circuit is open, so its
     failures say how the partner is, not how this delivery is.
     """
-    attempt, result = job.attempt, job.result
+    attempt, result = job.attempt, _token_refused(job)
     attempt.outcome = _OUTCOMES[result.verdict]
     attempt.duration_ms, attempt.status_code = result.duration_ms, result.status_code
-    attempt.response_excerpt, attempt.error, attempt.error_class = result.response_excerpt, result.error, result.error_class
-    job.last_error = result.error
+    # A partner may echo a credential back: none is stored or shown.
+    attempt.response_excerpt = scrub(result.response_excerpt, job.secrets)
+    attempt.error, attempt.error_class = scrub(result.error, job.secrets), result.error_class
+    job.last_error = attempt.error
     failed_in_a_row = job.attempt_count - job.retry_base
     if result.verdict == http.Verdict.SUCCESS:
         job.status, job.delivered_at, job.next_attempt_at = Delivery.Status.DELIVERED, now, None
@@ -596,11 +643,28 @@ def _finish(job: Job, now: datetime) -> None:
         job.status, job.next_attempt_at = Delivery.Status.FAILED, None
         if result.verdict == http.Verdict.TRANSIENT:
             attempt.outcome = DeliveryAttempt.Outcome.FAILURE
-            job.last_error = f"{result.error} (attempts exhausted: {failed_in_a_row})"
+            job.last_error = f"{attempt.error} (attempts exhausted: {failed_in_a_row})"
+
+
+def _token_refused(job: Job) -> http.HttpResult:
+    """A 401 to an OAuth2 endpoint drops its cached token; one taken from the cache earns one retry with a new one.
+
+    A token fetched for this very attempt and refused means the credentials are wrong: that 401 is final.
+    """
+    result = job.result
+    if result.status_code != 401 or job.endpoint.auth_type not in OAUTH2_TYPES:
+        return result
+    oauth2.access_token_forget(job.endpoint)
+    if job.fresh_token:
+        return result
+    return replace(
+        result, verdict=http.Verdict.TRANSIENT, error_class="token_refused", retry_after_seconds=0.0,
+        error="HTTP 401: the partner refused the cached access token; retried with a new one",
+    )
 
 
 def _outcome_row(job: Job, stamp) -> tuple:
-    request = job.request
+    request = job.shown
     method, url, body = (request.method, request.url, request.body) if request else ("", "", "")
     next_attempt = db_datetime(job.next_attempt_at) if job.next_attempt_at else None
     delivered = db_datetime(job.delivered_at) if job.delivered_at else None

@@ -55,6 +55,20 @@ MACROS = (
     "reversal_reason",
 )
 PARAMS_PREFIX = "params."
+# {secret.NAME}: one of the endpoint's credentials. Validation checks NAME against the endpoint's own.
+SECRET_PREFIX = "secret."
+# What a request shown or stored carries in place of a credential's value.
+SECRET_MASK = "\u2022\u2022\u2022\u2022"
+
+
+class _Masked(str):
+    """The value of every {secret.NAME} when a request is rendered to be shown: written as SECRET_MASK, unescaped.
+
+    Recognised by identity, never by comparing text, so no value a partner or an event supplies can pass for it.
+    """
+
+
+MASKED = _Masked(SECRET_MASK)
 
 # Braces around an identifier (optionally params.NAME) and its filters. Anything else in
 # braces, such as JSON's own ``{"a": 1}``, is not a macro.
@@ -82,6 +96,10 @@ class Macro:
     def json_type(self) -> str | None:
         return self.filters[-1].name if self.filters and self.filters[-1].name in TYPED else None
 
+    @property
+    def secret_name(self) -> str | None:
+        return self.name[len(SECRET_PREFIX):] if self.name.startswith(SECRET_PREFIX) else None
+
     def text(self, values: Mapping[str, str]) -> str:
         text = str(values.get(self.name) or "")
         if not self.filters:
@@ -93,11 +111,32 @@ Part = str | Macro
 
 
 def is_known_macro(name: str) -> bool:
-    return name in MACROS or (name.startswith(PARAMS_PREFIX) and len(name) > len(PARAMS_PREFIX))
+    return name in MACROS or any(
+        name.startswith(prefix) and len(name) > len(prefix) for prefix in (PARAMS_PREFIX, SECRET_PREFIX)
+    )
 
 
 def macro_list() -> str:
-    return ", ".join(f"{{{name}}}" for name in MACROS) + ", {params.NAME}"
+    return ", ".join(f"{{{name}}}" for name in MACROS) + ", {params.NAME}, {secret.NAME}"
+
+
+def secret_names(template: str) -> set[str]:
+    """The credentials a URL, header, form or JSON template uses as {secret.NAME}.
+
+    Read from the macros' own pattern, which JSON's braces never match; the template's own check
+    (``parse``, ``json_templates.check_json``) judges the rest of it.
+    """
+    return {
+        match.group(1)[len(SECRET_PREFIX):] for match in MACRO_PATTERN.finditer(template)
+        if match.group(1).startswith(SECRET_PREFIX)
+    }
+
+
+def shown_text(macro: "Macro", values: Mapping[str, str], escape) -> str:
+    """A macro's value escaped for where it lands, or the mask itself in a request rendered to be shown."""
+    if values.get(macro.name) is MASKED:
+        return SECRET_MASK
+    return escape(macro.text(values))
 
 
 @lru_cache(maxsize=4096)
@@ -305,7 +344,7 @@ def header_escape(value: str) -> str:
 
 
 def _filled(parts: tuple[Part, ...], values: Mapping[str, str], escape) -> str:
-    return "".join(part if isinstance(part, str) else escape(part.text(values)) for part in parts)
+    return "".join(part if isinstance(part, str) else shown_text(part, values, escape) for part in parts)
 
 
 def _omitted(parts: tuple[Part, ...], values: Mapping[str, str]) -> bool:

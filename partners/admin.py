@@ -23,6 +23,7 @@ from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from postback_platform.subqueries import count_subquery
 
 from .admin_forms import EndpointAdminForm
+from .credentials import CLEARED_NOTICE
 from .models import Partner, PayoutRule, PostbackEndpoint, Qualification, QualificationRule
 from .services import endpoint_pause, endpoint_resume, endpoint_save, partner_save
 from .validation import endpoint_config_errors
@@ -57,6 +58,7 @@ _FILTER_MEANINGS = [
 MACRO_REFERENCE = (
     [(f"{{{name}}}", _MACRO_MEANINGS.get(name, "")) for name in templating.MACROS]
     + [("{params.NAME}", "a value from the event's params, else the player's tracking params, e.g. {params.sub1}")]
+    + [("{secret.NAME}", "one of the endpoint's credentials: sent to the partner, shown everywhere else as ••••")]
     + _FILTER_MEANINGS
 )
 TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "event_names")
@@ -216,6 +218,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         "live_preview",
         "test_postbacks",
         "signing_secret_state",
+        "credential_names",
         "masked_headers",
         "consecutive_failures",
         "circuit",
@@ -249,6 +252,15 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                 "Tests are real requests, marked as tests and left out of statistics.",
             },
         ),
+        (
+            "Authentication and credentials",
+            {
+                "fields": ["auth_type", "credential_names", "new_credentials", "oauth_token_url", "oauth_scope"],
+                "description": "Credentials are write-only: only the partner receives them; every request shown "
+                "here or stored carries •••• in their place. Changing the scheme, host or port of the URL or the "
+                "token URL clears them unless they are entered again in the same change.",
+            },
+        ),
         ("Matching", {"fields": ["filters"]}),
         (
             "Hold period",
@@ -272,6 +284,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                     "timeout_seconds",
                     "max_attempts",
                     "success_body_contains",
+                    "refused_body_contains",
                     "rate_limit_per_second",
                     "ordered_per_player",
                     "circuit_failure_threshold",
@@ -305,6 +318,8 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
             fields["signing_secret"] = secret
         rotates = change and bool(obj.signing_secret) and secret is not None
         endpoint_save(endpoint=obj, fields=fields)
+        if form.credentials_cleared:
+            self.message_user(request, CLEARED_NOTICE, messages.WARNING)
         if generated:
             self.message_user(
                 request, f"Signing secret generated. Copy it now, it is not shown again: {secret}", messages.WARNING
@@ -349,7 +364,8 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_view_permission(request, endpoint):
             raise PermissionDenied
         errors = _apply_unsaved_templates(endpoint, request.POST) or endpoint_config_errors(
-            **{name: getattr(endpoint, name) for name in TEMPLATE_FIELDS}, filters=endpoint.filters
+            **{name: getattr(endpoint, name) for name in TEMPLATE_FIELDS}, filters=endpoint.filters,
+            credentials=endpoint.credentials, auth_type=endpoint.auth_type, oauth_token_url=endpoint.oauth_token_url,
         )
         if errors:
             return JsonResponse({"errors": errors})
@@ -404,6 +420,11 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
             return "Save the endpoint to send it a test postback."
         attempts = delivery_reads.endpoint_test_attempts(endpoint)
         return render_to_string("admin/partners/endpoint_tests.html", {"attempts": attempts})
+
+    @admin.display(description="Stored credentials")
+    def credential_names(self, endpoint):
+        names = sorted(endpoint.credentials or {}) if endpoint else []
+        return ", ".join(names) + " (values hidden)" if names else "None."
 
     @admin.display(description="Signing secret")
     def signing_secret_state(self, endpoint):

@@ -45,6 +45,13 @@ class PostbackEndpoint(models.Model):
         JSON = "json", "JSON"
         FORM = "form", "Form (application/x-www-form-urlencoded)"
 
+    class AuthType(models.TextChoices):
+        NONE = "none", "None"
+        BASIC = "basic", "HTTP Basic (credentials username, password)"
+        BEARER = "bearer", "Bearer token (credential token)"
+        OAUTH2_CLIENT = "oauth2_client_credentials", "OAuth2 client credentials (client_id, client_secret)"
+        OAUTH2_PASSWORD = "oauth2_password", "OAuth2 password grant (client_id, username, password)"
+
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="endpoints")
     name = models.CharField(max_length=200)
     url_template = models.CharField(max_length=2000)
@@ -73,6 +80,18 @@ class PostbackEndpoint(models.Model):
     success_body_contains = models.CharField(
         max_length=200, blank=True, help_text="When set, a 2xx counts as success only if the body contains this."
     )
+    refused_body_contains = models.CharField(
+        max_length=200, blank=True,
+        help_text="When set, an answer whose body contains this is a refusal: failed at once, never retried.",
+    )
+    # Name → value, write-only like the signing secret: templates use them as {secret.NAME}, and
+    # every request shown or stored carries a mask in their place (see deliveries.rendering).
+    credentials = models.JSONField(default=dict, blank=True)
+    auth_type = models.CharField(max_length=32, choices=AuthType.choices, default=AuthType.NONE)
+    oauth_token_url = models.CharField(
+        max_length=2000, blank=True, help_text="OAuth2: the partner's token URL (https://partner.example/oauth/token)."
+    )
+    oauth_scope = models.CharField(max_length=500, blank=True, help_text="OAuth2: the scope to ask for, if any.")
     signing_secret = models.CharField(max_length=200, blank=True)
     previous_signing_secret = models.CharField(max_length=200, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
@@ -128,6 +147,9 @@ class PostbackEndpoint(models.Model):
         from .validation import endpoint_changes_errors  # validation imports this module
 
         if errors := endpoint_changes_errors(self, {}):
+            # Credentials are write-only, never a form field of their own: their reason heads the form.
+            if "credentials" in errors:
+                errors["__all__"] = errors.pop("credentials")
             raise ValidationError(errors)
 
 

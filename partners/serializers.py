@@ -14,6 +14,7 @@ from deliveries.signing import headers_for_record, headers_unmask
 from events.currencies import minor_units
 from events.models import EventType
 
+from .credentials import CLEARED_NOTICE, credentials_after
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 from .validation import endpoint_changes_errors, hold_event_types_error, signing_secret_error
 
@@ -38,6 +39,16 @@ class EndpointSerializer(serializers.ModelSerializer):
         write_only=True, required=False, min_value=0, max_value=24 * 30,
         help_text="With a new signing_secret: hours the old one keeps signing too (default from settings).",
     )
+    credentials = serializers.JSONField(
+        write_only=True, required=False,
+        help_text='Write-only: name → value, used in templates as {secret.NAME} and by auth_type; merged into '
+        'those stored, null removes one: {"token": "abc", "old": null}. Cleared when the scheme, host or port '
+        "of url_template or oauth_token_url changes, unless entered again in the same change.",
+    )
+    credential_names = serializers.SerializerMethodField(help_text="The names of the stored credentials.")
+    notices = serializers.SerializerMethodField(
+        help_text="What this write did beside the fields sent, e.g. that a change of host cleared the credentials."
+    )
     has_signing_secret = serializers.SerializerMethodField()
     circuit_state = serializers.CharField(read_only=True)
 
@@ -45,10 +56,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = PostbackEndpoint
         fields = [
             "id", "name", "url_template", "method", "body_format", "body_template", "headers", "event_types",
-            "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret", "previous_secret_expires_at",
-            "max_attempts", "timeout_seconds", "success_body_contains", "rate_limit_per_second",
-            "ordered_per_player", "hold_hours", "hold_event_types", "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
-            "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at",
+            "event_names", "filters", "signing_secret", "rotation_grace_hours", "has_signing_secret",
+            "previous_secret_expires_at", "credentials", "credential_names", "auth_type", "oauth_token_url",
+            "oauth_scope", "max_attempts", "timeout_seconds", "success_body_contains", "refused_body_contains",
+            "rate_limit_per_second", "ordered_per_player", "hold_hours", "hold_event_types",
+            "circuit_failure_threshold", "consecutive_failures", "circuit_state", "circuit_opened_at",
+            "circuit_next_probe_at", "is_active", "paused_at", "pause_reason", "created_at", "updated_at", "notices",
         ]
         read_only_fields = [
             "id", "previous_secret_expires_at", "consecutive_failures", "circuit_opened_at", "circuit_next_probe_at",
@@ -63,14 +76,27 @@ class EndpointSerializer(serializers.ModelSerializer):
                         "macros, whose values are percent-encoded outside printable ASCII."},
         }
 
+    credentials_cleared = False
+
     def get_has_signing_secret(self, endpoint: PostbackEndpoint) -> bool:
         return bool(endpoint.signing_secret)
+
+    def get_credential_names(self, endpoint: PostbackEndpoint) -> list[str]:
+        return sorted(endpoint.credentials or {})
+
+    def get_notices(self, endpoint: PostbackEndpoint) -> list[str]:
+        return [CLEARED_NOTICE] if self.credentials_cleared else []
 
     def to_representation(self, endpoint: PostbackEndpoint) -> dict:
         # Header values that look like credentials are write-only, like the signing secret.
         data = super().to_representation(endpoint)
         data["headers"] = headers_for_record(data.get("headers") or {})
         return data
+
+    def validate_credentials(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('An object of name → value, e.g. {"token": "abc"}; null removes one.')
+        return value
 
     def validate_headers(self, value):
         """A masked value sent back (from a read of this endpoint) keeps the stored one."""
@@ -87,7 +113,11 @@ class EndpointSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        errors = endpoint_changes_errors(self.instance or PostbackEndpoint(), attrs)
+        endpoint = self.instance or PostbackEndpoint()
+        attrs["credentials"], self.credentials_cleared = credentials_after(endpoint, attrs)
+        errors = endpoint_changes_errors(endpoint, attrs)
+        if errors and self.credentials_cleared:
+            errors["credentials"] = f"{CLEARED_NOTICE} {errors.get('credentials', '')}".strip()
         if reason := hold_event_types_error(self._hold_event_types(attrs), self._event_type_slugs(attrs)):
             errors["hold_event_types"] = reason
         if errors:

@@ -15,6 +15,7 @@ from deliveries import address_guard, json_templates, templating
 from deliveries.http import literal_address
 from deliveries.signing import SECRET_PREFIX
 
+from .credentials import auth_errors, credentials_error, unknown_secrets_errors
 from .filters import FilterError, validate_filters
 from .models import PostbackEndpoint
 
@@ -31,7 +32,10 @@ MAX_EVENT_NAMES = 50
 _EVENT_SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 _EVENT_NAME_MAX = 200
 
-CONFIG_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "filters", "event_names")
+CONFIG_FIELDS = (
+    "url_template", "method", "body_format", "body_template", "headers", "filters", "event_names",
+    "credentials", "auth_type", "oauth_token_url",
+)
 
 
 def endpoint_changes_errors(endpoint: PostbackEndpoint, changes: dict) -> dict[str, str]:
@@ -40,17 +44,37 @@ def endpoint_changes_errors(endpoint: PostbackEndpoint, changes: dict) -> dict[s
 
 
 def endpoint_config_errors(
-    *, url_template: str, method: str, body_format: str, body_template: str, headers, filters, event_names=None
+    *, url_template: str, method: str, body_format: str, body_template: str, headers, filters, event_names=None,
+    credentials=None, auth_type: str = PostbackEndpoint.AuthType.NONE, oauth_token_url: str = "",
 ) -> dict[str, str]:
     """Field name → reason, for every part of an endpoint's configuration that cannot be saved."""
+    credentials = {} if credentials is None else credentials
     checks = {
         "url_template": lambda: url_template_error(url_template),
         "body_template": lambda: body_template_error(body_template, method=method, body_format=body_format),
         "headers": lambda: headers_error(headers),
         "filters": lambda: filters_error(filters),
         "event_names": lambda: event_names_error(event_names),
+        "credentials": lambda: credentials_error(credentials),
+        "oauth_token_url": lambda: token_url_error(oauth_token_url),
     }
-    return {name: reason for name, check in checks.items() if (reason := check())}
+    errors = {name: reason for name, check in checks.items() if (reason := check())}
+    if "credentials" in errors:
+        return errors
+    templates = {"url_template": url_template, "body_template": body_template, "headers": headers}
+    later = unknown_secrets_errors(templates=templates, credentials=credentials) | auth_errors(
+        auth_type=auth_type, credentials=credentials, oauth_token_url=oauth_token_url, headers=headers
+    )
+    return {name: reason for name, reason in later.items() if name not in errors} | errors
+
+
+def token_url_error(url: str) -> str | None:
+    """An OAuth2 token URL: a plain http(s) URL (no macros) that the address guard admits."""
+    if not url:
+        return None
+    if "{" in url or "}" in url:
+        return "The token URL is a plain URL; macros are not used in it."
+    return url_template_error(url)
 
 
 def url_template_error(template: str) -> str | None:

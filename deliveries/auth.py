@@ -1,0 +1,50 @@
+"""The endpoint's authentication as an Authorization header, real for the partner or masked for everyone else."""
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from partners.models import PostbackEndpoint
+
+from .templating import SECRET_MASK
+
+AuthType = PostbackEndpoint.AuthType
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What only the partner receives: the endpoint's credentials and, for OAuth2, the access token."""
+
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    access_token: str = ""
+
+    def values(self) -> tuple[str, ...]:
+        """Every secret value, longest first, to scrub from what a partner answers."""
+        found = {*self.credentials.values(), self.access_token} - {""}
+        return tuple(sorted(found, key=len, reverse=True))
+
+
+def authorization(endpoint: PostbackEndpoint, secrets: Secrets | None) -> dict[str, str]:
+    """The Authorization header the endpoint's authentication adds; its secret part masked when ``secrets`` is None."""
+    scheme = _SCHEMES.get(endpoint.auth_type)
+    if scheme is None:
+        return {}
+    return {"Authorization": f"{scheme} {SECRET_MASK if secrets is None else _credential(endpoint, secrets)}"}
+
+
+_SCHEMES = {
+    AuthType.BASIC: "Basic",
+    AuthType.BEARER: "Bearer",
+    AuthType.OAUTH2_CLIENT: "Bearer",
+    AuthType.OAUTH2_PASSWORD: "Bearer",
+}
+
+
+def _credential(endpoint: PostbackEndpoint, secrets: Secrets) -> str:
+    credentials = secrets.credentials
+    if endpoint.auth_type == AuthType.BASIC:
+        pair = f"{credentials.get('username', '')}:{credentials.get('password', '')}"
+        return base64.b64encode(pair.encode()).decode("ascii")
+    if endpoint.auth_type == AuthType.BEARER:
+        return credentials.get("token", "")
+    return secrets.access_token

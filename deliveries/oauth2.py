@@ -1,0 +1,115 @@
+"""OAuth2 access tokens for endpoints that authenticate with one (client credentials or password grant).
+
+The token is fetched from the partner's token URL through the same hardened
+path as postbacks (``deliveries.http``: the address guard, no redirects, a
+deadline) and kept in the shared cache until shortly before it expires, so
+every worker uses it. It never reaches a log line or a record: a failure is
+described by the token URL's status, never its body. A failure is a
+``TokenError`` carrying the result to record on the delivery.
+"""
+
+import hashlib
+import json
+import threading
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+
+from partners.models import PostbackEndpoint
+
+from . import http
+
+AuthType = PostbackEndpoint.AuthType
+# A token is dropped this long before it expires (at most a tenth of its life), so none goes out stale.
+EXPIRY_MARGIN_SECONDS = 60
+# When the token URL does not say how long a token lasts.
+DEFAULT_LIFETIME_SECONDS = 300
+TOKEN_TIMEOUT_SECONDS = 10.0
+
+
+class TokenError(Exception):
+    """The token could not be had; ``result`` is what the delivery records (classified like any answer)."""
+
+    def __init__(self, result: http.HttpResult):
+        super().__init__(result.error)
+        self.result = result
+
+
+def access_token(endpoint: PostbackEndpoint, *, fresh: bool = False) -> tuple[str, bool]:
+    """The endpoint's access token and whether it was fetched just now; ``fresh`` skips the cached one."""
+    key = _cache_key(endpoint)
+    if not fresh and (token := cache.get(key)):
+        return token, False
+    token, lifetime = _fetch(endpoint)
+    cache.set(key, token, timeout=max(1, lifetime - min(EXPIRY_MARGIN_SECONDS, lifetime // 10)))
+    return token, True
+
+
+def access_token_forget(endpoint: PostbackEndpoint) -> None:
+    """Drop the cached token (the partner refused it): the next request fetches a new one."""
+    cache.delete(_cache_key(endpoint))
+
+
+def _cache_key(endpoint: PostbackEndpoint) -> str:
+    # The configuration is part of the key: new credentials or a new token URL never reuse an old token.
+    config = json.dumps(
+        [endpoint.auth_type, endpoint.oauth_token_url, endpoint.oauth_scope, endpoint.credentials], sort_keys=True
+    )
+    return f"oauth2-token:{endpoint.pk}:{hashlib.sha256(config.encode()).hexdigest()[:32]}"
+
+
+def token_request(endpoint: PostbackEndpoint) -> http.OutboundRequest:
+    """The token request (RFC 6749 §4.3, §4.4), the client authenticating with its id and secret in the body."""
+    credentials = endpoint.credentials or {}
+    form = {"grant_type": "client_credentials"}
+    if endpoint.auth_type == AuthType.OAUTH2_PASSWORD:
+        form = {"grant_type": "password", "username": credentials["username"], "password": credentials["password"]}
+    form["client_id"] = credentials["client_id"]
+    if credentials.get("client_secret"):
+        form["client_secret"] = credentials["client_secret"]
+    if endpoint.oauth_scope:
+        form["scope"] = endpoint.oauth_scope
+    return http.OutboundRequest(
+        method="POST", url=endpoint.oauth_token_url, body=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        timeout_seconds=min(TOKEN_TIMEOUT_SECONDS, float(endpoint.timeout_seconds) * 2), keep_body=True,
+    )
+
+
+_local = threading.local()
+
+
+def _transfers() -> http.Transfers:
+    # Apart from the sender's postback transfers: waiting for a token must not take their results.
+    if getattr(_local, "transfers", None) is None:
+        _local.transfers = http.Transfers()
+    return _local.transfers
+
+
+def _fetch(endpoint: PostbackEndpoint) -> tuple[str, int]:
+    result, body = _exchange(token_request(endpoint))
+    if result.verdict != http.Verdict.SUCCESS:
+        raise TokenError(_failure(result, result.error or "no token"))
+    try:
+        answer = json.loads(body)
+        token, lifetime = answer["access_token"], int(answer.get("expires_in") or DEFAULT_LIFETIME_SECONDS)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise TokenError(_failure(result, "the answer is not JSON with an access_token", "token_invalid")) from None
+    if not isinstance(token, str) or not token or not token.isprintable():
+        raise TokenError(_failure(result, "the access_token is not text", "token_invalid"))
+    return token, max(lifetime, 1)
+
+
+def _exchange(request: http.OutboundRequest) -> tuple[http.HttpResult, str]:
+    result = http.send(request, running=_transfers())
+    # The body is read here and goes no further: a token URL's answer holds the token itself.
+    return result, result.body
+
+
+def _failure(result: http.HttpResult, reason: str, error_class: str = "") -> http.HttpResult:
+    return http.HttpResult(
+        verdict=http.Verdict.TRANSIENT if result.verdict == http.Verdict.TRANSIENT else http.Verdict.PERMANENT,
+        duration_ms=result.duration_ms,
+        error=f"OAuth2 token URL: {reason}",
+        error_class=error_class or f"token_{result.error_class or 'error'}",
+    )
