@@ -9,7 +9,7 @@ from django.utils import timezone
 from deliveries.models import Delivery
 from deliveries.ordering import player_order_key
 from deliveries.reversals import event_reverse
-from deliveries.sender import deliveries_claim_due
+from deliveries.sender import deliveries_claim_due, deliveries_send_due, seconds_until_next_due
 from deliveries.services import deliveries_create_for_events
 from events.erasure import player_erase
 from events.models import EventType
@@ -63,6 +63,18 @@ def test_a_retry_in_backoff_holds_back_the_players_later_postbacks(partner, endp
     assert _claim() == []
     assert _claim(now=NOW + timedelta(minutes=2)) == [first.pk]
     assert second.pk not in _claim(now=NOW + timedelta(minutes=2))
+
+
+def test_a_postback_waiting_behind_a_retry_is_not_due_so_an_idle_sender_hands_over(partner, endpoint, settings):
+    # given: the player's first postback retries in a minute; its second is due now but must wait for it
+    first, second = deliveries_create_for_events(events=_events(partner, PlayerFactory(), "registration", "deposit"))
+    Delivery.objects.filter(pk=first.pk).update(status="retrying", next_attempt_at=timezone.now() + timedelta(minutes=1))
+    settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS = 30
+
+    # then: the next due time is the retry's, and a sender finds nothing to wait for (not polling out its budget)
+    assert 50 < seconds_until_next_due() <= 60
+    assert deliveries_send_due(worker="w") == 0
+    assert Delivery.objects.get(pk=second.pk).attempt_count == 0
 
 
 def test_a_failed_or_cancelled_earlier_postback_no_longer_holds_back(partner, endpoint):
