@@ -3,8 +3,18 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from deliveries.api_docs import DELIVERY as STATUS_API_DELIVERY
-from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, time_range_parameters
+from postback_platform.api_docs import (
+    NOT_FOUND,
+    common_errors,
+    error_response,
+    invalid,
+    properties_constrain,
+    time_range_parameters,
+)
 
+from .currencies import MINOR_UNITS
+from .models import EventType
+from .selectors import event_types_requiring_amount
 from .serializers import (
     EventBatchInputSerializer,
     EventBatchResultSerializer,
@@ -16,6 +26,7 @@ from .serializers import (
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
 )
+from .validation import AMOUNT_MAX_INTEGER_DIGITS, MAX_PARAMS, PARAM_VALUE_MAX_LENGTH
 
 DEPOSIT = {
     "event_id": "dep-2026-11-23-000417",
@@ -258,3 +269,37 @@ PLAYER_ERASE = extend_schema(
         ),
     ],
 )
+
+
+# Text the validator takes as an id: no control characters, no white space at either end.
+_PRINTED = r"[^\s\x00-\x1f\x7f]"
+ID_PATTERN = rf"^{_PRINTED}(?:[^\x00-\x1f\x7f]*{_PRINTED})?$"
+CURRENCY_CODES = sorted(MINOR_UNITS)
+PARAM_VALUE = {
+    "nullable": True,
+    "anyOf": [{"type": "string", "maxLength": PARAM_VALUE_MAX_LENGTH, "pattern": r"^[^\x00]*$"},
+              {"type": "number"}, {"type": "boolean"}],
+}
+
+
+def event_input_constraints(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: what ``events.validation`` enforces on an event body, as JSON Schema."""
+    types = {slug: needs for slug, needs in event_types_requiring_amount().items() if slug not in EventType.DERIVED}
+    ingestible = list(types)
+    body = result["components"]["schemas"]["EventInputRequest"]
+    body["additionalProperties"] = False  # an unknown field is a 400
+    body["anyOf"] = [  # amount and currency are required for the types that need an amount
+        {"properties": {"type": {"enum": [slug for slug, needs in types.items() if not needs]}}},
+        {"properties": {"type": {"enum": [slug for slug, needs in types.items() if needs]}},
+         "required": ["amount", "currency"]},
+    ]
+    properties_constrain(result, ("EventInputRequest",), {
+        "type": {"enum": ingestible},
+        "event_id": {"pattern": ID_PATTERN},
+        "player_id": {"pattern": ID_PATTERN},
+        "click_id": {"pattern": f"^$|{ID_PATTERN}"},
+        "currency": {"enum": [*CURRENCY_CODES, None]},
+        "amount": {"pattern": rf"^[0-9]{{1,{AMOUNT_MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,4}})?$"},
+        "params": {"maxProperties": MAX_PARAMS, "additionalProperties": PARAM_VALUE},
+    })
+    return result

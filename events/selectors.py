@@ -2,11 +2,13 @@
 
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.db.models import Prefetch, QuerySet
 
 from deliveries.models import Delivery
 
-from .models import Event
+from .builtins import BUILTIN_TYPES
+from .models import Event, EventType
 
 
 def event_list(
@@ -39,3 +41,15 @@ def events_with_deliveries(events: QuerySet[Event]) -> QuerySet[Event]:
 
 def event_get(*, pk: int) -> Event | None:
     return events_with_deliveries(Event.objects.select_related("partner", "player")).filter(pk=pk).first()
+
+
+def event_types_requiring_amount() -> dict[str, bool]:
+    """Every event type's slug, built-in and custom, and whether it needs an amount: the API schema's choices.
+
+    The built-in ones when the database cannot be read: the schema is also written
+    out by ``manage.py spectacular``, where there may be no database.
+    """
+    try:
+        return dict(EventType.objects.order_by("slug").values_list("slug", "requires_amount"))
+    except DatabaseError:
+        return {slug: requires_amount for slug, _, requires_amount in sorted(BUILTIN_TYPES)}

@@ -1,10 +1,20 @@
 """OpenAPI documentation of the configuration routes: every answer they give, errors included."""
 
+import re
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid
+from deliveries.macro_filters import FILTERS, MAX_ARGUMENT
+from deliveries.templating import MACROS
+from events.api_docs import CURRENCY_CODES
+from events.selectors import event_types_requiring_amount
+from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, properties_constrain
 
+from .filters import FIELDS as FILTER_FIELDS
+from .filters import MAX_FILTERS, OPERATORS
+from .models import QualificationRule
 from .serializers import EndpointSerializer, PartnerSerializer, PayoutRuleSerializer, QualificationRuleSerializer
+from .validation import MAX_EVENT_NAMES, MAX_HEADERS
 
 NO_PARTNER = error_response("No such partner or object", "No partner with slug 'acme'; list them at /api/v1/partners/.")
 BAD_CURSOR = error_response("A cursor that was not given by this list", "Invalid cursor")
@@ -63,3 +73,72 @@ QUALIFICATION_VIEWS["destroy"] = extend_schema(
                                                              "false instead."]}),
                404: NOT_FOUND, **common_errors()},
 )
+
+
+def _one_of(names) -> str:
+    return "|".join(re.escape(name) for name in names)
+
+
+# The URL template as JSON Schema can say it: http(s), a host name (no macro, no credentials),
+# a port a TCP port can be, and a path and query without white space whose braces hold macros
+# (a known name, then known filters). The host is written as an ASCII name (xn-- for an
+# international one); addresses written as IP literals are accepted too but left out here, as
+# a name is what a partner gives. What it cannot say (an address the guard refuses, a filter's
+# argument) is still refused with the reason.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TOP_LABEL = r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_MACRO = (
+    rf"\{{(?:{_one_of(MACROS)}|params\.[A-Za-z0-9_-]+)"
+    rf"(?:\|(?:{_one_of(FILTERS)})(?::[^|{{}}\s]{{1,{MAX_ARGUMENT}}})?)*\}}"
+)
+URL_TEMPLATE_PATTERN = (
+    rf"^https?://(?:{_LABEL}\.)*{_TOP_LABEL}\.?(?::{_PORT})?(?:[/?#](?:[^{{}}\s]|{_MACRO})*)?$"
+)
+# Standard Webhooks: whsec_ and the base64 of 24 to 64 bytes; empty for none.
+SIGNING_SECRET_PATTERN = r"^(?:whsec_(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?$"
+# 0.5 to 60 seconds, in hundredths.
+TIMEOUT_PATTERN = r"^(?:0\.[5-9][0-9]?|(?:[1-9]|[1-5][0-9])(?:\.[0-9]{1,2})?|60(?:\.0{1,2})?)$"
+_MONEY = r"^[0-9]{1,14}(?:\.[0-9]{1,4})?$"
+FILTER = {
+    "type": "object",
+    "required": ["field", "op"],
+    "additionalProperties": False,
+    "properties": {
+        "field": {"type": "string", "pattern": rf"^(?:{_one_of(FILTER_FIELDS)}|params\.[A-Za-z0-9_-]+)$"},
+        "op": {"type": "string", "enum": list(OPERATORS)},
+        "value": {},
+    },
+}
+_TEMPLATE_CHANGES = {
+    "url_template": {"pattern": URL_TEMPLATE_PATTERN},
+    "headers": {"type": "object", "maxProperties": MAX_HEADERS, "additionalProperties": {"type": "string"}},
+    "event_names": {
+        "type": "object", "maxProperties": MAX_EVENT_NAMES,
+        "additionalProperties": {"type": "string", "maxLength": 200},
+    },
+}
+
+
+def configuration_constraints(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: what ``partners.validation`` and the serializers enforce, as JSON Schema."""
+    event_type = {"type": "string", "enum": list(event_types_requiring_amount())}
+    properties_constrain(result, ("EndpointRequest", "PatchedEndpointRequest"), {
+        **_TEMPLATE_CHANGES,
+        "event_types": {"minItems": 1, "items": event_type},
+        "hold_event_types": {"type": "array", "items": event_type},
+        "filters": {"type": "array", "maxItems": MAX_FILTERS, "items": FILTER},
+        "signing_secret": {"pattern": SIGNING_SECRET_PATTERN},
+        "timeout_seconds": {"pattern": TIMEOUT_PATTERN},
+    })
+    properties_constrain(result, ("PreviewRequest",), {**_TEMPLATE_CHANGES, "event": {"minimum": 1}})
+    properties_constrain(result, ("TestPostbackRequest",), {"event_type": event_type})
+    properties_constrain(result, ("PayoutRuleRequest", "PatchedPayoutRuleRequest"), {
+        "event_type": event_type, "value": {"pattern": _MONEY}, "currency": {"enum": CURRENCY_CODES},
+    })
+    properties_constrain(result, ("QualificationRuleRequest", "PatchedQualificationRuleRequest"), {
+        **{name: {"pattern": _MONEY} for name in QualificationRule.MONEY_CONDITIONS},
+        "currency": {"enum": ["", *CURRENCY_CODES]},
+        "allowed_countries": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"}},
+    })
+    return result

@@ -59,3 +59,72 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An API key made with `manage.py create_api_key NAME --role platform|admin`.",
         }
+
+
+def properties_constrain(schema: dict, components: tuple[str, ...], constraints: dict[str, dict]) -> None:
+    """Lay ``constraints`` (property → JSON Schema keywords) over those properties of each named component.
+
+    For what validation enforces but a serializer field cannot say: JSON fields' shapes, patterns,
+    choices read from the database.
+    """
+    for name in components:
+        properties = schema["components"]["schemas"].get(name, {}).get("properties", {})
+        for field, keywords in constraints.items():
+            if field in properties:
+                properties[field].update(keywords)
+
+
+# Which answer feeds which operation: OpenAPI links, so a client (or a fuzzer) can follow
+# a created partner to its endpoints and an endpoint to its preview. Keyed by the operation
+# and status that answers; each link names the operation it feeds and the parameters it fills.
+_PARTNER_CHILD = {"partner_slug": "$request.path.partner_slug", "id": "$response.body#/id"}
+_CHILD_ROUTES = ("retrieve", "update", "partial_update")
+
+
+def _child_links(collection: str, routes: tuple[str, ...]) -> dict:
+    return {f"{collection}_{route}": (f"v1_partners_{collection}_{route}", _PARTNER_CHILD) for route in routes}
+
+
+def _partner_links() -> dict:
+    slug = {"partner_slug": "$response.body#/slug"}
+    links = {"retrieve": ("v1_partners_retrieve", {"slug": "$response.body#/slug"})}
+    return links | {
+        f"{collection}_{route}": (f"v1_partners_{collection}_{route}", slug)
+        for collection in ("endpoints", "payouts", "qualification_rules") for route in ("list", "create")
+    }
+
+
+LINKS: dict[tuple[str, str], dict[str, tuple[str, dict]]] = {
+    ("v1_partners_create", "201"): _partner_links(),
+    ("v1_partners_update", "200"): _partner_links(),
+    ("v1_partners_endpoints_create", "201"): _child_links(
+        "endpoints", (*_CHILD_ROUTES, "preview_create", "test_create")
+    ),
+    ("v1_partners_payouts_create", "201"): _child_links("payouts", (*_CHILD_ROUTES, "destroy")),
+    ("v1_partners_qualification_rules_create", "201"): _child_links(
+        "qualification_rules", (*_CHILD_ROUTES, "destroy")
+    ),
+    ("v1_events_create", "201"): {
+        "retrieve": ("v1_events_retrieve", {"id": "$response.body#/id"}),
+        "reverse": ("v1_events_reverse", {"id": "$response.body#/id"}),
+        "delivery_retrieve": ("v1_deliveries_retrieve", {"id": "$response.body#/deliveries/0/id"}),
+        "delivery_resend": ("v1_deliveries_resend_create", {"id": "$response.body#/deliveries/0/id"}),
+    },
+}
+
+
+def links_declare(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: adds ``LINKS`` to the answers they start from."""
+    operations = {
+        operation["operationId"]: operation
+        for path in result["paths"].values() for operation in path.values() if isinstance(operation, dict)
+    }
+    for (source, status), links in LINKS.items():
+        response = operations.get(source, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": target, "parameters": parameters}
+            for name, (target, parameters) in links.items() if target in operations
+        }
+    return result

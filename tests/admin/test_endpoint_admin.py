@@ -281,3 +281,21 @@ def test_holding_a_type_the_endpoint_does_not_receive_is_refused_on_the_form(adm
 
     assert response.status_code == 200
     assert "withdrawal is not among the event types this endpoint receives" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body_template, reason",
+    [('{"a": ' + "9" * 4301 + "}", "beyond ±2^53"), ('{"a": NaN}', "NaN is not a JSON number"),
+     ('{"a": 1e999}', "out of range"), ('{"{click_id}": "x"}', "a macro cannot be a JSON key")],
+)
+def test_marketing_sees_why_a_stored_body_cannot_be_sent_instead_of_an_error_page(marketing_client, body_template,
+                                                                                   reason):
+    # given: saved before these bodies were refused at save
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb", method="POST",
+                                       body_template=body_template)
+
+    page = marketing_client.get(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+    preview = marketing_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/preview/", {})
+
+    assert page.status_code == 200 and reason in page.content.decode()
+    assert preview.status_code == 200 and reason in preview.json()["errors"]["body_template"]

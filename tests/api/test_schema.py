@@ -6,6 +6,7 @@ from drf_spectacular.validation import validate_schema
 from deliveries import api_docs as delivery_docs
 from deliveries.serializers import DeliveryAttemptSerializer
 from events import api_docs as event_docs
+from events.models import EventType
 from events.serializers import EventInputSerializer
 from events.validation import FIELDS
 from tests.factories import DeliveryFactory, PartnerFactory, PostbackEndpointFactory
@@ -96,3 +97,36 @@ def test_the_delivery_examples_match_real_answers(platform_client):
     assert set(listed) == set(delivery_docs.DELIVERY)
     assert set(detail) >= set(delivery_docs.DELIVERY) | {"attempt_count", "request_method", "request_url"}
     assert set(delivery_docs.ATTEMPT) == set(DeliveryAttemptSerializer.Meta.fields)
+
+
+def test_a_created_partner_and_endpoint_link_to_the_operations_below_them(openapi):
+    partner_links = openapi["paths"]["/api/v1/partners/"]["post"]["responses"]["201"]["links"]
+    endpoint_links = openapi["paths"]["/api/v1/partners/{partner_slug}/endpoints/"]["post"]["responses"]["201"]["links"]
+
+    assert partner_links["endpoints_create"]["parameters"] == {"partner_slug": "$response.body#/slug"}
+    assert {link["operationId"] for link in endpoint_links.values()} >= {
+        "v1_partners_endpoints_retrieve", "v1_partners_endpoints_update", "v1_partners_endpoints_preview_create",
+        "v1_partners_endpoints_test_create",
+    }
+    assert endpoint_links["endpoints_test_create"]["parameters"]["id"] == "$response.body#/id"
+
+
+def test_the_schema_offers_the_configured_event_types_and_states_what_validation_enforces(openapi):
+    schemas = openapi["components"]["schemas"]
+
+    assert "registration" in schemas["EventInputRequest"]["properties"]["type"]["enum"]
+    assert "reversal" not in schemas["EventInputRequest"]["properties"]["type"]["enum"]
+    assert schemas["EventInputRequest"]["additionalProperties"] is False
+    assert "EUR" in schemas["PayoutRuleRequest"]["properties"]["currency"]["enum"]
+    assert schemas["EndpointRequest"]["properties"]["headers"]["maxProperties"] == 20
+    assert re.fullmatch(schemas["EndpointRequest"]["properties"]["url_template"]["pattern"].strip("^$"),
+                        "https://p.example/pb?c={click_id}&e={params.email|trim|lower|sha256}")
+
+
+def test_a_custom_event_type_is_offered_once_it_exists(client):
+    EventType.objects.create(slug="vip_upgrade", name="VIP upgrade")
+
+    schemas = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+
+    assert "vip_upgrade" in schemas["EventInputRequest"]["properties"]["type"]["enum"]
+    assert "vip_upgrade" in schemas["EndpointRequest"]["properties"]["event_types"]["items"]["enum"]

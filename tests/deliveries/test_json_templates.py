@@ -107,3 +107,53 @@ def test_no_value_can_become_a_key_or_change_the_structure(click, country, amoun
     assert set(document) == {"click", "meta", "k"} and set(document["meta"]) == {"country", "v"}
     assert (document["click"], document["meta"]["country"], document["k"]) == (click, country, [1])
     assert document["meta"]["v"] is None or isinstance(document["meta"]["v"], (int, float))
+
+
+def _strictly_parsed(body: str):
+    """The body as a strict reader takes it: no NaN or Infinity, no integer it would round, no key twice."""
+
+    def refuse(text):
+        raise AssertionError(f"{text} is not JSON")
+
+    def exact_integer(text):
+        assert len(text.lstrip("-")) <= 16 or abs(int(text)) <= 2**53 - 1, f"{text[:20]}… would be rounded"
+        return int(text)
+
+    def unique(pairs):
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), f"a key appears twice: {keys}"
+        return dict(pairs)
+
+    return json.loads(body, parse_constant=refuse, parse_int=exact_integer, object_pairs_hook=unique)
+
+
+_tokens = st.sampled_from([
+    "NaN", "Infinity", "-Infinity", "1e999", "-1E400", "9" * 4301, "-" + "1" * 5000, "9007199254740992", "1.5", "-0",
+    "true", "null", '"{click_id}"', '"{amount|number}"', '"{params.x|omit}"', '"x {event_id}"', '"{"',
+])
+_leaves = _tokens | st.integers().map(str) | st.floats().map(repr) | values_text.map(json.dumps)
+_keys = st.sampled_from(['"a"', '"{click_id}"', '"{params.k}"', '"{amount|number}"']) | values_text.map(json.dumps)
+json_template_texts = st.recursive(
+    _leaves,
+    lambda children: (
+        st.lists(children, max_size=4).map(lambda items: "[" + ",".join(items) + "]")
+        | st.lists(st.tuples(_keys, children), max_size=4).map(
+            lambda members: "{" + ",".join(f"{key}: {value}" for key, value in members) + "}"
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=json_template_texts, click=values_text, amount=values_text)
+def test_a_json_body_is_refused_at_save_or_renders_json_any_reader_takes_exactly(template, click, amount):
+    try:
+        check_json(template)
+    except TemplateError as refusal:
+        assert str(refusal)  # says why
+        return
+
+    body = render_json(template, {"click_id": click, "amount": amount, "params.x": click, "event_id": amount})
+
+    _strictly_parsed(body)

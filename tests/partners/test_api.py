@@ -22,6 +22,9 @@ ENDPOINT = {
 }
 
 
+STORED_UNSENDABLE_BODIES = ['{"a": ' + "9" * 4301 + "}", '{"a": NaN}', '{"a": 1e999}', '{"{click_id}": "x"}']
+
+
 def test_partners_need_an_admin_key(platform_client, anonymous_client):
     assert platform_client.get("/api/v1/partners/").status_code == 403
     assert anonymous_client.get("/api/v1/partners/").status_code == 401
@@ -257,6 +260,9 @@ def test_read_only_admin_visitors_see_credential_headers_masked(client):
         ({"url_template": "https://p.example/pb?t={occurred_at|date:%c}"}, "url_template", "%c is not supported"),
         ({"method": "POST", "body_template": '{"a": ' + "7" * 5000 + "}"}, "body_template", "beyond ±2^53"),
         ({"method": "POST", "body_template": '{"a": NaN}'}, "body_template", "NaN is not a JSON number"),
+        ({"method": "POST", "body_template": '{"a": [Infinity]}'}, "body_template", "Infinity is not a JSON number"),
+        ({"method": "POST", "body_template": '{"a": {"b": 1e999}}'}, "body_template", "out of range"),
+        ({"method": "POST", "body_template": '{"a": -' + "1" * 4301 + "}"}, "body_template", "beyond ±2^53"),
         ({"method": "POST", "body_template": '{"{click_id}": "x"}'}, "body_template", "a macro cannot be a JSON key"),
         ({"event_names": {"registration": 7}}, "event_names", "must be text"),
     ],
@@ -300,3 +306,13 @@ def test_preview_of_an_event_whose_value_would_move_the_path_is_a_400(admin_clie
     )
 
     assert response.status_code == 400 and "path segment '..'" in response.json()["errors"]["event"][0]
+
+
+@pytest.mark.parametrize("body_template", STORED_UNSENDABLE_BODIES)
+def test_preview_of_a_stored_body_that_cannot_be_sent_is_a_400_naming_it(admin_client_api, body_template):
+    # given: saved before these bodies were refused at save
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), method="POST", body_template=body_template)
+
+    response = admin_client_api.post(f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/", {}, format="json")
+
+    assert response.status_code == 400 and "body_template" in response.json()["errors"]

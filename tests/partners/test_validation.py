@@ -2,6 +2,8 @@ import ipaddress
 
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from partners.validation import endpoint_config_errors, signing_secret_error, url_template_error
 from tests.factories import PostbackEndpointFactory
@@ -148,3 +150,28 @@ def test_filters_typed_json_and_event_names_that_fit_are_accepted():
     )
 
     assert errors == {}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=10,
+)
+template_texts = st.text(max_size=60) | st.builds(
+    "".join, st.lists(st.sampled_from(["https://", "p.example", "/", "?a=", "{click_id}", "{params.x|default:y}",
+                                       "{amount|number}", "{", "}", "|omit", ":", "[::1]", "%", " ", "#"]), max_size=10)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=template_texts, method=st.sampled_from(["GET", "POST", "PUT", ""]), body_format=st.sampled_from(["json", "form", "x"]),
+    body=template_texts, headers=json_values, filters=json_values, event_names=json_values,
+)
+def test_any_configuration_is_saved_or_refused_with_reasons_never_an_exception(
+    url, method, body_format, body, headers, filters, event_names
+):
+    errors = endpoint_config_errors(url_template=url, method=method, body_format=body_format, body_template=body,
+                                    headers=headers, filters=filters, event_names=event_names)
+
+    assert all(isinstance(reason, str) and reason for reason in errors.values())
