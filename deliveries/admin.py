@@ -7,18 +7,22 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.template.defaultfilters import pluralize
 from django.utils.html import format_html
 
 from events.models import Event
 from partners.models import PostbackEndpoint
+from postback_platform.admin_confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
 from postback_platform.admin_export import CsvExportAdminMixin
 from postback_platform.admin_filters import RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
+from postback_platform.console_time import console_time
 from reporting.exports import DELIVERY_COLUMNS
 
 from .models import Delivery, DeliveryAttempt
-from .services import DeliveryStateError, deliveries_resend, delivery_cancel, delivery_resend
+from . import selectors as delivery_reads
+from .services import DeliveryStateError, deliveries_cancel, deliveries_resend, delivery_cancel, delivery_resend
 
 FAILING_WINDOW = timedelta(hours=24)
 
@@ -128,33 +132,61 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Resend selected deliveries", permissions=["change"])
     def resend(self, request, queryset):
-        selected = queryset.count()
-        queued = deliveries_resend(queryset=queryset)
+        shares = delivery_reads.selection_by_endpoint(queryset)
+        delivered = sum(share.delivered for share in shares)
+        if not is_confirmed(request):
+            return confirmation_response(self, request, _resend_confirmation(shares, delivered), action="resend")
+        include_delivered = chosen(request, "include_delivered")
+        queued = self._per_endpoint(
+            request, queryset, shares,
+            act=lambda rows: deliveries_resend(queryset=rows, include_delivered=include_delivered),
+            history="Resent {count} of its deliveries from the deliveries list"
+            + (" (already delivered ones included)" if include_delivered else " (already delivered ones left out)"),
+        )
+        selected = sum(share.total for share in shares)
+        left_out = 0 if include_delivered else delivered
         self.message_user(request, f"Queued {queued} of {selected} selected deliveries to be sent again.")
-        if queued < selected:
+        if left_out:
+            self.message_user(request, f"{left_out} already delivered were left out, as chosen.")
+        if queued < selected - left_out:
             self.message_user(
                 request,
-                f"{selected - queued} were being sent at that moment and were left alone; resend them once they finish.",
+                f"{selected - left_out - queued} were being sent at that moment (or are of an erased player) and "
+                "were left alone; resend them once they finish.",
                 messages.WARNING,
             )
 
     @admin.action(description="Cancel selected deliveries", permissions=["change"])
     def cancel(self, request, queryset):
-        cancelled, refused = 0, []
-        for delivery in queryset.iterator():
-            try:
-                delivery_cancel(delivery=delivery)
-                cancelled += 1
-            except DeliveryStateError:
-                refused.append(delivery)
+        shares = delivery_reads.selection_by_endpoint(queryset)
+        if not is_confirmed(request):
+            return confirmation_response(self, request, _cancel_confirmation(shares), action="cancel")
+        cancelled = self._per_endpoint(
+            request, queryset, shares, act=lambda rows: deliveries_cancel(queryset=rows),
+            history="Cancelled {count} of its deliveries from the deliveries list",
+        )
         self.message_user(request, f"Cancelled {cancelled} deliveries; they stay on record and can be resent.")
-        if refused:
-            states = ", ".join(sorted({delivery.status for delivery in refused}))
+        others = sum(share.total for share in shares) - cancelled
+        if others:
             self.message_user(
                 request,
-                f"{len(refused)} were not cancelled: only pending or retrying deliveries can be (these were {states}).",
+                f"{others} were not cancelled: only pending or retrying deliveries can be (the others were "
+                "delivered, failed or cancelled already, or finished meanwhile).",
                 messages.WARNING,
             )
+
+    @staticmethod
+    def _per_endpoint(request, queryset, shares, *, act, history: str) -> int:
+        """Apply ``act`` endpoint by endpoint, so each endpoint's history gets its own exact count."""
+        done = 0
+        endpoints = PostbackEndpoint.objects.in_bulk([share.endpoint_id for share in shares])
+        for share in shares:
+            count = act(queryset.filter(endpoint_id=share.endpoint_id))
+            done += count
+            if count:
+                endpoint = endpoints[share.endpoint_id]
+                history_write(request, [endpoint], history.format(count=count))
+        return done
 
     def get_urls(self):
         own = [
@@ -164,17 +196,22 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
         return own + super().get_urls()
 
     def resend_view(self, request, pk):
-        return self._state_change(request, pk, delivery_resend, "Queued to be sent again.")
+        return self._state_change(request, pk, delivery_resend, "Queued to be sent again.", "Resent")
 
     def cancel_view(self, request, pk):
-        return self._state_change(request, pk, delivery_cancel, "Cancelled; it stays on record and can be resent.")
+        return self._state_change(
+            request, pk, delivery_cancel, "Cancelled; it stays on record and can be resent.", "Cancelled"
+        )
 
-    def _state_change(self, request, pk, service, done: str):
-        delivery = get_object_or_404(Delivery, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, delivery):
+    def _state_change(self, request, pk, service, done: str, verb: str):
+        delivery = get_object_or_404(Delivery.objects.select_related("partner", "endpoint"), pk=pk)
+        if not self.has_change_permission(request, delivery):
             raise PermissionDenied
+        if not is_confirmed(request):
+            return confirmation_response(self, request, _one_delivery_confirmation(delivery, verb))
         try:
             service(delivery=delivery)
+            history_write(request, [delivery], f"{verb} from its page")
             self.message_user(request, f"Delivery {delivery.pk}: {done}")
         except DeliveryStateError as exc:
             self.message_user(request, f"Delivery {delivery.pk}: {exc}", messages.ERROR)
@@ -196,7 +233,7 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     def status_badge(self, delivery):
         label = delivery.get_status_display()
         if delivery.status in Delivery.OPEN_STATUSES and delivery.held_until and delivery.held_until > timezone.now():
-            label = f"{label} · on hold until {timezone.localtime(delivery.held_until):%Y-%m-%d %H:%M:%S %Z}"
+            label = f"{label} · on hold until {console_time(delivery.held_until)}"
         return format_html('<span class="console-status console-status-{}">{}</span>', delivery.status, label)
 
     @admin.display(description="Endpoint", ordering="endpoint")
@@ -222,3 +259,69 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
         # Every field is history; a delivery changes only through resend / cancel.
         context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+SHARE_COLUMNS = ["Partner", "Endpoint", "Selected", "Already delivered", "Pending or retrying"]
+
+
+def _share_rows(shares) -> list[tuple]:
+    return [
+        (share.partner, share.endpoint, f"{share.total:,}", f"{share.delivered:,}", f"{share.open:,}")
+        for share in shares
+    ]
+
+
+def _partners(shares) -> str:
+    names = sorted({share.partner for share in shares})
+    return f"{len(names)} partner{pluralize(len(names))} ({', '.join(names)})"
+
+
+def _resend_confirmation(shares, delivered: int) -> Confirmation:
+    total = sum(share.total for share in shares)
+    facts = [
+        f"Resend {total:,} selected deliver{pluralize(total, 'y,ies')} of {_partners(shares)}: each goes out again "
+        "with a fresh attempt budget (a held one keeps its hold period; one being sent right now is left alone).",
+    ]
+    choice = None
+    if delivered:
+        facts.append(f"{delivered:,} of them were already delivered: they are left out unless you tick the box below.")
+        choice = (
+            "include_delivered",
+            f"Also resend the {delivered:,} already delivered",
+            "The partner already has these: it may count the conversions twice and pay the affiliate twice.",
+        )
+    return Confirmation(
+        title="Resend deliveries?", facts=facts, columns=SHARE_COLUMNS, rows=_share_rows(shares), choice=choice,
+        submit="Yes, resend",
+    )
+
+
+def _cancel_confirmation(shares) -> Confirmation:
+    total, open_ = sum(share.total for share in shares), sum(share.open for share in shares)
+    facts = [
+        f"Cancel {open_:,} pending or retrying deliver{pluralize(open_, 'y,ies')} of the {total:,} selected, of "
+        f"{_partners(shares)}: the partner will not receive them. They stay on record and can be resent.",
+    ]
+    if open_ < total:
+        facts.append(f"{total - open_:,} are delivered, failed or cancelled already and are left as they are.")
+    return Confirmation(
+        title="Cancel deliveries?", facts=facts, columns=SHARE_COLUMNS, rows=_share_rows(shares),
+        submit="Yes, cancel them",
+    )
+
+
+def _one_delivery_confirmation(delivery: Delivery, verb: str) -> Confirmation:
+    back = reverse("admin:deliveries_delivery_change", args=[delivery.pk])
+    what = f"delivery {delivery.pk} ({delivery.event_type_id}) to {delivery.partner.name} · {delivery.endpoint.name}"
+    if verb == "Cancelled":
+        return Confirmation(
+            title="Cancel this delivery?", back_url=back, submit="Yes, cancel it",
+            facts=[f"Cancel {what}: the partner will not receive it. It stays on record and can be resent."],
+        )
+    facts = [f"Resend {what} with a fresh attempt budget."]
+    if delivery.status == Delivery.Status.DELIVERED:
+        facts.append(
+            f"It was delivered at {console_time(delivery.delivered_at)}: the partner already has it and may count "
+            "the conversion twice."
+        )
+    return Confirmation(title="Resend this delivery?", facts=facts, back_url=back, submit="Yes, resend it")

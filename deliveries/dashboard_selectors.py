@@ -137,3 +137,14 @@ def endpoint_test_attempts(endpoint: PostbackEndpoint, *, limit: int = 5) -> lis
         delivery__endpoint=endpoint, delivery__event__player_id=TEST_PLAYER_ID, delivery__is_test=True
     )
     return list(attempts.order_by("-delivery__event__occurred_at", "-number")[:limit])
+
+
+def open_deliveries_count(*, by: str, ids: list[int]) -> dict[int, int]:
+    """Pending and retrying deliveries per partner (``by="partner"``) or endpoint: what a pause holds or a resume sends."""
+    rows = (
+        Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, **{f"{by}_id__in": ids})
+        .order_by()
+        .values_list(f"{by}_id")
+        .annotate(count=Count("id"))
+    )
+    return dict(rows)

@@ -1,8 +1,9 @@
 """Reads of deliveries that the status API, the admin and exports share."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .models import Delivery
 
@@ -38,3 +39,34 @@ def delivery_get(*, pk: int) -> Delivery | None:
         .first()
     )
 
+
+
+@dataclass(frozen=True)
+class EndpointShare:
+    """What a selection of deliveries holds for one endpoint: the figures a confirmation page states."""
+
+    endpoint_id: int
+    partner: str
+    endpoint: str
+    total: int
+    delivered: int
+    open: int
+
+
+def selection_by_endpoint(queryset: QuerySet[Delivery]) -> list[EndpointShare]:
+    """The selected deliveries counted per endpoint (by partner and endpoint name), in one grouped query."""
+    rows = (
+        queryset.order_by()
+        .values("endpoint_id", "partner__name", "endpoint__name")
+        .annotate(
+            total=Count("id"),
+            delivered=Count("id", filter=Q(status=Delivery.Status.DELIVERED)),
+            open=Count("id", filter=Q(status__in=Delivery.OPEN_STATUSES)),
+        )
+        .order_by("partner__name", "endpoint__name")
+    )
+    return [
+        EndpointShare(row["endpoint_id"], row["partner__name"], row["endpoint__name"], row["total"],
+                      row["delivered"], row["open"])
+        for row in rows
+    ]

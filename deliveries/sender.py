@@ -121,8 +121,11 @@ class Job:
 
     @property
     def is_probe(self) -> bool:
-        """Sent while its endpoint's circuit is open: the one delivery that tests whether the partner is back."""
-        return self.endpoint.circuit_opened_at is not None
+        """Sent while its endpoint's circuit is open: the one delivery that tests whether the partner is back.
+
+        A manager's test postback never is: it is a one-off check that leaves the circuit to the real ones.
+        """
+        return not self.is_test and self.endpoint.circuit_opened_at is not None
 
 
 @dataclass(slots=True, eq=False)
@@ -600,7 +603,8 @@ def _record(jobs: list[Job], worker: str) -> None:
             recorded = set(rows_update(Delivery, ("id",), DELIVERY_OUTCOME_FIELDS, [
                 _outcome_row(job, stamp) for job in kept
             ], where={"claimed_by": worker}, returning="id"))
-            circuit.outcomes_record(jobs=[job for job in kept if job.pk in recorded], now=now)
+            # Test postbacks say nothing of the partner's health to the failure run (and cannot open a circuit).
+            circuit.outcomes_record(jobs=[job for job in kept if job.pk in recorded and not job.is_test], now=now)
     except DatabaseError:
         # Still leased: when the lease ends another sender takes them again (at least once, never lost).
         logger.exception("could not record the outcome of %d deliveries", len(jobs))
@@ -622,7 +626,8 @@ def _finish(job: Job, now: datetime) -> None:
     """The attempt's result, and the delivery's outcome: delivered, retried on the schedule, or failed for good.
 
     A probe that fails is not failed for running out of attempts: its endpoint's circuit is open, so its
-    failures say how the partner is, not how this delivery is.
+    failures say how the partner is, not how this delivery is. A test postback is a one-off check: it
+    is never retried, so its attempt says failed, as it is.
     """
     attempt, result = job.attempt, _token_refused(job)
     attempt.outcome = _OUTCOMES[result.verdict]
@@ -634,7 +639,9 @@ def _finish(job: Job, now: datetime) -> None:
     failed_in_a_row = job.attempt_count - job.retry_base
     if result.verdict == http.Verdict.SUCCESS:
         job.status, job.delivered_at, job.next_attempt_at = Delivery.Status.DELIVERED, now, None
-    elif result.verdict == http.Verdict.TRANSIENT and (failed_in_a_row < job.endpoint.max_attempts or job.is_probe):
+    elif result.verdict == http.Verdict.TRANSIENT and not job.is_test and (
+        failed_in_a_row < job.endpoint.max_attempts or job.is_probe
+    ):
         job.status = Delivery.Status.RETRYING
         job.next_attempt_at = retry.next_attempt_at(
             now=now, failed_attempts=failed_in_a_row, retry_after_seconds=result.retry_after_seconds
@@ -643,7 +650,8 @@ def _finish(job: Job, now: datetime) -> None:
         job.status, job.next_attempt_at = Delivery.Status.FAILED, None
         if result.verdict == http.Verdict.TRANSIENT:
             attempt.outcome = DeliveryAttempt.Outcome.FAILURE
-            job.last_error = f"{attempt.error} (attempts exhausted: {failed_in_a_row})"
+            if not job.is_test:
+                job.last_error = f"{attempt.error} (attempts exhausted: {failed_in_a_row})"
 
 
 def _token_refused(job: Job) -> http.HttpResult:

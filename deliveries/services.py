@@ -102,14 +102,18 @@ def _delivery(pk: int, event, route: EndpointRoute, delivery_type: str, now) -> 
     return delivery
 
 
-def deliveries_resend(*, queryset: QuerySet[Delivery]) -> int:
+def deliveries_resend(*, queryset: QuerySet[Delivery], include_delivered: bool = True) -> int:
     """Queue the deliveries again with a fresh attempt budget; returns how many.
 
-    Any status may be resent (a partner may have lost a delivered postback);
-    one being sent right now (its lease is running), or of an erased player, is left alone.
-    A resend never cuts a hold period short: a held delivery stays held until its release.
+    Any status may be resent (a partner may have lost a delivered postback); without
+    ``include_delivered`` the delivered ones are left out, as a partner that counted them
+    would count them twice. One being sent right now (its lease is running), or of an erased
+    player, is left alone. A resend never cuts a hold period short: a held delivery stays held
+    until its release.
     """
     now = timezone.now()
+    if not include_delivered:
+        queryset = queryset.exclude(status=Delivery.Status.DELIVERED)
     stale_days = stats_days_of(deliveries=queryset)
     count = queryset.exclude(claimed_until__gt=now).exclude(_of_erased_player()).update(
         status=Delivery.Status.PENDING,
@@ -140,17 +144,24 @@ def delivery_resend(*, delivery: Delivery) -> Delivery:
     return delivery
 
 
+def deliveries_cancel(*, queryset: QuerySet[Delivery]) -> int:
+    """Stop the pending and retrying ones among ``queryset`` for good; returns how many (the rest are left as they are)."""
+    cancelling = queryset.filter(status__in=Delivery.OPEN_STATUSES)
+    stale_days = stats_days_of(deliveries=cancelling)
+    count = cancelling.update(
+        status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="",
+        updated_at=timezone.now(),
+    )
+    stats_days_mark(days=stale_days)
+    return count
+
+
 def delivery_cancel(*, delivery: Delivery) -> Delivery:
     """Stop a pending or retrying delivery for good (it stays on record, and can be resent)."""
-    now = timezone.now()
-    cancelled = Delivery.objects.filter(pk=delivery.pk, status__in=Delivery.OPEN_STATUSES).update(
-        status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="", updated_at=now
-    )
-    if not cancelled:
+    if not deliveries_cancel(queryset=Delivery.objects.filter(pk=delivery.pk)):
         raise DeliveryStateError(
             f"Only pending or retrying deliveries can be cancelled; this one is {delivery.status}."
         )
-    stats_days_mark(days=stats_days_of(deliveries=Delivery.objects.filter(pk=delivery.pk)))
     delivery.refresh_from_db()
     return delivery
 
@@ -199,11 +210,8 @@ def endpoint_send_test(*, endpoint: PostbackEndpoint, event_type: str | None = N
             is_test=True, next_attempt_at=None, claimed_by=worker,
             claimed_until=timezone.now() + timedelta(seconds=settings.POSTBACK_LEASE_SECONDS),
         )
+    # A one-off check (the sender never retries a test, nor counts it in the endpoint's failure run).
     deliveries_send_claimed(ids=[delivery.pk], worker=worker)
-    # A test is a one-off check: it is not retried on the schedule.
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.RETRYING).update(
-        status=Delivery.Status.FAILED, next_attempt_at=None
-    )
     return delivery.attempts.order_by("-number").first()
 
 

@@ -1,4 +1,5 @@
 import json
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,7 +11,8 @@ from django.db.models import OuterRef
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
-from django.urls import path
+from django.template.defaultfilters import pluralize
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -19,7 +21,9 @@ from deliveries import templating
 from deliveries.services import endpoint_send_test, template_preview
 from deliveries.signing import headers_for_record
 from events import dashboard_selectors as event_reads
+from postback_platform.admin_confirm import Confirmation, confirmation_response, history_write, is_confirmed
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
+from postback_platform.console_time import console_time
 from postback_platform.subqueries import count_subquery
 
 from .admin_forms import EndpointAdminForm
@@ -160,17 +164,23 @@ class PartnerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause selected partners (hold their deliveries)", permissions=["change"])
     def pause(self, request, queryset):
-        self._switch(request, queryset, active=False)
+        return self._switch(request, queryset, active=False)
 
     @admin.action(description="Resume selected partners (send what was held)", permissions=["change"])
     def resume(self, request, queryset):
-        self._switch(request, queryset, active=True)
+        return self._switch(request, queryset, active=True)
 
     def _switch(self, request, queryset, *, active: bool):
-        to_switch = list(queryset.filter(is_active=not active))
+        to_switch = list(queryset.filter(is_active=not active).order_by("name"))
+        unchanged = queryset.count() - len(to_switch)
+        if to_switch and not is_confirmed(request):
+            held = delivery_reads.open_deliveries_count(by="partner", ids=[partner.pk for partner in to_switch])
+            counts = [(partner.name, held.get(partner.pk, 0)) for partner in to_switch]
+            confirmation = _switch_confirmation("partner", counts, unchanged, active=active)
+            return confirmation_response(self, request, confirmation, action="resume" if active else "pause")
         for partner in to_switch:
             partner_save(partner=partner, fields={"is_active": active})
-        unchanged = queryset.count() - len(to_switch)
+        history_write(request, to_switch, f"{'Resumed' if active else 'Paused'} from the partners list")
         if active:
             done = f"Resumed {len(to_switch)} partner(s): {_names(to_switch) or 'none'}; held deliveries go out now."
         else:
@@ -178,6 +188,7 @@ class PartnerAdmin(admin.ModelAdmin):
         self.message_user(request, done)
         if unchanged:
             self.message_user(request, f"{unchanged} already {'active' if active else 'paused'}, left as they were.")
+        return None
 
     @admin.display(description="State", ordering="is_active")
     def state(self, partner):
@@ -330,22 +341,34 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause selected endpoints (hold their deliveries)", permissions=["change"])
     def pause(self, request, queryset):
-        paused = list(queryset.filter(is_active=True).select_related("partner"))
-        for endpoint in paused:
-            endpoint_pause(endpoint=endpoint, reason=f"paused by {request.user.get_username()} in the admin")
-        self.message_user(
-            request,
-            f"Paused {len(paused)} endpoint(s): {_names(paused) or 'none'}; their deliveries are held, not dropped.",
-        )
+        return self._switch(request, queryset, active=False)
 
     @admin.action(description="Resume selected endpoints (send what was held)", permissions=["change"])
     def resume(self, request, queryset):
-        resumed = list(queryset.filter(is_active=False).select_related("partner"))
-        for endpoint in resumed:
-            endpoint_resume(endpoint=endpoint)
-        self.message_user(
-            request, f"Resumed {len(resumed)} endpoint(s): {_names(resumed) or 'none'}; held deliveries go out now."
-        )
+        return self._switch(request, queryset, active=True)
+
+    def _switch(self, request, queryset, *, active: bool):
+        to_switch = list(queryset.filter(is_active=not active).select_related("partner").order_by("partner__name", "name"))
+        unchanged = queryset.count() - len(to_switch)
+        if to_switch and not is_confirmed(request):
+            held = delivery_reads.open_deliveries_count(by="endpoint", ids=[endpoint.pk for endpoint in to_switch])
+            counts = [(str(endpoint), held.get(endpoint.pk, 0)) for endpoint in to_switch]
+            confirmation = _switch_confirmation("endpoint", counts, unchanged, active=active)
+            return confirmation_response(self, request, confirmation, action="resume" if active else "pause")
+        for endpoint in to_switch:
+            if active:
+                endpoint_resume(endpoint=endpoint)
+            else:
+                endpoint_pause(endpoint=endpoint, reason=f"paused by {request.user.get_username()} in the admin")
+        history_write(request, to_switch, f"{'Resumed' if active else 'Paused'} from the endpoints list")
+        if active:
+            done = f"Resumed {len(to_switch)} endpoint(s): {_names(to_switch) or 'none'}; held deliveries go out now."
+        else:
+            done = f"Paused {len(to_switch)} endpoint(s): {_names(to_switch) or 'none'}; their deliveries are held, not dropped."
+        self.message_user(request, done)
+        if unchanged:
+            self.message_user(request, f"{unchanged} already {'active' if active else 'paused'}, left as they were.")
+        return None
 
     def get_urls(self):
         own = [
@@ -373,12 +396,17 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
 
     def send_test_view(self, request, pk):
         endpoint = self._endpoint_or_404(pk)
-        if request.method != "POST" or not self.has_change_permission(request, endpoint):
+        if not self.has_change_permission(request, endpoint):
             raise PermissionDenied
+        back = reverse("admin:partners_postbackendpoint_change", args=[endpoint.pk])
+        if not is_confirmed(request):
+            return confirmation_response(self, request, _send_test_confirmation(endpoint, back))
         attempt = endpoint_send_test(endpoint=endpoint)
         succeeded = attempt is not None and attempt.outcome == attempt.Outcome.SUCCESS
-        self.message_user(request, _test_summary(attempt), messages.SUCCESS if succeeded else messages.ERROR)
-        return redirect("admin:partners_postbackendpoint_change", endpoint.pk)
+        summary = _test_summary(attempt)
+        history_write(request, [endpoint], f"Sent a test postback. {summary}"[:500])
+        self.message_user(request, summary, messages.SUCCESS if succeeded else messages.ERROR)
+        return redirect(back)
 
     @admin.display(description="State", ordering="is_active")
     def state(self, endpoint):
@@ -391,11 +419,9 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         """Closed, or open since when and when the next probe goes out (its deliveries are held meanwhile)."""
         if endpoint is None or endpoint.circuit_opened_at is None:
             return "Closed"
-        since = timezone.localtime(endpoint.circuit_opened_at)
-        probe = timezone.localtime(endpoint.circuit_next_probe_at) if endpoint.circuit_next_probe_at else None
         return format_html(
             '<strong style="color:#ba2121">Open</strong> since {} · next probe {}',
-            f"{since:%Y-%m-%d %H:%M:%S}", f"{probe:%H:%M:%S}" if probe else "—",
+            console_time(endpoint.circuit_opened_at), console_time(endpoint.circuit_next_probe_at),
         )
 
     @admin.display(description="Macros")
@@ -457,6 +483,40 @@ def _preview(endpoint: PostbackEndpoint, event) -> dict:
     except templating.TemplateError as exc:
         return {"errors": {"template": str(exc)}}
     return {"method": rendered.method, "url": rendered.url, "headers": rendered.headers, "body": rendered.body}
+
+
+def _switch_confirmation(kind: str, counts: list[tuple[str, int]], unchanged: int, *, active: bool) -> Confirmation:
+    """Confirming a pause or resume of partners or endpoints: ``counts`` are (name, open deliveries) pairs."""
+    count = len(counts)
+    held = sum(open_ for _, open_ in counts)
+    plural = f"{count} {kind}{pluralize(count)}"
+    if active:
+        facts = [f"Resume {plural}: the {held:,} pending or retrying deliveries they hold go out now, at each "
+                 "endpoint's rate limit, in the order they were created."]
+    else:
+        facts = [f"Pause {plural}: their deliveries ({held:,} pending or retrying now, and every new one) are held, "
+                 "not dropped, until a manager resumes them. Nothing is sent meanwhile."]
+    if unchanged:
+        facts.append(f"{unchanged} selected already {'active' if active else 'paused'}: left as they are.")
+    return Confirmation(
+        title=f"{'Resume' if active else 'Pause'} {plural}?", facts=facts,
+        columns=[kind.capitalize(), "Pending or retrying deliveries"],
+        rows=[(name, f"{open_:,}") for name, open_ in counts],
+        submit=f"Yes, {'resume' if active else 'pause'}",
+    )
+
+
+def _send_test_confirmation(endpoint: PostbackEndpoint, back: str) -> Confirmation:
+    state = "" if endpoint.is_active else " The endpoint is paused; the test goes out all the same."
+    return Confirmation(
+        title="Send a test postback?", back_url=back, submit="Yes, send the test",
+        facts=[
+            f"Send one test postback to {endpoint.partner.name} · {endpoint.name} now, rendered from a sample event "
+            f"({endpoint.method} to {urlsplit(endpoint.url_template).hostname or 'the endpoint'}).{state}",
+            "It is a real request to the partner, marked as a test (is_test): it is not counted in statistics, "
+            "never retried, and leaves the endpoint's failure run and circuit as they are.",
+        ],
+    )
 
 
 def _test_summary(attempt) -> str:

@@ -4,16 +4,19 @@ import io
 import pytest
 from django.utils import timezone
 
+from django.contrib.admin.models import LogEntry
+
 from deliveries.models import Delivery
-from tests.factories import DeliveryFactory, EventFactory
+from partners.models import PostbackEndpoint
+from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/deliveries/delivery/"
 
 
-def _act(client, action, deliveries, **extra):
-    data = {"action": action, "_selected_action": [delivery.pk for delivery in deliveries], **extra}
+def _act(client, action, deliveries, confirmed="yes", **extra):
+    data = {"action": action, "_selected_action": [delivery.pk for delivery in deliveries], "confirmed": confirmed, **extra}
     return client.post(CHANGELIST, data, follow=True)
 
 
@@ -63,7 +66,7 @@ def test_cancel_action_stops_open_deliveries_and_explains_the_rest(manager_clien
 def test_resend_button_on_the_delivery_page(manager_client):
     failed = DeliveryFactory(status=Delivery.Status.FAILED)
 
-    response = manager_client.post(f"/admin/deliveries/delivery/{failed.pk}/resend/", follow=True)
+    response = manager_client.post(f"/admin/deliveries/delivery/{failed.pk}/resend/", {"confirmed": "yes"}, follow=True)
 
     failed.refresh_from_db()
     assert failed.status == Delivery.Status.PENDING
@@ -73,7 +76,7 @@ def test_resend_button_on_the_delivery_page(manager_client):
 def test_cancelling_a_delivered_delivery_from_its_page_explains_why_not(manager_client):
     delivered = DeliveryFactory(status=Delivery.Status.DELIVERED)
 
-    response = manager_client.post(f"/admin/deliveries/delivery/{delivered.pk}/cancel/", follow=True)
+    response = manager_client.post(f"/admin/deliveries/delivery/{delivered.pk}/cancel/", {"confirmed": "yes"}, follow=True)
 
     assert any("Only pending or retrying deliveries can be cancelled" in m for m in _messages(response))
 
@@ -81,15 +84,20 @@ def test_cancelling_a_delivered_delivery_from_its_page_explains_why_not(manager_
 def test_marketing_cannot_resend(marketing_client):
     failed = DeliveryFactory(status=Delivery.Status.FAILED)
 
-    assert marketing_client.post(f"/admin/deliveries/delivery/{failed.pk}/resend/").status_code == 403
+    assert marketing_client.post(f"/admin/deliveries/delivery/{failed.pk}/resend/", {"confirmed": "yes"}).status_code == 403
     failed.refresh_from_db()
     assert failed.status == Delivery.Status.FAILED
 
 
-def test_resend_is_post_only(manager_client):
-    failed = DeliveryFactory(status=Delivery.Status.FAILED)
+def test_opening_the_resend_address_only_asks_for_confirmation(manager_client):
+    delivered = DeliveryFactory(status=Delivery.Status.DELIVERED, delivered_at=timezone.now())
 
-    assert manager_client.get(f"/admin/deliveries/delivery/{failed.pk}/resend/").status_code == 403
+    page = manager_client.get(f"/admin/deliveries/delivery/{delivered.pk}/resend/").content.decode()
+
+    assert "Resend this delivery?" in page and "may count the conversion twice" in page
+    delivered.refresh_from_db()
+    assert delivered.status == Delivery.Status.DELIVERED
+    assert not LogEntry.objects.exists()
 
 
 def test_export_action_streams_the_selected_deliveries_as_csv(marketing_client):
@@ -131,3 +139,70 @@ def test_staff_without_a_role_cannot_export(client):
     client.force_login(User.objects.create_user(username="newcomer", password="x", is_staff=True))
 
     assert client.get("/admin/deliveries/delivery/export.csv").status_code == 403
+
+
+def test_resend_first_shows_how_many_whose_and_how_many_were_delivered_and_changes_nothing(manager_client):
+    acme, zeta = PostbackEndpointFactory(partner=PartnerFactory(name="Acme")), PostbackEndpointFactory(
+        partner=PartnerFactory(name="Zeta"))
+    failed = DeliveryFactory.create_batch(2, endpoint=acme, partner=acme.partner, status=Delivery.Status.FAILED)
+    delivered = DeliveryFactory(endpoint=zeta, partner=zeta.partner, status=Delivery.Status.DELIVERED)
+
+    page = _act(manager_client, "resend", [*failed, delivered], confirmed="").content.decode()
+
+    assert "Resend deliveries?" in page
+    assert "Resend 3 selected deliveries of 2 partners (Acme, Zeta)" in page
+    assert "1 of them were already delivered: they are left out unless you tick the box below." in page
+    assert 'name="include_delivered"' in page and "may count the conversions twice" in page
+    assert page.count('name="_selected_action"') == 3 and 'name="confirmed" value="yes"' in page
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.FAILED, Delivery.Status.DELIVERED}
+
+
+def test_confirmed_resend_leaves_delivered_ones_out_and_writes_each_endpoints_history(manager_client):
+    endpoint = PostbackEndpointFactory()
+    failed = DeliveryFactory(endpoint=endpoint, partner=endpoint.partner, status=Delivery.Status.FAILED)
+    delivered = DeliveryFactory(endpoint=endpoint, partner=endpoint.partner, status=Delivery.Status.DELIVERED)
+
+    response = _act(manager_client, "resend", [failed, delivered])
+
+    assert "Queued 1 of 2 selected deliveries to be sent again." in _messages(response)
+    assert "1 already delivered were left out, as chosen." in _messages(response)
+    delivered.refresh_from_db()
+    assert delivered.status == Delivery.Status.DELIVERED
+    entry = LogEntry.objects.get()
+    assert (entry.user.username, entry.object_id, entry.content_type.model_class()) == (
+        "affiliate-managers", str(endpoint.pk), PostbackEndpoint)
+    assert entry.change_message == "Resent 1 of its deliveries from the deliveries list (already delivered ones left out)"
+
+
+def test_resending_delivered_ones_is_an_explicit_choice(manager_client):
+    delivered = DeliveryFactory(status=Delivery.Status.DELIVERED)
+
+    response = _act(manager_client, "resend", [delivered], include_delivered="on")
+
+    assert "Queued 1 of 1 selected deliveries to be sent again." in _messages(response)
+    delivered.refresh_from_db()
+    assert delivered.status == Delivery.Status.PENDING
+    assert "(already delivered ones included)" in LogEntry.objects.get().change_message
+
+
+def test_cancel_confirmation_counts_what_can_be_cancelled_and_the_action_is_recorded(manager_client):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(name="Acme"))
+    pending = DeliveryFactory.create_batch(2, endpoint=endpoint, partner=endpoint.partner)
+    failed = DeliveryFactory(endpoint=endpoint, partner=endpoint.partner, status=Delivery.Status.FAILED)
+
+    page = _act(manager_client, "cancel", [*pending, failed], confirmed="").content.decode()
+    assert "Cancel 2 pending or retrying deliveries of the 3 selected, of 1 partner (Acme)" in page
+    assert "1 are delivered, failed or cancelled already and are left as they are." in page
+    _act(manager_client, "cancel", [*pending, failed])
+
+    assert Delivery.objects.filter(status=Delivery.Status.CANCELLED).count() == 2
+    assert LogEntry.objects.get().change_message == "Cancelled 2 of its deliveries from the deliveries list"
+
+
+def test_a_single_resend_from_the_delivery_page_is_in_its_history(manager_client):
+    failed = DeliveryFactory(status=Delivery.Status.FAILED)
+
+    manager_client.post(f"/admin/deliveries/delivery/{failed.pk}/resend/", {"confirmed": "yes"})
+
+    page = manager_client.get(f"/admin/deliveries/delivery/{failed.pk}/history/").content.decode()
+    assert "Resent from its page" in page

@@ -90,7 +90,11 @@ def test_send_test_postback_reaches_the_partner_and_shows_its_answer(manager_cli
     httpserver.expect_request("/pb").respond_with_data("OK from partner", status=200)
     endpoint = PostbackEndpointFactory(url_template=httpserver.url_for("/pb") + "?click={click_id}")
 
-    response = manager_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", follow=True)
+    confirm = manager_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/").content.decode()
+    assert "Send a test postback?" in confirm and "never retried" in confirm and not httpserver.log
+    response = manager_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", {"confirmed": "yes"}, follow=True
+    )
 
     summary = _messages(response)[0]
     assert summary.startswith("Test postback sent: HTTP 200 in ") and "Response: OK from partner" in summary
@@ -108,7 +112,9 @@ def test_marketing_cannot_send_a_test_postback(marketing_client):
     page = marketing_client.get(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/").content.decode()
 
     assert 'id="send-test-postback"' not in page and "new_signing_secret" not in page
-    assert marketing_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/").status_code == 403
+    assert marketing_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", {"confirmed": "yes"}
+    ).status_code == 403
     assert not Delivery.objects.exists()
 
 
@@ -162,21 +168,43 @@ def test_saving_an_endpoint_as_inactive_pauses_it_with_a_reason(manager_client):
 def test_pause_and_resume_endpoint_actions_report_what_they_did(manager_client):
     running = PostbackEndpointFactory(name="Main")
     held = PostbackEndpointFactory(name="Spare", is_active=False)
-    data = {"_selected_action": [running.pk, held.pk]}
+    data = {"_selected_action": [running.pk, held.pk], "confirmed": "yes"}
 
     paused = manager_client.post("/admin/partners/postbackendpoint/", {**data, "action": "pause"}, follow=True)
-    assert _messages(paused) == [f"Paused 1 endpoint(s): {running}; their deliveries are held, not dropped."]
+    assert _messages(paused) == [
+        f"Paused 1 endpoint(s): {running}; their deliveries are held, not dropped.",
+        "1 already paused, left as they were.",
+    ]
     resumed = manager_client.post("/admin/partners/postbackendpoint/", {**data, "action": "resume"}, follow=True)
 
     assert "Resumed 2 endpoint(s)" in _messages(resumed)[0]
     assert PostbackEndpoint.objects.filter(is_active=True).count() == 2
 
 
+def test_pausing_endpoints_first_says_what_it_holds_then_records_who_paused(manager_client):
+    endpoint = PostbackEndpointFactory(name="Main", partner=PartnerFactory(name="Acme"))
+    DeliveryFactory.create_batch(3, endpoint=endpoint, partner=endpoint.partner)
+    DeliveryFactory(endpoint=endpoint, partner=endpoint.partner, status=Delivery.Status.DELIVERED)
+    data = {"_selected_action": [endpoint.pk], "action": "pause"}
+
+    page = manager_client.post("/admin/partners/postbackendpoint/", data).content.decode()
+    assert "Pause 1 endpoint?" in page and "(3 pending or retrying now, and every new one) are held" in page
+    endpoint.refresh_from_db()
+    assert endpoint.is_active
+    manager_client.post("/admin/partners/postbackendpoint/", {**data, "confirmed": "yes"})
+
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active
+    history = manager_client.get(f"/admin/partners/postbackendpoint/{endpoint.pk}/history/").content.decode()
+    assert "Paused from the endpoints list" in history and "affiliate-managers" in history
+
+
 def test_pause_and_resume_partner_actions_report_what_they_did(manager_client):
     acme, other = PartnerFactory(name="Acme"), PartnerFactory(name="Other", is_active=False)
 
     response = manager_client.post(
-        "/admin/partners/partner/", {"action": "pause", "_selected_action": [acme.pk, other.pk]}, follow=True
+        "/admin/partners/partner/", {"action": "pause", "_selected_action": [acme.pk, other.pk], "confirmed": "yes"},
+        follow=True,
     )
 
     assert _messages(response) == [

@@ -81,6 +81,9 @@ def test_affiliate_manager_sets_up_a_partner_tests_it_and_resends_a_failure(page
     # sends a test postback (the saved template) and sees the partner's answer
     page.goto(page.url)  # drop the unsaved edit
     navigate(page, "#send-test-postback")
+    assert "never retried" in page.locator("#console-confirmation").inner_text()
+    screenshot(page, "04-test-postback-confirmation")
+    navigate(page, "#console-confirm")
     summary = messages(page)[0]
     assert summary.startswith("Test postback sent: HTTP 200 in ") and "OK from partner" in summary
     assert "OK from partner" in page.locator("#console-test-postbacks").inner_text()
@@ -94,6 +97,8 @@ def test_affiliate_manager_sets_up_a_partner_tests_it_and_resends_a_failure(page
     navigate(page, f"#result_list a[href*='/delivery/{failed.pk}/change/']")
     assert "no such campaign" in page.locator("body").inner_text()
     navigate(page, "text=Resend")
+    assert "Resend this delivery?" in page.locator("body").inner_text()
+    navigate(page, "#console-confirm")
     assert messages(page)[0] == f"Delivery {failed.pk}: Queued to be sent again."
     failed.refresh_from_db()
     assert failed.status in (Delivery.Status.PENDING, Delivery.Status.DELIVERED)
@@ -157,3 +162,32 @@ def test_marketing_sees_configuration_read_only(page):
     offered = page.locator("select[name=action] option").all_inner_texts()
     assert [text for text in offered if text.strip("- ")] == ["Export selected as CSV"]
     screenshot(page, "10-marketing-deliveries")
+
+
+def test_a_bulk_resend_asks_first_and_leaves_delivered_postbacks_out_unless_chosen(page, partner_server):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(name="Acme Ads"), url_template=partner_server.url_for("/pb"))
+    failed = DeliveryFactory(endpoint=endpoint, partner=endpoint.partner, status=Delivery.Status.FAILED)
+    delivered = DeliveryFactory(endpoint=endpoint, partner=endpoint.partner, status=Delivery.Status.DELIVERED)
+    staff_member("manager", AFFILIATE_MANAGERS)
+
+    log_in(page, "manager")
+    page.goto("/admin/deliveries/delivery/")
+    page.check("#action-toggle")
+    page.select_option("select[name=action]", "resend")
+    navigate(page, "button[name=index]")
+    table = page.locator(".console-confirmation-table").inner_text()
+    assert "Acme Ads" in table and "ALREADY DELIVERED" in table.upper()
+    assert not page.locator("#id_include_delivered").is_checked()
+    screenshot(page, "12-resend-confirmation")
+    navigate(page, "#console-confirm")
+
+    assert messages(page)[:2] == [
+        "Queued 1 of 2 selected deliveries to be sent again.", "1 already delivered were left out, as chosen."
+    ]
+    failed.refresh_from_db()
+    delivered.refresh_from_db()
+    # queued again (and perhaps delivered already by the sender); the delivered one was not sent again
+    assert failed.status in (Delivery.Status.PENDING, Delivery.Status.DELIVERED)
+    assert (delivered.status, delivered.attempts.count()) == (Delivery.Status.DELIVERED, 0)
+    page.goto(f"/admin/partners/postbackendpoint/{endpoint.pk}/history/")
+    assert "Resent 1 of its deliveries from the deliveries list" in page.locator("#content").inner_text()

@@ -12,7 +12,7 @@ import pytest
 
 from deliveries.models import Delivery
 from deliveries.sender import deliveries_send_due
-from deliveries.services import deliveries_create_for_events
+from deliveries.services import deliveries_create_for_events, endpoint_send_test
 from partners.models import AUTO_PAUSE_REASON_PREFIX
 from partners.services import endpoint_pause, endpoint_resume
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
@@ -174,3 +174,25 @@ def test_permanent_answers_neither_open_nor_close_the_circuit(clock):
     endpoint.refresh_from_db()
     assert (endpoint.circuit_state, endpoint.consecutive_failures) == ("closed", 0)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
+
+
+def test_failed_test_postbacks_add_nothing_to_the_failure_run(partner):
+    endpoint = PostbackEndpointFactory(url_template=partner.url + "/pb", circuit_failure_threshold=2)
+
+    outcomes = [endpoint_send_test(endpoint=endpoint).outcome for _ in range(3)]
+
+    endpoint.refresh_from_db()
+    assert outcomes == ["failure"] * 3  # one-off checks: never retried
+    assert (endpoint.circuit_state, endpoint.consecutive_failures) == ("closed", 0)
+
+
+def test_a_test_postback_is_no_probe_and_leaves_an_open_circuit_open(partner, clock):
+    endpoint, ids = _open_circuit(partner, clock)
+    partner.default = 200
+
+    attempt = endpoint_send_test(endpoint=endpoint)
+
+    endpoint.refresh_from_db()
+    assert attempt.outcome == "success"
+    assert endpoint.circuit_state == "open" and endpoint.circuit_next_probe_at > clock.now
+    assert _attempt_counts(ids) == [1, 1, 1, 0, 0]  # the held deliveries still wait for a real probe
