@@ -211,7 +211,9 @@ def test_a_test_postback_sends_the_values_and_reports_only_the_mask(httpserver, 
         lambda request: received.append(request) or Response(f"got {TOKEN}")
     )
 
-    page = admin_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", follow=True)
+    page = admin_client.post(
+        f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", {"confirmed": "yes"}, follow=True
+    )
 
     assert received[0].args["token"] == TOKEN
     assert f"got {SECRET_MASK}" in page.content.decode()

@@ -17,9 +17,6 @@ from tests.factories import EventFactory, PartnerFactory, PlayerFactory, Postbac
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
-
-
 @pytest.fixture
 def partner(db):
     return PartnerFactory(slug="acme")
@@ -30,7 +27,8 @@ def endpoint(partner):
     return PostbackEndpointFactory(partner=partner, event_types=[EventType.REGISTRATION, EventType.DEPOSIT])
 
 
-def _events(partner, player, *kinds, start=NOW - timedelta(minutes=5)):
+def _events(partner, player, *kinds, start=None):
+    start = start or timezone.now() - timedelta(minutes=5)
     return [
         EventFactory(partner=partner, player=player, type_id=kind, occurred_at=start + timedelta(seconds=n),
                      amount=Decimal("10.00") if kind == EventType.DEPOSIT else None,
@@ -58,11 +56,11 @@ def test_a_players_later_postback_waits_while_an_earlier_one_is_open(partner, en
 
 def test_a_retry_in_backoff_holds_back_the_players_later_postbacks(partner, endpoint):
     first, second = deliveries_create_for_events(events=_events(partner, PlayerFactory(), "registration", "deposit"))
-    Delivery.objects.filter(pk=first.pk).update(status="retrying", next_attempt_at=NOW + timedelta(minutes=1))
+    Delivery.objects.filter(pk=first.pk).update(status="retrying", next_attempt_at=timezone.now() + timedelta(minutes=1))
 
     assert _claim() == []
-    assert _claim(now=NOW + timedelta(minutes=2)) == [first.pk]
-    assert second.pk not in _claim(now=NOW + timedelta(minutes=2))
+    assert _claim(now=timezone.now() + timedelta(minutes=2)) == [first.pk]
+    assert second.pk not in _claim(now=timezone.now() + timedelta(minutes=2))
 
 
 def test_a_postback_waiting_behind_a_retry_is_not_due_so_an_idle_sender_hands_over(partner, endpoint, settings):
@@ -86,7 +84,7 @@ def test_a_failed_or_cancelled_earlier_postback_no_longer_holds_back(partner, en
 
 def test_a_batch_listing_a_players_events_out_of_order_is_sent_in_the_order_they_happened(partner, endpoint):
     player = PlayerFactory()
-    deposit, registration = _events(partner, player, "deposit", "registration", start=NOW - timedelta(minutes=5))
+    deposit, registration = _events(partner, player, "deposit", "registration", start=timezone.now() - timedelta(minutes=5))
     registration.occurred_at = deposit.occurred_at - timedelta(minutes=1)
     registration.save()
 
@@ -122,7 +120,7 @@ def test_a_reversal_waits_for_its_original_still_out(partner, endpoint):
 
     (reversal,) = outcome.event.deliveries.all()
     assert reversal.order_key == Delivery.objects.get(pk=original.pk).order_key
-    assert _claim(now=NOW + timedelta(seconds=1)) == []
+    assert _claim(now=timezone.now() + timedelta(seconds=1)) == []
 
 
 def test_the_key_is_a_keyed_digest_and_erasure_drops_it(partner, endpoint):
