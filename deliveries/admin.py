@@ -118,7 +118,7 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     ordering = ["-created_at"]
     inlines = [DeliveryAttemptInline]
     actions = ["resend", "cancel", "export_csv"]
-    csv_columns, csv_filename = DELIVERY_COLUMNS, "deliveries.csv"
+    csv_columns, csv_filename = DELIVERY_COLUMNS, "deliveries"
     fieldsets = [
         (None, {"fields": ["event_link", "partner", "endpoint", "event_type", "status", "is_test"]}),
         ("Progress", {"fields": [

@@ -106,7 +106,7 @@ class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, Huge
     search_help_text = "Exact event id, player id or click id."
     ordering = ["-occurred_at"]
     inlines = [DeliveryInline]
-    csv_columns, csv_filename = EVENT_COLUMNS, "events.csv"
+    csv_columns, csv_filename = EVENT_COLUMNS, "events"
 
     @admin.display(description="Type", ordering="type")
     def type_slug(self, event):

@@ -1,19 +1,25 @@
 """CSV export from the admin's changelists, in the same format as the API's exports."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.shortcuts import redirect
 from django.urls import path
 
 from reporting.api import csv_response
+from reporting.export_jobs import export_file_name, export_job_request
 from reporting.exports import table_chunks
 
 
 class CsvExportAdminMixin:
-    """An "Export as CSV" action and a button that exports the list as filtered.
+    """An "Export as CSV" action and buttons that export the list as filtered (plain, or for Excel).
 
     Subclasses set ``csv_columns`` (``reporting.exports`` column lists) and
-    ``csv_filename``. Exporting needs only the view permission: marketing exports.
+    ``csv_filename`` (the stem of the download's name, which adds the filters
+    and the date). Exporting needs only the view permission: marketing exports.
+    A list longer than ``EXPORT_INLINE_ROWS`` is written in the background
+    (``reporting.export_jobs``) and its page shows the progress.
     """
 
     csv_columns: tuple
@@ -23,7 +29,7 @@ class CsvExportAdminMixin:
 
     @admin.action(description="Export selected as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
-        return self._csv(queryset)
+        return self._csv(queryset, export_file_name(f"{self.csv_filename}-selected", request.GET), bom=False)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -31,11 +37,19 @@ class CsvExportAdminMixin:
         return [export, *super().get_urls()]
 
     def export_filtered_view(self, request):
-        """Every row the changelist shows under its current filters and search, streamed."""
+        """Every row the changelist shows under its current filters and search: streamed, or a background job."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        return self._csv(changelist.get_queryset(request))
+        request.GET = request.GET.copy()
+        bom = request.GET.pop("bom", ["0"])[-1] == "1"  # not a filter: the changelist must not see it
+        name = export_file_name(self.csv_filename, request.GET)
+        queryset = self.get_changelist_instance(request).get_queryset(request)
+        if not queryset[settings.EXPORT_INLINE_ROWS : settings.EXPORT_INLINE_ROWS + 1].exists():
+            return self._csv(queryset, name, bom=bom)
+        job = export_job_request(
+            user=request.user, model_label=self.opts.label_lower, params=request.GET, file_name=name, bom=bom
+        )
+        return redirect("admin:reporting_exportjob_change", job.pk)
 
-    def _csv(self, queryset: QuerySet):
-        return csv_response(table_chunks(queryset, self.csv_columns), filename=self.csv_filename)
+    def _csv(self, queryset: QuerySet, name: str, *, bom: bool):
+        return csv_response(table_chunks(queryset, self.csv_columns, bom=bom), filename=name)

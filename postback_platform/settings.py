@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "reporting.context_processors.exports_ready",
             ],
         },
     },
@@ -282,6 +283,14 @@ if API_AUTH_FAILURE_LIMIT < 1 or API_AUTH_FAILURE_WINDOW_SECONDS < 1:
 # change made in one process could not reach the others: read it every time.
 POSTBACK_CONFIG_CACHE = _on_with_shared_cache("POSTBACK_CONFIG_CACHE")
 
+# --- Admin exports --------------------------------------------------------------
+
+# A list with more rows than this exports in the background, with a progress bar (reporting.export_jobs).
+EXPORT_INLINE_ROWS = env.int("EXPORT_INLINE_ROWS", default=50_000)
+# Where workers write those files and web processes read them: a directory both can reach.
+EXPORT_DIR = Path(env.str("EXPORT_DIR", default="") or VAR_DIR / "exports")
+EXPORT_KEEP_HOURS = env.int("EXPORT_KEEP_HOURS", default=24)
+
 # --- Celery -------------------------------------------------------------------
 
 _FS_BROKER_DIR = VAR_DIR / "celery-broker"
@@ -334,6 +343,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("STATS_ROLLUP_INTERVAL_SECONDS", default=60.0),
         "options": {"expires": env.float("STATS_ROLLUP_INTERVAL_SECONDS", default=60.0)},
     },
+    "tend-export-jobs": {"task": "reporting.tasks.tend_export_jobs", "schedule": 60.0, "options": {"expires": 60}},
     "evaluate-alerts": {
         "task": "monitoring.tasks.evaluate_alerts",
         "schedule": env.float("ALERT_EVALUATION_INTERVAL_SECONDS", default=60.0),

@@ -101,3 +101,51 @@ class StaleDay(models.Model):
     # Oldest mark first: a day that is marked on every run (today, while events
     # arrive) does not keep a backlog of older days waiting.
     marked_at = models.DateTimeField(default=timezone.now)
+
+
+class ExportJob(models.Model):
+    """A CSV export too long to stream while the manager waits: written by a worker, downloaded when ready.
+
+    ``query_string`` is the list's filters and search as the requester saw them; the worker opens that
+    list again as the requester (``reporting.export_jobs``), so the file holds exactly those rows, and
+    only what that person may see.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=64, help_text="app_label.model_name of the exported list.")
+    query_string = models.TextField(blank=True)
+    file_name = models.CharField(max_length=200, help_text="The name the download gets: the list, its filters, the date.")
+    bom = models.BooleanField(default=False, help_text="Starts with a byte-order mark, for Excel.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveBigIntegerField(null=True, blank=True)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    notified = models.BooleanField(default=False, help_text="The requester has been told it is ready.")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Moved on whenever the worker writing the file records progress: a running job whose time stands still
+    # lost its worker, and another may take it over.
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["requested_by", "notified"], name="export_job_to_notify")]
+        verbose_name = "export"
+        verbose_name_plural = "exports"
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

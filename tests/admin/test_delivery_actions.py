@@ -130,7 +130,7 @@ def test_event_export_uses_the_events_csv_columns(admin_client):
 
     rows = _rows(response)
     assert [(row["event_id"], row["click_id"]) for row in rows] == [("evt-exported", "c-1")]
-    assert 'filename="events.csv"' in response["Content-Disposition"]
+    assert 'filename="events_search-evt-exported_' in response["Content-Disposition"]
 
 
 def test_staff_without_a_role_cannot_export(client):

@@ -191,3 +191,33 @@ def test_a_bulk_resend_asks_first_and_leaves_delivered_postbacks_out_unless_chos
     assert (delivered.status, delivered.attempts.count()) == (Delivery.Status.DELIVERED, 0)
     page.goto(f"/admin/partners/postbackendpoint/{endpoint.pk}/history/")
     assert "Resent 1 of its deliveries from the deliveries list" in page.locator("#content").inner_text()
+
+
+def test_a_long_export_runs_in_the_background_with_progress_and_a_download(page, settings, tmp_path, monkeypatch):
+    from reporting import tasks
+    from reporting.models import ExportJob
+
+    settings.EXPORT_INLINE_ROWS, settings.EXPORT_DIR = 1, tmp_path / "exports"
+    # The worker: run the job as soon as it is queued (nothing else here consumes the queue).
+    monkeypatch.setattr(tasks.run_export_job, "apply_async", lambda args, kwargs: tasks.run_export_job(*args))
+    DeliveryFactory.create_batch(3, status=Delivery.Status.FAILED)
+    staff_member("marketer", MARKETING)
+
+    log_in(page, "marketer")
+    page.goto("/admin/deliveries/delivery/?status__exact=failed")
+    navigate(page, "text=Export these rows as CSV")
+    page.locator("#console-export-download").wait_for(state="visible", timeout=10_000)
+    assert page.locator("#console-export-rows").inner_text() == "3"
+    screenshot(page, "13-export-ready")
+    with page.expect_download() as download:
+        page.click("#console-export-download")
+    assert download.value.suggested_filename.startswith("deliveries_status-failed_")
+    assert len(list(csv.reader(io.StringIO(download.value.path().read_text())))) == 4
+
+    # a running export's page follows it without a reload
+    running = ExportJob.objects.create(requested_by=ExportJob.objects.get().requested_by, model="deliveries.delivery",
+                                       file_name="later.csv", status=ExportJob.Status.RUNNING, rows_total=10)
+    page.goto(f"/admin/reporting/exportjob/{running.pk}/change/")
+    ExportJob.objects.filter(pk=running.pk).update(rows_done=5)
+    page.wait_for_function("document.getElementById('console-export-bar').value === 50", timeout=5_000)
+    screenshot(page, "14-export-progress")

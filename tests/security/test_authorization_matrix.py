@@ -26,6 +26,7 @@ from deliveries.models import DeliveryAttempt
 from events.models import EventType, PlayerErasure
 from partners.models import Qualification, QualificationRule
 from monitoring.models import Alert
+from reporting.models import ExportJob
 from tests.admin.conftest import member_of
 from tests.factories import DeliveryFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
 
@@ -94,6 +95,16 @@ ADMIN_RULES = {
     "admin:deliveries_delivery_resend": [("POST", FORBIDDEN)],
     "admin:deliveries_delivery_cancel": [("POST", FORBIDDEN)],
     "admin:auth_user_password_change": NO_ACCESS,
+    # Each person's own exports only: another's export is not found, and none is changed from the admin.
+    "admin:reporting_exportjob_changelist": [("GET", ALLOWED)],
+    "admin:reporting_exportjob_add": NO_ACCESS,
+    # Another's export is outside the list, so its history page sends on to the index, as for any missing object.
+    "admin:reporting_exportjob_history": [("GET", ALLOWED)],
+    "admin:reporting_exportjob_delete": [("GET", FORBIDDEN), ("POST", FORBIDDEN)],
+    "admin:reporting_exportjob_change": [("GET", NOT_FOUND), ("POST", NOT_FOUND)],
+    "admin:reporting_exportjob_status": [("GET", NOT_FOUND)],
+    "admin:reporting_exportjob_download": [("GET", NOT_FOUND)],
+    "admin/reporting/exportjob/<path:object_id>/": [("GET", ALLOWED)],
 }
 # Model pages: configuration is read-only for marketing; secrets, users and lock-outs are closed.
 _READ_ONLY_MODELS = ["partners_partner", "partners_postbackendpoint", "events_eventtype", "events_player",
@@ -265,6 +276,9 @@ def admin_objects(world):
             player=delivery.event.player, qualified_at=delivery.event.occurred_at,
         ).pk,
         "events/playererasure": PlayerErasure.objects.create(pseudonym="erased-0", requested_by="admin user x").pk,
+        "reporting/exportjob": ExportJob.objects.create(
+            requested_by=user, model="events.event", file_name="events_2026-12-05_1200.csv"
+        ).pk,
         "monitoring/alert": Alert.objects.create(kind=Alert.Kind.BACKLOG_AGE, key="backlog", summary="old").pk,
         "content_type": ContentType.objects.get_for_model(User).pk,
     }

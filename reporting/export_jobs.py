@@ -1,0 +1,176 @@
+"""Long CSV exports from the admin's lists, written by a worker while the manager goes on working.
+
+A list exports at once while it holds at most ``EXPORT_INLINE_ROWS`` rows; past that the export becomes
+a job. A worker opens the list again as the requester (same filters, same search, the requester's own
+permissions), counts its rows, writes the CSV under ``EXPORT_DIR`` (the same bytes as a streamed export)
+and records how far it has got, which the job's page shows as a progress bar. The requester is told on
+their next admin page that it is ready. Files go ``EXPORT_KEEP_HOURS`` after they were requested.
+"""
+
+import datetime as dt
+import logging
+import re
+import time
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import QueryDict
+from django.test import RequestFactory
+from django.utils import timezone
+
+from postback_platform.queue import enqueue_on_commit
+
+from .exports import table_chunks
+from .models import ExportJob
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_WRITE_SECONDS = 0.5
+# A queued job not started after this long lost its message (the broker was down): it is queued again.
+QUEUED_GRACE = dt.timedelta(minutes=1)
+# A running job whose progress stood still this long lost its worker: another takes it over, from the start.
+STALLED_AFTER = dt.timedelta(minutes=5)
+# Query parameters of a changelist that say nothing about which rows it holds.
+NOT_FILTERS = {"o", "p", "e", "all", "_changelist_filters", "bom"}
+
+
+def export_file_name(stem: str, params: QueryDict, *, now: dt.datetime | None = None) -> str:
+    """``deliveries_status-failed_partner-3_2026-12-05_1403.csv``: the list, its filters, the requester's day and time."""
+    parts = [stem]
+    for key in sorted(params):
+        if key in NOT_FILTERS:
+            continue
+        name = "search" if key == "q" else key.split("__")[0]
+        for value in params.getlist(key):
+            if value:
+                parts.append(_slug(f"{name}-{value}"))
+    stamp = timezone.localtime(now or timezone.now()).strftime("%Y-%m-%d_%H%M")
+    return f"{'_'.join(parts)[:150]}_{stamp}.csv"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:40]
+
+
+def export_job_request(*, user, model_label: str, params: QueryDict, file_name: str, bom: bool) -> ExportJob:
+    """Queue the export of the list ``model_label`` under ``params``; a worker writes it after commit."""
+    job = ExportJob.objects.create(
+        requested_by=user, model=model_label, query_string=params.urlencode(), file_name=file_name, bom=bom
+    )
+    _enqueue(job.pk)
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from .tasks import run_export_job  # the tasks module imports this one
+
+    enqueue_on_commit(run_export_job, job_id)
+
+
+def export_job_run(*, job_id: int) -> None:
+    """Write the job's file (from the start, if a worker died on it before), recording progress as it goes.
+
+    Only one worker writes a job: it takes it by moving it from queued (or stalled) to running.
+    """
+    now = timezone.now()
+    taken = ExportJob.objects.filter(pk=job_id).filter(
+        Q(status=ExportJob.Status.QUEUED) | Q(status=ExportJob.Status.RUNNING, updated_at__lt=now - STALLED_AFTER)
+    ).update(status=ExportJob.Status.RUNNING, rows_done=0, rows_total=None, error="", updated_at=now)
+    if not taken:
+        return
+    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    try:
+        queryset, columns = _list_as_requested(job)
+        job.rows_total = queryset.count()
+        ExportJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total, updated_at=timezone.now())
+        _write(job, table_chunks(queryset, columns, bom=job.bom, progress=_progress_recorder(job)))
+    except (PermissionDenied, IncorrectLookupParameters, LookupError) as exc:
+        _failed(job, f"The list could not be opened as it was asked for ({exc or type(exc).__name__}); "
+                     "open it again and export anew.")
+        return
+    except Exception as exc:
+        logger.exception("export %s failed", job.pk)
+        _failed(job, f"The export stopped: {type(exc).__name__}. Export anew; if it fails again, tell an operator.")
+        return
+    now = timezone.now()
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.DONE, rows_done=job.rows_done, finished_at=now, updated_at=now
+    )
+
+
+def _list_as_requested(job: ExportJob):
+    model = apps.get_model(job.model)
+    model_admin = admin.site._registry[model]
+    request = RequestFactory().get("/", QueryDict(job.query_string, mutable=True))
+    request.user = job.requested_by
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied("the requester may no longer see this list")
+    changelist = model_admin.get_changelist_instance(request)
+    return changelist.get_queryset(request), model_admin.csv_columns
+
+
+def _progress_recorder(job: ExportJob):
+    last_written = time.monotonic()
+
+    def record(rows: int) -> None:
+        nonlocal last_written
+        job.rows_done += rows
+        if time.monotonic() - last_written >= PROGRESS_WRITE_SECONDS:
+            ExportJob.objects.filter(pk=job.pk).update(rows_done=job.rows_done, updated_at=timezone.now())
+            last_written = time.monotonic()
+
+    return record
+
+
+def _write(job: ExportJob, chunks) -> None:
+    path = export_file_path(job)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    with partial.open("w", encoding="utf-8", newline="") as file:
+        for text in chunks:
+            file.write(text)
+    partial.replace(path)  # a download never sees half a file
+
+
+def _failed(job: ExportJob, error: str) -> None:
+    now = timezone.now()
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.FAILED, error=error, finished_at=now, updated_at=now
+    )
+
+
+def export_file_path(job: ExportJob) -> Path:
+    return Path(settings.EXPORT_DIR) / f"export-{job.pk}.csv"
+
+
+def exports_ready_to_announce(user) -> list[ExportJob]:
+    """The requester's exports that became ready since they were last told; telling them now."""
+    ready = list(ExportJob.objects.filter(requested_by=user, notified=False, status__in=[
+        ExportJob.Status.DONE, ExportJob.Status.FAILED,
+    ])[:5])
+    if ready:
+        ExportJob.objects.filter(pk__in=[job.pk for job in ready]).update(notified=True)
+    return ready
+
+
+def export_jobs_tend(*, now: dt.datetime | None = None) -> int:
+    """Queue again the jobs whose message or worker was lost; remove those requested more than
+    EXPORT_KEEP_HOURS ago, files included. Returns how many were removed."""
+    now = now or timezone.now()
+    lost = ExportJob.objects.filter(
+        Q(status=ExportJob.Status.QUEUED, created_at__lt=now - QUEUED_GRACE)
+        | Q(status=ExportJob.Status.RUNNING, updated_at__lt=now - STALLED_AFTER)
+    ).values_list("pk", flat=True)
+    for job_id in lost:
+        _enqueue(job_id)
+    old = list(ExportJob.objects.filter(created_at__lt=now - dt.timedelta(hours=settings.EXPORT_KEEP_HOURS)))
+    for job in old:
+        for path in (export_file_path(job), export_file_path(job).with_suffix(".part")):
+            path.unlink(missing_ok=True)
+    ExportJob.objects.filter(pk__in=[job.pk for job in old]).delete()
+    return len(old)

@@ -1,0 +1,160 @@
+"""Long admin exports: written by a worker as the requester saw the list, with progress, told once, kept a while."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.http import QueryDict
+from django.utils import timezone
+
+from accounts.roles import MARKETING
+from deliveries.models import Delivery
+from reporting.export_jobs import export_file_name, export_file_path, export_job_run, export_jobs_tend
+from reporting.models import ExportJob
+from tests.admin.conftest import member_of
+from tests.factories import DeliveryFactory
+
+pytestmark = pytest.mark.django_db
+
+EXPORT = "/admin/deliveries/delivery/export.csv"
+
+
+@pytest.fixture(autouse=True)
+def _short_lists_only_inline(settings, tmp_path):
+    settings.EXPORT_INLINE_ROWS = 2
+    settings.EXPORT_DIR = tmp_path / "exports"
+
+
+@pytest.fixture
+def marketer(client):
+    user = member_of(MARKETING)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def queued(django_capture_on_commit_callbacks, monkeypatch):
+    """Jobs queued by the requests, run here as a worker would run them once the request commits."""
+    from reporting import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.run_export_job, "apply_async", lambda args, kwargs: sent.append(args[0]))
+    return sent
+
+
+def _csv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def test_a_short_list_still_downloads_at_once_named_after_its_filters(client, marketer):
+    failed = DeliveryFactory(status=Delivery.Status.FAILED)
+
+    response = client.get(EXPORT, {"status__exact": "failed"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    name = response["Content-Disposition"]
+    assert 'filename="deliveries_status-failed_' in name and name.endswith('.csv"')
+    assert [row["id"] for row in _csv(b"".join(response.streaming_content).decode())] == [str(failed.pk)]
+
+
+def test_a_long_list_becomes_a_job_whose_file_holds_the_same_rows_as_the_list(client, marketer, queued,
+                                                                               django_capture_on_commit_callbacks):
+    failed = DeliveryFactory.create_batch(3, status=Delivery.Status.FAILED)
+    DeliveryFactory(status=Delivery.Status.DELIVERED)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(EXPORT, {"status__exact": "failed", "bom": "1"})
+
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/reporting/exportjob/{job.pk}/change/"
+    assert queued == [job.pk] and job.status == ExportJob.Status.QUEUED and job.bom
+    assert job.file_name.startswith("deliveries_status-failed_") and "bom" not in job.query_string
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.rows_total, job.percent_done) == (ExportJob.Status.DONE, 3, 3, 100)
+    download = client.get(f"/admin/reporting/exportjob/{job.pk}/download/")
+    content = b"".join(download.streaming_content).decode()
+    assert content.startswith("\ufeff") and f'filename="{job.file_name}"' in download["Content-Disposition"]
+    assert sorted(row["id"] for row in _csv(content)) == sorted(str(delivery.pk) for delivery in failed)
+
+
+def test_the_progress_page_shows_the_bar_and_the_status_answers_how_far(client, marketer):
+    job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv",
+                                   status=ExportJob.Status.RUNNING, rows_done=250, rows_total=1000)
+
+    page = client.get(f"/admin/reporting/exportjob/{job.pk}/change/").content.decode()
+    status = client.get(f"/admin/reporting/exportjob/{job.pk}/status/").json()
+
+    assert 'id="console-export-bar" max="100" value="25"' in page
+    assert status == {"status": "running", "label": "Running", "rows_done": 250, "rows_total": 1000, "percent": 25,
+                      "error": "", "download_url": ""}
+
+
+def test_the_requester_is_told_once_on_the_next_admin_page(client, marketer):
+    ready = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="ready.csv",
+                                     status=ExportJob.Status.DONE, rows_done=12)
+
+    first = client.get("/admin/").content.decode()
+    second = client.get("/admin/").content.decode()
+
+    assert "Your export ready.csv is ready (12 rows)" in first
+    assert f"/admin/reporting/exportjob/{ready.pk}/download/" in first
+    assert "Your export ready.csv" not in second
+
+
+def test_another_persons_export_is_not_found(client, marketer):
+    theirs = ExportJob.objects.create(requested_by=member_of(MARKETING, "colleague"), model="deliveries.delivery",
+                                      file_name="theirs.csv", status=ExportJob.Status.DONE)
+
+    assert client.get(f"/admin/reporting/exportjob/{theirs.pk}/download/").status_code == 404
+    assert "theirs.csv" not in client.get("/admin/reporting/exportjob/").content.decode()
+
+
+def test_a_requester_who_lost_the_right_to_the_list_gets_a_failed_export(marketer):
+    job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv")
+    marketer.groups.clear()
+
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED and "could not be opened" in job.error
+    assert not export_file_path(job).exists()
+
+
+def test_one_worker_writes_a_job_and_a_stalled_one_is_taken_over(marketer, queued):
+    job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv",
+                                   status=ExportJob.Status.RUNNING, updated_at=timezone.now())
+    export_job_run(job_id=job.pk)  # another worker has it, alive
+    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.RUNNING
+
+    ExportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+    export_job_run(job_id=job.pk)
+
+    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.DONE
+
+
+def test_tending_queues_lost_jobs_again_and_removes_old_ones_with_their_files(marketer, queued, settings,
+                                                                             django_capture_on_commit_callbacks):
+    old = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="old.csv",
+                                   created_at=timezone.now() - timedelta(hours=25))
+    export_job_run(job_id=old.pk)
+    lost = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="lost.csv",
+                                    created_at=timezone.now() - timedelta(minutes=2))
+    assert export_file_path(old).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = export_jobs_tend()
+
+    assert removed == 1 and not ExportJob.objects.filter(pk=old.pk).exists() and not export_file_path(old).exists()
+    assert queued == [lost.pk]
+
+
+def test_file_names_carry_the_filters_and_the_date():
+    params = QueryDict("status__exact=failed&partner__id__exact=3&q=dep 1&o=-1&p=2")
+    moment = timezone.make_aware(timezone.datetime(2026, 12, 5, 14, 3))
+
+    assert export_file_name("deliveries", params, now=moment) == (
+        "deliveries_partner-3_search-dep-1_status-failed_2026-12-05_1403.csv"
+    )
