@@ -71,3 +71,11 @@ def _sync_after_migrate(sender, using, apps=None, **kwargs):
 
 def connect_signals() -> None:
     post_migrate.connect(_sync_after_migrate, dispatch_uid="accounts.roles.sync")
+
+
+def works_in_marketing_only(user) -> bool:
+    """A Marketing member with no other role: statistics are their home page."""
+    if user.is_superuser:
+        return False
+    names = set(user.groups.values_list("name", flat=True))
+    return MARKETING in names and names.isdisjoint(set(ROLE_PERMISSIONS) - {MARKETING})

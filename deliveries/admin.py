@@ -14,7 +14,7 @@ from events.models import Event
 from partners.models import PostbackEndpoint
 from postback_platform.admin_confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
 from postback_platform.admin_export import CsvExportAdminMixin
-from postback_platform.admin_filters import RecentListFilter
+from postback_platform.admin_filters import PREFIX_MATCHES_MAX, RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from postback_platform.console_time import console_time
@@ -25,6 +25,8 @@ from . import selectors as delivery_reads
 from .services import DeliveryStateError, deliveries_cancel, deliveries_resend, delivery_cancel, delivery_resend
 
 FAILING_WINDOW = timedelta(hours=24)
+# Characters of a delivery's last error the list shows; the rest is on hover and on the delivery's page.
+LAST_ERROR_SHOWN = 40
 
 
 class DeliveryRecentFilter(RecentListFilter):
@@ -96,25 +98,25 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
+    # Fits a 1440 px screen beside the filters: partner and endpoint share a column, as do the event and
+    # its type, and the last error is cut short (in full on hover and on the delivery's page).
     list_display = [
         "id",
         "status_badge",
-        "partner",
-        "endpoint_name",
-        "event_type_slug",
+        "recipient",
         "event_link",
-        "attempt_count",
-        "last_status_code",
-        "next_attempt_at",
-        "created_at",
-        "is_test",
+        "attempts",
+        "code",
+        "last_error_short",
+        "next_attempt",
+        "created",
     ]
     # Every filter is served by an index (is_test is not: tests are rare, and an
     # endpoint's page lists its own).
     list_filter = [FailingNowFilter, "status", DeliveryRecentFilter, "partner", EndpointFilter, "event_type"]
     list_select_related = ["partner", "endpoint", "event"]
     search_fields = ["=event__event_id"]  # shows the box; get_search_results does the matching
-    search_help_text = "Exact delivery id or event id."
+    search_help_text = "An exact delivery id or event id; if none matches, event ids that start with it (case-sensitive)."
     ordering = ["-created_at"]
     inlines = [DeliveryAttemptInline]
     actions = ["resend", "cancel", "export_csv"]
@@ -220,34 +222,69 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         # An OR across a join would scan, and the admin's "=field" compares UPPER()
         # of both sides; a sub-select on the unique event_id and the primary key
-        # are both single index look-ups.
+        # are both single index look-ups. Failing those, event ids starting with the
+        # term: a LIKE 'term%' served by event_id's pattern index, bounded like the
+        # events list's player prefix.
         term = search_term.strip()
         if not term:
             return queryset, False
         matches = Q(event__in=Event.objects.filter(event_id=term).values("pk"))
         if term.isdigit():
             matches |= Q(pk=int(term))
-        return queryset.filter(matches), False
+        found = queryset.filter(matches)
+        if found.exists():
+            return found, False
+        events = Event.objects.filter(event_id__startswith=term).order_by("event_id").values("pk")
+        return queryset.filter(event__in=events[:PREFIX_MATCHES_MAX]), False
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, delivery):
-        label = delivery.get_status_display()
+        label, title = delivery.get_status_display(), ""
         if delivery.status in Delivery.OPEN_STATUSES and delivery.held_until and delivery.held_until > timezone.now():
-            label = f"{label} · on hold until {console_time(delivery.held_until)}"
-        return format_html('<span class="console-status console-status-{}">{}</span>', delivery.status, label)
+            label, title = f"{label} · on hold", f"On hold until {console_time(delivery.held_until)}"
+        badge = format_html(
+            '<span class="console-status console-status-{}" title="{}">{}</span>', delivery.status, title, label
+        )
+        if delivery.is_test:
+            return format_html('{} <span class="console-test" title="A one-off test postback">test</span>', badge)
+        return badge
 
-    @admin.display(description="Endpoint", ordering="endpoint")
-    def endpoint_name(self, delivery):
-        return delivery.endpoint.name
+    @admin.display(description="Partner · endpoint", ordering="partner__name")
+    def recipient(self, delivery):
+        return format_html('{}<br><span class="console-quiet">{}</span>', delivery.partner.name, delivery.endpoint.name)
 
-    @admin.display(description="Event type", ordering="event_type")
-    def event_type_slug(self, delivery):
-        return delivery.event_type_id
-
-    @admin.display(description="Event")
+    @admin.display(description="Event · type")
     def event_link(self, delivery):
         url = reverse("admin:events_event_change", args=[delivery.event_id])
-        return format_html('<a href="{}">{}</a>', url, delivery.event.event_id)
+        return format_html(
+            '<a href="{}">{}</a><br><span class="console-quiet">{}</span>', url, delivery.event.event_id,
+            delivery.event_type_id,
+        )
+
+    @admin.display(description="Tries", ordering="attempt_count")
+    def attempts(self, delivery):
+        return delivery.attempt_count
+
+    @admin.display(description="Code", ordering="last_status_code")
+    def code(self, delivery):
+        return delivery.last_status_code
+
+    @admin.display(description="Next attempt", ordering="next_attempt_at")
+    def next_attempt(self, delivery):
+        return _two_lines(delivery.next_attempt_at)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, delivery):
+        return _two_lines(delivery.created_at)
+
+    @admin.display(description="Last error")
+    def last_error_short(self, delivery):
+        error = delivery.last_error
+        if len(error) <= LAST_ERROR_SHOWN:
+            return error
+        return format_html(
+            '<span class="console-cut" title="{}">{}…</span>', error, error[:LAST_ERROR_SHOWN - 1].rstrip()
+        )
 
     def has_add_permission(self, request):
         return False
@@ -259,6 +296,14 @@ class DeliveryAdmin(CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
         # Every field is history; a delivery changes only through resend / cancel.
         context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         return super().render_change_form(request, context, *args, **kwargs)
+
+
+def _two_lines(moment) -> str:
+    """The console's time, its date above its time and zone: two narrow lines instead of one wide one."""
+    if moment is None:
+        return "—"
+    day, _, rest = console_time(moment).partition(" ")
+    return format_html('<span class="console-day">{}</span> {}', day, rest)
 
 
 SHARE_COLUMNS = ["Partner", "Endpoint", "Selected", "Already delivered", "Pending or retrying"]

@@ -1,19 +1,23 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from deliveries.models import Delivery
 from postback_platform.admin_export import CsvExportAdminMixin
-from postback_platform.admin_filters import ExactSearchMixin, RecentListFilter
+from postback_platform.admin_filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
 from postback_platform.admin_paginator import HugeTableAdminMixin
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
+from .currencies import money_text
 from .erasure import PlayerErasureLimit, player_erase
 from .models import Event, EventType, Player, PlayerErasure
 from .params import params_inherited
+
+UNATTRIBUTED = "(unattributed)"
 
 # An erasure locks and rewrites every row of the player: a bounded number per request keeps it short.
 MAX_ERASURES_PER_ACTION = 20
@@ -33,7 +37,8 @@ class PlayerAdmin(ExactSearchMixin, HugeTableAdminMixin, admin.ModelAdmin):
     list_display = ["player_id", "partner", "click_id", "registered_at", "first_deposit_at"]
     list_select_related = ["partner"]
     exact_search_tiers = (("player_id",),)
-    search_help_text = "Exact player id."
+    prefix_search_tiers = (("player_id",),)
+    search_help_text = "An exact player id; if none matches, player ids that start with it (case-sensitive)."
     list_filter = ["partner"]
     raw_id_fields = ["partner"]
     actions = ["erase"]
@@ -83,6 +88,14 @@ class EventRecentFilter(RecentListFilter):
     field_name = "occurred_at"
 
 
+class UnattributedPartnerFilter(admin.RelatedFieldListFilter):
+    """The partner filter, whose "no partner" choice says what it means."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = UNATTRIBUTED
+
+
 class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Delivery
     extra = 0
@@ -97,13 +110,18 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, HugeTableAdminMixin, admin.ModelAdmin):
-    list_display = ["event_id", "type_slug", "player_link", "partner", "amount", "currency", "occurred_at", "is_test"]
-    list_filter = [EventRecentFilter, "type", "partner"]
+    list_display = ["event_id", "type_slug", "player_link", "partner_name", "amount_text", "occurred_at", "is_test"]
+    list_filter = [EventRecentFilter, "type", ("partner", UnattributedPartnerFilter)]
     list_select_related = ["partner"]
     readonly_fields = ["inherited_params"]
     # Click ids have no index of their own: they are looked up only when no event or player matches.
     exact_search_tiers = (("event_id", "player_id"), ("click_id",))
-    search_help_text = "Exact event id, player id or click id."
+    # Each its own tier: an OR of the two would keep PostgreSQL from using either index.
+    prefix_search_tiers = (("event_id",), ("player",))
+    search_help_text = (
+        "An exact event id, player id or click id; if none matches, event ids and then player ids that start "
+        "with it (case-sensitive)."
+    )
     ordering = ["-occurred_at"]
     inlines = [DeliveryInline]
     csv_columns, csv_filename = EVENT_COLUMNS, "events"
@@ -111,6 +129,21 @@ class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, Huge
     @admin.display(description="Type", ordering="type")
     def type_slug(self, event):
         return event.type_id
+
+    def prefix_q(self, field, term):
+        if field == "player":
+            # Through the players table, whose primary key has a pattern index; events' player column has none.
+            players = Player.objects.filter(player_id__startswith=term).order_by("player_id").values("pk")
+            return Q(player__in=players[:PREFIX_MATCHES_MAX])
+        return super().prefix_q(field, term)
+
+    @admin.display(description="Partner", ordering="partner")
+    def partner_name(self, event):
+        return event.partner.name if event.partner else UNATTRIBUTED
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_text(self, event):
+        return "" if event.amount is None else money_text(event.amount, event.currency)
 
     @admin.display(description="Inherited params")
     def inherited_params(self, event):

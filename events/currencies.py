@@ -36,3 +36,19 @@ def smallest_unit(code: str) -> Decimal | None:
     """The currency's smallest step (``0.01`` for EUR, ``1`` for JPY), None when the code is not ISO 4217."""
     digits = minor_units(code)
     return None if digits is None else Decimal(1).scaleb(-digits)
+
+
+def money_text(amount: Decimal | None, currency: str) -> str:
+    """``1,234.50 EUR``: thousands separators, the currency's own decimals and its code; a dash for none.
+
+    An amount finer than the currency's smallest unit (a percent payout of
+    ``0.125``) keeps its extra digits rather than being rounded for show.
+    """
+    if amount is None:
+        return "—"
+    amount = Decimal(amount)
+    digits = minor_units(currency)
+    shown = amount.quantize(Decimal(1).scaleb(-(2 if digits is None else digits)))
+    if shown != amount:
+        shown = amount.normalize()
+    return f"{shown:,f} {currency}".strip()

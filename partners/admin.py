@@ -21,6 +21,7 @@ from deliveries import templating
 from deliveries.services import endpoint_send_test, template_preview
 from deliveries.signing import headers_for_record
 from events import dashboard_selectors as event_reads
+from events.currencies import money_text
 from postback_platform.admin_confirm import Confirmation, confirmation_response, history_write, is_confirmed
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from postback_platform.console_time import console_time
@@ -126,6 +127,15 @@ class PostbackEndpointInline(admin.TabularInline):
 class PayoutRuleInline(admin.TabularInline):
     model = PayoutRule
     extra = 0
+    readonly_fields = ["pays"]
+
+    @admin.display(description="Pays")
+    def pays(self, rule):
+        if rule.pk is None:
+            return "—"
+        if rule.kind == PayoutRule.Kind.PERCENT:
+            return f"{rule.value.normalize():,f} % of the event's amount, in its currency"
+        return f"{money_text(rule.value, rule.currency)} per event"
 
 
 class QualificationRuleInline(admin.StackedInline):

@@ -37,7 +37,10 @@ Definitions (the README's "Statistics and exports" repeats them):
 - ``conversion_rate``: first deposits / registrations of the row's partner over the
   row's date span (its day, or the whole range when not grouped by day), over
   all event types whatever the event-type filter; empty when there were no
-  registrations. It compares activity in the same span, not a registration cohort.
+  registrations. It compares activity in the same span, not a registration cohort;
+- the admin page's conversion (``cohort_conversions``) is a cohort's instead: of the
+  players who registered in the row's span, those who have made a first deposit so
+  far. It is read from the players table, not the roll-up, and never exceeds 100 %.
 """
 
 import datetime as dt
@@ -48,7 +51,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from events.models import Player
 
 from partners.payouts import money
 
@@ -230,3 +236,35 @@ def _rate(first_deposits: int, registrations: int) -> Decimal | None:
     if not registrations:
         return None
     return (Decimal(first_deposits) / Decimal(registrations)).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Players who registered in a span, and how many of them have made a first deposit so far."""
+
+    registered: int
+    deposited: int
+
+    @property
+    def share(self) -> Decimal | None:
+        return None if not self.registered else Decimal(self.deposited) / Decimal(self.registered)
+
+
+def cohort_conversions(query: StatsQuery) -> dict[tuple, Cohort]:
+    """Registration cohorts per row span of ``query`` (its day and partner groups; event types share them).
+
+    Keyed like ``stats_rows``' groups without ``event_type``: ``(day, partner)``,
+    ``(partner,)``, ``(day,)`` or ``()``. The partner filter applies; the type filter does not.
+    """
+    spans = tuple(name for name in query.group_by if name != "event_type")
+    zone = reporting_time_zone()
+    start = dt.datetime.combine(query.date_from, dt.time.min, zone)
+    end = dt.datetime.combine(query.date_to + dt.timedelta(days=1), dt.time.min, zone)
+    # The players table's (partner, registered_at) index serves a partner's range.
+    players = Player.objects.filter(registered_at__gte=start, registered_at__lt=end)
+    if query.partner:
+        players = players.filter(partner__slug=query.partner)
+    keys = {"day": TruncDate("registered_at", tzinfo=zone), "partner": F("partner__slug")}
+    measures = {"registered": Count("pk"), "deposited": Count("pk", filter=Q(first_deposit_at__isnull=False))}
+    grouped = _grouped(players, {f"k_{name}": keys[name] for name in spans}, **measures)
+    return {_key(values, spans): Cohort(values["registered"] or 0, values["deposited"] or 0) for values in grouped}

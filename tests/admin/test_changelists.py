@@ -1,4 +1,5 @@
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -7,7 +8,9 @@ from django.utils import timezone
 
 from deliveries.models import Delivery
 from postback_platform.admin_paginator import CappedCountPaginator
-from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PlayerFactory, PostbackEndpointFactory
+from tests.factories import (
+    DeliveryFactory, EventFactory, PartnerFactory, PayoutRuleFactory, PlayerFactory, PostbackEndpointFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +184,93 @@ def test_event_changelist_loads_related_rows_in_one_query(admin_client):
         _page(admin_client, "/admin/events/event/")
 
     assert len(many) == len(few)
+
+
+def test_event_amounts_show_with_thousands_separators_and_currency(admin_client):
+    EventFactory(type_id="deposit", amount=Decimal("1000.5000"), currency="EUR")
+
+    page = _page(admin_client, "/admin/events/event/")
+
+    assert "1,000.50 EUR" in page and "1000.5000" not in page
+
+
+def test_unattributed_events_say_so_in_the_list_and_the_partner_filter(admin_client):
+    EventFactory(partner=None)
+    EventFactory(partner=PartnerFactory())
+
+    page = _page(admin_client, "/admin/events/event/")
+
+    assert page.count("(unattributed)") >= 2  # the row and the filter's choice
+
+
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [("evt-4", {"evt-42", "evt-420"}), ("evt-42", {"evt-42"}), ("p-sea", {"evt-42"}), ("EVT-4", set())],
+)
+def test_events_are_found_by_id_prefix_when_nothing_matches_exactly(admin_client, term, found):
+    EventFactory(event_id="evt-42", player=PlayerFactory(player_id="p-search"))
+    EventFactory(event_id="evt-420")
+    EventFactory(event_id="other-evt-4")
+
+    response = admin_client.get("/admin/events/event/", {"q": term})
+
+    assert {event.event_id for event in response.context["cl"].result_list} == found
+
+
+def test_prefix_search_is_a_case_sensitive_like_an_index_serves(admin_client):
+    EventFactory(event_id="evt-prefix-1")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/events/event/", {"q": "evt-pre"})
+
+    assert [event.event_id for event in response.context["cl"].result_list] == ["evt-prefix-1"]
+    sql = " ".join(query["sql"] for query in queries)
+    assert "LIKE 'evt-pre%'" in sql
+    assert "UPPER(" not in sql and "ILIKE" not in sql.upper().replace("UPPER(", "")
+
+
+def test_the_search_box_says_how_it_matches(admin_client):
+    page = _page(admin_client, "/admin/events/event/")
+
+    assert "that start with it (case-sensitive)" in page
+
+
+def test_players_are_found_by_id_prefix(admin_client):
+    PlayerFactory(player_id="p-prefix-1")
+    PlayerFactory(player_id="q-prefix-2")
+
+    response = admin_client.get("/admin/events/player/", {"q": "p-pre"})
+
+    assert [player.player_id for player in response.context["cl"].result_list] == ["p-prefix-1"]
+
+
+def test_deliveries_are_found_by_event_id_prefix(admin_client):
+    wanted = DeliveryFactory(event=EventFactory(event_id="dep-77-a"))
+    DeliveryFactory(event=EventFactory(event_id="reg-77-b"))
+
+    response = admin_client.get("/admin/deliveries/delivery/", {"q": "dep-77"})
+
+    assert [delivery.pk for delivery in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_delivery_list_cuts_the_last_error_and_keeps_it_whole_on_hover(admin_client):
+    error = "ConnectTimeout: connection to partner.example timed out after 10.0 seconds while sending"
+    DeliveryFactory(status=Delivery.Status.FAILED, last_error=error, last_status_code=None)
+    DeliveryFactory(status=Delivery.Status.FAILED, last_error="HTTP 404", last_status_code=404)
+
+    page = _page(admin_client, "/admin/deliveries/delivery/")
+
+    assert f'title="{error}"' in page
+    assert f">{error[:39].rstrip()}…<" in page
+    assert "HTTP 404" in page and ">404<" in page
+
+
+def test_a_partners_payout_rules_say_what_they_pay_in_its_currency(admin_client):
+    partner = PartnerFactory()
+    PayoutRuleFactory(partner=partner, value=Decimal("1500.0000"), currency="EUR")
+    PayoutRuleFactory(partner=partner, event_type_id="deposit", kind="percent", value=Decimal("12.5000"))
+
+    page = _page(admin_client, f"/admin/partners/partner/{partner.pk}/change/")
+
+    assert "1,500.00 EUR per event" in page
+    assert "12.5 % of the event&#x27;s amount" in page

@@ -1,5 +1,8 @@
 import pytest
+from django.contrib.auth.models import Group
 
+from accounts.roles import AFFILIATE_MANAGERS, MARKETING
+from tests.admin.conftest import member_of
 from tests.factories import DeliveryFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +58,37 @@ def test_delivery_history_has_no_save_button(manager_client):
     page = manager_client.get(f"/admin/deliveries/delivery/{delivery.pk}/change/").content.decode()
 
     assert 'name="_save"' not in page and 'name="_continue"' not in page
+
+
+def _log_in(client, username: str, **extra):
+    return client.post("/admin/login/" + extra.pop("query", ""), {
+        "username": username, "password": "pw-for-tests-only", "next": extra.pop("next", "/admin/"),
+    })
+
+
+def test_marketing_lands_on_the_statistics_after_logging_in(client):
+    member_of(MARKETING, "marketer")
+
+    response = _log_in(client, "marketer")
+
+    assert (response.status_code, response.url) == (302, "/admin/reporting/statistics/")
+    assert client.get("/admin/").status_code == 200  # the index stays one click away
+
+
+def test_marketing_still_goes_where_it_asked_to(client):
+    member_of(MARKETING, "marketer")
+
+    response = _log_in(client, "marketer", next="/admin/events/event/")
+
+    assert response.url == "/admin/events/event/"
+
+
+@pytest.mark.parametrize("roles", [[AFFILIATE_MANAGERS], [AFFILIATE_MANAGERS, MARKETING]])
+def test_managers_land_on_the_index(client, roles):
+    user = member_of(roles[0], "someone")
+    for role in roles[1:]:
+        user.groups.add(Group.objects.get(name=role))
+
+    response = _log_in(client, "someone")
+
+    assert response.url == "/admin/"

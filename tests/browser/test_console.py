@@ -145,7 +145,7 @@ def test_marketing_sees_configuration_read_only(page):
     DeliveryFactory(endpoint=endpoint)
     staff_member("marketer", MARKETING)
 
-    log_in(page, "marketer")
+    log_in(page, "marketer", lands="/admin/reporting/statistics/")
     page.goto(f"/admin/partners/partner/{endpoint.partner_id}/change/")
     assert page.locator("input[name=_save]").count() == 0
     assert page.locator("#id_name").count() == 0
