@@ -203,7 +203,7 @@ def test_a_long_export_runs_in_the_background_with_progress_and_a_download(page,
     DeliveryFactory.create_batch(3, status=Delivery.Status.FAILED)
     staff_member("marketer", MARKETING)
 
-    log_in(page, "marketer")
+    log_in(page, "marketer", lands="/admin/reporting/statistics/")
     page.goto("/admin/deliveries/delivery/?status__exact=failed")
     navigate(page, "text=Export these rows as CSV")
     page.locator("#console-export-download").wait_for(state="visible", timeout=10_000)
