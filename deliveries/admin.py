@@ -41,7 +41,7 @@ class FailingNowFilter(admin.SimpleListFilter):
     parameter_name = "health"
 
     def lookups(self, request, model_admin):
-        return [("failing", "Failing now"), ("due", "Due now")]
+        return [("failing", "Failing now"), ("due", "Due now"), ("held", "Held on purpose")]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -53,7 +53,12 @@ class FailingNowFilter(admin.SimpleListFilter):
             )
         if self.value() == "due":
             # The scheduler's own partial index.
-            return queryset.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=now)
+            return queryset.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=now).exclude(
+                delivery_reads.held(now)
+            )
+        if self.value() == "held":
+            # Paused endpoint or partner, open circuit, hold period: waiting on purpose, not late.
+            return queryset.filter(delivery_reads.held(now), status__in=Delivery.OPEN_STATUSES)
         return queryset
 
 

@@ -10,11 +10,12 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of, paused_endpoints
+from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of, paused_endpoints, sendable_backlog
 from partners.models import PostbackEndpoint
 from postback_platform.daily_counts import counts_per_day
 
 from .models import Delivery, DeliveryAttempt
+from .selectors import held_deliveries
 from .services import TEST_PLAYER_ID
 
 FAILING_ENDPOINTS_SHOWN = 50
@@ -109,8 +110,13 @@ def endpoints_paused() -> list[PostbackEndpoint]:
 
 
 def delivery_backlog() -> Backlog:
-    """Open deliveries whose next attempt is due now; read from the partial "due" index."""
-    return backlog_of(Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=timezone.now()))
+    """What the sender has yet to send: due now and not held; read from the partial "due" index."""
+    return sendable_backlog()
+
+
+def held_count() -> int:
+    """How many deliveries are held, counted up to BACKLOG_COUNT_CAP + 1 (a page must stay fast)."""
+    return held_deliveries().order_by().values("pk")[: BACKLOG_COUNT_CAP + 1].count()
 
 
 def endpoint_recent_event(endpoint: PostbackEndpoint):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from .models import Delivery
 
@@ -28,6 +29,18 @@ def delivery_list(
         "created_at__lt": created_to,
     }
     return deliveries.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
+
+
+def held(now: datetime | None = None) -> Q:
+    """An open delivery waiting on purpose: for a paused endpoint or partner, an open circuit, or a hold period."""
+    return (
+        Q(endpoint__is_active=False) | Q(partner__is_active=False) | Q(endpoint__circuit_opened_at__isnull=False)
+        | Q(held_until__gt=now or timezone.now())
+    )
+
+
+def held_deliveries() -> QuerySet[Delivery]:
+    return Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES).filter(held())
 
 
 def delivery_get(*, pk: int) -> Delivery | None:

@@ -33,6 +33,8 @@ def dashboard(request):
         "failing": delivery_reads.endpoints_failing_now(),
         "paused": delivery_reads.endpoints_paused(),
         "backlog": delivery_reads.delivery_backlog(),
+        "held": delivery_reads.held_count(),
+        "can_resume": request.user.has_perm("partners.change_postbackendpoint"),
         "backlog_cap": delivery_reads.BACKLOG_COUNT_CAP,
         "alerts": monitoring_reads.alerts_open(),
         "alerts_resolved": monitoring_reads.alerts_recently_resolved(since=timezone.now() - timedelta(hours=24)),

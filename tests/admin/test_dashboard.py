@@ -95,3 +95,28 @@ def test_past_days_come_from_the_cache_and_today_is_counted_live(admin_client):
     values = _chart(admin_client.get("/admin/dashboard/"), "events")["series"][0]["values"]
 
     assert (values[-4], values[-1]) == (1, 1)
+
+
+def test_held_deliveries_are_counted_apart_from_the_backlog_and_paused_endpoints_can_be_resumed(manager_client):
+    paused = PostbackEndpointFactory(name="Paused one", is_active=False)
+    DeliveryFactory.create_batch(2, endpoint=paused, partner=paused.partner)
+    release = timezone.now() + timedelta(hours=72)
+    DeliveryFactory(held_until=release, next_attempt_at=release)  # in its hold period
+    due = DeliveryFactory()
+
+    page = manager_client.get("/admin/dashboard/").content.decode()
+
+    text = " ".join(page.split())
+    assert "1 deliveries due now" in text and "3 held on purpose, apart from the backlog" in text
+    assert 'name="action" value="resume"' in page and f'name="_selected_action" value="{paused.pk}"' in page
+    held_list = manager_client.get("/admin/deliveries/delivery/", {"health": "held"}).context["cl"].result_list
+    due_list = manager_client.get("/admin/deliveries/delivery/", {"health": "due"}).context["cl"].result_list
+    assert len(held_list) == 3 and [delivery.pk for delivery in due_list] == [due.pk]
+
+
+def test_marketing_sees_paused_endpoints_without_a_resume_button(marketing_client):
+    PostbackEndpointFactory(is_active=False)
+
+    page = marketing_client.get("/admin/dashboard/").content.decode()
+
+    assert "Paused endpoints" in page and 'value="resume"' not in page

@@ -221,3 +221,21 @@ def test_a_long_export_runs_in_the_background_with_progress_and_a_download(page,
     ExportJob.objects.filter(pk=running.pk).update(rows_done=5)
     page.wait_for_function("document.getElementById('console-export-bar').value === 50", timeout=5_000)
     screenshot(page, "14-export-progress")
+
+
+def test_a_paused_endpoint_is_resumed_from_the_dashboard_after_a_confirmation(page):
+    endpoint = PostbackEndpointFactory(name="Legacy", partner=PartnerFactory(name="Acme Ads"), is_active=False,
+                                       pause_reason="paused by a manager", url_template="https://partner.example/pb")
+    staff_member("manager", AFFILIATE_MANAGERS)
+
+    log_in(page, "manager")
+    page.goto("/admin/dashboard/")
+    assert "held on purpose" in page.locator("#held").inner_text()
+    navigate(page, "#paused-endpoints .console-resume")
+    assert "Resume 1 endpoint?" in page.locator("#content").inner_text()
+    screenshot(page, "15-resume-confirmation")
+    navigate(page, "#console-confirm")
+
+    assert messages(page)[0].startswith("Resumed 1 endpoint(s): Acme Ads · Legacy")
+    endpoint.refresh_from_db()
+    assert endpoint.is_active

@@ -54,7 +54,8 @@ def test_status_shows_backlog_rate_failing_and_paused_endpoints_and_open_alerts(
 
     text = _status()
 
-    assert "Backlog     2 deliveries due now; the oldest due for 3\xa0minutes\n" in text
+    assert "Backlog     1 deliveries due now; the oldest due for 3\xa0minutes\n" in text
+    assert "Held        1 waiting on purpose (paused endpoint or partner, open circuit, hold period)\n" in text
     assert "Last hour   4 attempts (0.1 a minute): 1 delivered, 2 to retry, 1 failed for good (25% success)" in text
     assert "Scheduler   heartbeat 5 s ago\n" in text
     failing_table = text.split("Endpoints failing now\n")[1].split("\n\n")[0].splitlines()

@@ -30,8 +30,11 @@ class Command(BaseCommand):
         backlog = dashboard.delivery_backlog()
         due = f"more than {dashboard.BACKLOG_COUNT_CAP}" if backlog.is_capped else str(backlog.due)
         waited = f"; the oldest due for {timesince(backlog.oldest_due_at, now)}" if backlog.oldest_due_at else ""
+        held = dashboard.held_count()
+        held_text = f"more than {dashboard.BACKLOG_COUNT_CAP}" if held > dashboard.BACKLOG_COUNT_CAP else str(held)
         return [
             ("Backlog", f"{due} deliveries due now{waited}"),
+            ("Held", f"{held_text} waiting on purpose (paused endpoint or partner, open circuit, hold period)"),
             ("Last hour", _rate(selectors.attempt_outcomes_since(since=now - timedelta(hours=1)))),
             ("Scheduler", _heartbeat(selectors.scheduler_heartbeat_at(), now)),
         ]
