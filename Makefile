@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 METRICS_DIR := var/prometheus
 
-.PHONY: run test migrate superuser bench lock clean
+.PHONY: run test docs-check migrate superuser bench lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,7 +64,13 @@ run: migrate
 superuser: migrate
 	$(PY) manage.py createsuperuser
 
-test: $(VENV)/.dev-installed
+# The documentation site (mkdocs.yml), built into a temporary directory and thrown away:
+# --strict fails on any broken link, anchor or nav entry.
+docs-check: $(VENV)/.dev-installed
+	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
+		$(VENV)/bin/mkdocs build --strict --site-dir "$$site"
+
+test: docs-check
 	$(PY) -m pytest
 
 # Benchmarks on PostgreSQL + Redis (loopback): bench/RESULTS.md says what they measure and what they found.

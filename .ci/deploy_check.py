@@ -3,7 +3,7 @@
 
 Each stage works in a fresh clone of the committed tree:
 
-- ``procfile redis`` / ``procfile rabbitmq``: the README's "Deploying" commands
+- ``procfile redis`` / ``procfile rabbitmq``: the "Deploying" commands of docs/operating.md
   as written (a virtualenv with the run-time requirements only, migrations,
   the production Procfile's gunicorn, Celery worker and beat) on PostgreSQL and
   Redis, then on PostgreSQL and RabbitMQ;
@@ -56,15 +56,15 @@ class CheckFailed(Exception):
     pass
 
 
-def readme_commands(heading: str) -> str:
-    """The first ``sh`` block under ``heading`` in README.md: what a reader copies and runs."""
-    text = (ROOT / "README.md").read_text()
+def documented_commands(document: str, heading: str) -> str:
+    """The first ``sh`` block under ``heading`` in ``document``: what a reader copies and runs."""
+    text = (ROOT / document).read_text()
     start = text.find(f"\n{heading}\n")
     if start < 0:
-        raise CheckFailed(f"README.md has no section {heading!r}")
+        raise CheckFailed(f"{document} has no section {heading!r}")
     match = re.search(r"```sh\n(.*?)```", text[start:], re.S)
     if not match:
-        raise CheckFailed(f"README.md section {heading!r} has no sh block")
+        raise CheckFailed(f"{document} section {heading!r} has no sh block")
     return match.group(1)
 
 
@@ -178,7 +178,7 @@ def serve(stage: Stage, script: str, *, timeout: float) -> None:
 
 def first_postbacks(stage: Stage) -> None:
     """The README's partner and events, as written; then what the partner got and what the status API says."""
-    partner_log = stage.run(readme_commands("### Your first delivered postback"), "first-postback.log", timeout=120)
+    partner_log = stage.run(documented_commands("README.md", "### Your first delivered postback"), "first-postback.log", timeout=120)
     try:
         wait_until(
             lambda: all(pattern.search(partner_log.read_text(errors="replace")) for pattern in EXPECTED_REQUESTS),
@@ -211,7 +211,7 @@ def procfile_stage(broker: str) -> None:
         env["REDIS_URL"] = "redis://127.0.0.1:6379/9"
     stage = Stage(f"procfile {broker}", env)
     try:
-        serve(stage, readme_commands("### Deploying"), timeout=600)
+        serve(stage, documented_commands("docs/operating.md", "### Deploying"), timeout=600)
         runtime_only(stage)
         first_postbacks(stage)
     finally:

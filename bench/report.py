@@ -288,7 +288,7 @@ def _volume() -> list[str]:
         f"fetched 3 times through Django's test client; the figure is the slower of the two warm fetches, the first "
         f"(cold) one is shown too; a page over 5 s is fetched once. Plans of each page's slowest queries "
         "(EXPLAIN ANALYZE, BUFFERS; plain EXPLAIN for statements over 5 s) are in "
-        "[`results/scale-plans/`](results/scale-plans/). Limit: 500 ms.",
+        "`results/scale-plans/`, each linked from its page's row. Limit: 500 ms.",
         "",
         "| page | warm ms | cold ms | SQL ms (last fetch) | queries | within 500 ms | measured at | plans |",
         "|---|---|---|---|---|---|---|---|",

@@ -18,7 +18,7 @@ def _token_matches(request) -> bool:
 
 
 def _address_allowed(request) -> bool:
-    # REMOTE_ADDR is the direct peer: behind a reverse proxy, that is the proxy (see README, "Operating it").
+    # REMOTE_ADDR is the direct peer: behind a reverse proxy, that is the proxy (see docs/operating.md, "Metrics").
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:

@@ -102,7 +102,7 @@ class StatsCsvView(ReportingView):
     @extend_schema(parameters=[*STATS_PARAMETERS, BOM_PARAMETER, AS_OF_PARAMETER], responses=CSV_RESPONSE,
                    tags=["exports"])
     def get(self, request):
-        """The statistics as CSV, one row per group (columns in the README)."""
+        """The statistics as CSV, one row per group (columns in docs/admin.md)."""
         query = stats_query_from_params(request.query_params)
         chunks = stats_chunks(stats_rows(query), query.group_by, bom=bom_requested(request.query_params))
         return with_as_of(csv_response(chunks, filename="stats.csv"))
@@ -123,7 +123,7 @@ class TableCsvView(ReportingView):
 
 @extend_schema_view(get=extend_schema(
     summary="Export events as CSV",
-    description="Every event matching the event list's filters, oldest first (columns in the README).",
+    description="Every event matching the event list's filters, oldest first (columns in docs/admin.md).",
     parameters=[*_unpaged(EVENT_FILTERS), BOM_PARAMETER], responses=CSV_RESPONSE, tags=["exports"],
 ))
 class EventsCsvView(TableCsvView):
@@ -133,7 +133,7 @@ class EventsCsvView(TableCsvView):
 
 @extend_schema_view(get=extend_schema(
     summary="Export deliveries as CSV",
-    description="Every delivery matching the delivery list's filters, oldest first (columns in the README).",
+    description="Every delivery matching the delivery list's filters, oldest first (columns in docs/admin.md).",
     parameters=[*_unpaged(DELIVERY_FILTERS), BOM_PARAMETER], responses=CSV_RESPONSE, tags=["exports"],
 ))
 class DeliveriesCsvView(TableCsvView):

@@ -8,7 +8,7 @@ counts in the day it happened from the next refresh on. Reads sum those rows
 and join the partner's slug (slugs may be renamed). Test postbacks
 (``is_test``) are left out everywhere.
 
-Definitions (the README's "Statistics and exports" repeats them):
+Definitions (docs/admin.md, "Statistics and exports", repeats them):
 
 - ``events``, ``unique_players``: events of the group and distinct players among them.
   Distinct players are exact for a row of one day (grouped by day, or a one-day

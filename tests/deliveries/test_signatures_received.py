@@ -3,7 +3,7 @@
 Generated macro values (any Unicode, reserved and unreserved characters,
 percent signs, empty values) go through the real sender to a local partner
 server; each received request is checked with ``standardwebhooks``' own
-verifier and with the README's verification snippets.
+verifier and with the verification snippets of docs/receiving.md.
 """
 
 import json
@@ -25,7 +25,7 @@ from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactor
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RECEIVING = Path(__file__).resolve().parents[2] / "docs" / "receiving.md"
 # What an event can hold (ingest refuses NUL and lone surrogates), weighted towards what URLs treat specially.
 macro_values = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20),
@@ -107,19 +107,19 @@ def test_signed_post_postbacks_verify_over_the_body_received(receive, secret, cl
         assert json.loads(body) == {"c": click, "s": [sub1]}
 
 
-def test_the_readmes_python_snippet_verifies_a_received_get_and_refuses_a_changed_one(receive, secret):
+def test_the_documented_python_snippet_verifies_a_received_get_and_refuses_a_changed_one(receive, secret):
     request, _ = receive("/pb?c={click_id}&s={params.sub1}", click="a|b c", sub1="日本~%")
-    is_genuine = _readme_python(secret)
+    is_genuine = _documented_python(secret)
 
     query = request.query_string.decode()
     assert is_genuine(dict(request.headers), query)
     assert not is_genuine(dict(request.headers), query + "&x=1")
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="the README's Node.js snippet needs node on PATH")
-def test_the_readmes_node_snippet_verifies_a_received_post(receive, secret):
+@pytest.mark.skipif(shutil.which("node") is None, reason="the documented Node.js snippet needs node on PATH")
+def test_the_documented_node_snippet_verifies_a_received_post(receive, secret):
     request, _ = receive("/pb", click="é", sub1="x", method="POST", body_template='{"c": "{click_id}"}')
-    script = _readme_block("js") + (
+    script = _documented_block("js") + (
         "\nconst [secret, headers, payload] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
         "\nprocess.stdout.write(String(isGenuine(secret, headers, payload)));"
     )
@@ -134,12 +134,12 @@ def test_the_readmes_node_snippet_verifies_a_received_post(receive, secret):
     assert node_says(request.get_data(as_text=True) + " ") == "false"
 
 
-def _readme_block(language: str) -> str:
-    section = README.read_text().split("### Verifying the signature", 1)[1].split("\n### ", 1)[0]
+def _documented_block(language: str) -> str:
+    section = RECEIVING.read_text().split("\n## Verifying the signature\n", 1)[1].split("\n## ", 1)[0]
     return re.search(rf"```{language}\n(.*?)```", section, re.DOTALL).group(1)
 
 
-def _readme_python(secret: str):
+def _documented_python(secret: str):
     namespace: dict = {}
-    exec(_readme_block("python").replace('"whsec_..."', repr(secret)), namespace)  # noqa: S102 - the README's own code
+    exec(_documented_block("python").replace('"whsec_..."', repr(secret)), namespace)  # noqa: S102 - the docs' own code
     return namespace["is_genuine"]

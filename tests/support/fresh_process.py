@@ -6,7 +6,7 @@ import sys
 from tests.support.processes import ROOT
 
 DJANGO_SETUP = "import django; django.setup()"
-# A production deployment behind a TLS proxy, as README's topology describes it.
+# A production deployment behind a TLS proxy, as the topology in docs/operating.md describes it.
 PRODUCTION_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": "a-production-grade-secret-key-that-is-long-and-random-0123456789abcdef",
