@@ -501,7 +501,10 @@ def _preview_response(endpoint: PostbackEndpoint, data, *, event) -> JsonRespons
     )
     if errors:
         return JsonResponse({"errors": errors})
-    return JsonResponse(_preview(endpoint, event, event_types=_unsaved_event_types(data)))
+    event_types = _unsaved_event_types(data)
+    if event_types is None and endpoint.pk is None:
+        event_types = []  # an unsaved endpoint has no event types of its own to fall back on
+    return JsonResponse(_preview(endpoint, event, event_types=event_types))
 
 
 def _apply_unsaved_partner(endpoint: PostbackEndpoint, data) -> dict[str, str]:

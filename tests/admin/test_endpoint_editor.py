@@ -123,3 +123,11 @@ def test_marketing_sees_body_fields_only_for_methods_with_a_body(marketing_clien
 
     assert ("field-body_template" in page) is shown
     assert 'id="console-test-postbacks"' in page and 'id="send-test-postback"' not in page
+
+
+def test_the_add_page_preview_without_event_types_renders_a_sample_deposit(manager_client):
+    response = manager_client.post(ADD_PREVIEW, {
+        "partner": PartnerFactory().pk, "method": "GET", "url_template": "https://partner.example/pb?e={event_type}",
+    })
+
+    assert response.json()["url"] == "https://partner.example/pb?e=deposit"

@@ -181,7 +181,7 @@
       if (field.type === "checkbox" || field.type === "radio") { return field.name + "=" + field.checked; }
       if (field.multiple) {
         // The admin's two-box selector: what is in the "chosen" box counts, selected or not.
-        var options = document.getElementById(field.id + "_from") ? field.options : field.selectedOptions;
+        var options = /_to$/.test(field.id) ? field.options : field.selectedOptions;
         return field.name + "=" + Array.prototype.map.call(options, function (o) { return o.value; }).join(",");
       }
       return field.name + "=" + field.value;

@@ -12,11 +12,13 @@
   }
 
   function chosenEventTypes() {
-    var select = document.getElementById("id_event_types");
+    // Once the admin's two-box selector is drawn, every option in its "chosen" box counts, selected or not.
+    var drawn = document.getElementById("id_event_types_to");
+    var select = drawn || document.getElementById("id_event_types");
     if (!select) { return null; }
-    // Once the admin's two-box selector is drawn, every option in the "chosen" box counts, selected or not.
-    var chosen = document.getElementById("id_event_types_from") ? select.options : select.selectedOptions;
-    return Array.prototype.map.call(chosen, function (option) { return option.value; });
+    return Array.prototype.map.call(drawn ? select.options : select.selectedOptions, function (option) {
+      return option.value;
+    });
   }
 
   function part(panel, name) { return panel.querySelector("[data-part=" + name + "]"); }
