@@ -173,6 +173,11 @@ def test_headers_and_filters_are_edited_as_rows_and_credentials_stay_hidden(mana
     new_filter.locator("input").nth(0).fill("amount")
     new_filter.locator("select").select_option("gte")
     new_filter.locator("input").nth(1).fill("20")
+    filters.locator("text=Add a condition").click()
+    presence = filters.locator("tbody tr").nth(2)
+    presence.locator("input").nth(0).fill("click_id")
+    presence.locator("select").select_option("exists")
+    assert presence.locator("input").nth(1).is_disabled()
     manager.wait_for_function(
         f"document.querySelector('{PREVIEW} [data-part=headers]').textContent.includes('X-Source: "
         f"{endpoint.partner.slug}')")
@@ -182,7 +187,7 @@ def test_headers_and_filters_are_edited_as_rows_and_credentials_stay_hidden(mana
     endpoint.refresh_from_db()
     assert endpoint.headers == {"Authorization": "Bearer sk-live-123", "X-Source": "{partner}"}
     assert endpoint.filters == [{"field": "params.country", "op": "in", "value": ["DE", "AT"]},
-                                {"field": "amount", "op": "gte", "value": "20"}]
+                                {"field": "amount", "op": "gte", "value": "20"}, {"field": "click_id", "op": "exists"}]
     assert "sk-live-123" not in manager.content()
     assert js_errors == []
 

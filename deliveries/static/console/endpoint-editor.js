@@ -68,6 +68,7 @@
                                       "aria-label": "Remove this row"}, "Remove");
       remove.addEventListener("click", function () { row.remove(); sync(); });
       row.insertCell().appendChild(remove);
+      if (spec.rowAdded) { spec.rowAdded(row); }
       return row;
     }
 
@@ -144,6 +145,12 @@
       empty: "[]",
       addLabel: "Add a condition",
       columns: [field, op, value],
+      rowAdded: function (row) {
+        var select = row.querySelector("select"), input = row.cells[2].firstChild;
+        function apply() { input.disabled = noValueOps.indexOf(select.value) !== -1; }
+        select.addEventListener("change", apply);
+        apply();
+      },
       read: function (json) {
         if (!Array.isArray(json)) { return null; }
         var plain = function (item) { return ["string", "number", "boolean"].indexOf(typeof item) !== -1; };
