@@ -58,7 +58,7 @@ def test_the_change_page_preview_follows_the_unsaved_event_types(manager_client)
     assert list(endpoint.event_types.values_list("slug", flat=True)) == [EventType.REGISTRATION]
 
 
-def test_marketing_may_not_preview_an_unsaved_endpoint_nor_use_get(marketing_client):
+def test_marketing_may_not_preview_an_unsaved_endpoint(marketing_client):
     partner = PartnerFactory()
 
     refused = marketing_client.post(ADD_PREVIEW, {"partner": partner.pk, "url_template": "https://partner.example/"})
