@@ -179,15 +179,25 @@ def reversal_original(*, event, endpoint: PostbackEndpoint) -> dict[str, str] | 
     return {"event_id": found[0], "type": found[1]} if found else None
 
 
-def preview_type(endpoint: PostbackEndpoint, event: EventView) -> str:
+def _wanted_types(endpoint: PostbackEndpoint, event_types: list[str] | None) -> list[str]:
+    """``event_types`` when given (a form not saved yet), else the endpoint's saved ones, sorted."""
+    if event_types is None:
+        return list(endpoint.event_types.order_by("slug").values_list("slug", flat=True))
+    return sorted(event_types)
+
+
+def preview_type(endpoint: PostbackEndpoint, event: EventView, *, event_types: list[str] | None = None) -> str:
     """The type ``endpoint`` receives ``event`` as (a first deposit as ``first_deposit`` where it wants those)."""
-    wanted = set(endpoint.event_types.values_list("slug", flat=True))
+    wanted = set(_wanted_types(endpoint, event_types))
     return type_delivered_as(event, wanted) or event.type_id
 
 
-def sample_event(endpoint: PostbackEndpoint) -> EventView:
-    """A plausible event for previews when no real one is given; never stored."""
-    event_type = endpoint.event_types.order_by("slug").values_list("slug", flat=True).first() or EventType.DEPOSIT
+def sample_event(endpoint: PostbackEndpoint, *, event_types: list[str] | None = None) -> EventView:
+    """A plausible event for previews when no real one is given; never stored.
+
+    ``event_types`` stands for the endpoint's own where they are not saved yet (the add page's preview).
+    """
+    event_type = next(iter(_wanted_types(endpoint, event_types)), EventType.DEPOSIT)
     return EventView(
         event_id="sample-event-1",
         type_id=event_type,

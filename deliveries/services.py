@@ -166,14 +166,18 @@ def delivery_cancel(*, delivery: Delivery) -> Delivery:
     return delivery
 
 
-def template_preview(*, endpoint: PostbackEndpoint, event: Event | None = None) -> RenderedRequest:
+def template_preview(
+    *, endpoint: PostbackEndpoint, event: Event | None = None, event_types: list[str] | None = None
+) -> RenderedRequest:
     """The request the endpoint would receive for ``event`` (a sample when None), signature masked; nothing is sent.
 
     Built by the sender's own ``event_request``, with the type the event is delivered as (a first deposit is
     ``first_deposit`` to an endpoint that wants those) and that type's payout rule, as the sender does.
+    ``event_types`` (slugs) replace the endpoint's saved ones, for a form not saved yet; ``endpoint`` itself
+    need not be saved.
     """
-    view = sample_event(endpoint) if event is None else event_view(event)
-    event_type = preview_type(endpoint, view)
+    view = sample_event(endpoint, event_types=event_types) if event is None else event_view(event)
+    event_type = preview_type(endpoint, view, event_types=event_types)
     rule = payout_rules_by_partner_type([endpoint.partner_id]).get((endpoint.partner_id, event_type))
     rendered = event_request(
         endpoint=endpoint,

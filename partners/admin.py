@@ -22,6 +22,7 @@ from deliveries.services import endpoint_send_test, template_preview
 from deliveries.signing import headers_for_record
 from events import dashboard_selectors as event_reads
 from events.currencies import money_text
+from events.models import EventType
 from postback_platform.admin_confirm import Confirmation, confirmation_response, history_write, is_confirmed
 from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from postback_platform.console_time import console_time
@@ -67,6 +68,10 @@ MACRO_REFERENCE = (
     + _FILTER_MEANINGS
 )
 TEMPLATE_FIELDS = ("url_template", "method", "body_format", "body_template", "headers", "event_names")
+# Methods whose requests carry the body template; the editor hides the body fields for the others.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_FIELDS = ("body_format", "body_template")
+UNSAVED_TEST_NOTE = "Save first: the test sends the saved configuration"
 
 
 def _names(objects) -> str:
@@ -259,18 +264,18 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                     "body_template",
                     "headers",
                     "event_names",
-                    "live_preview",
                 ],
                 "description": "Macros are replaced by the event's values, escaped for where they land; filters "
                 "follow a macro after |, e.g. {params.email|trim|lower|sha256}.",
             },
         ),
         (
-            "Test postbacks",
+            "Preview and test",
             {
-                "fields": ["test_postbacks"],
-                "description": "“Send test postback” (top right) sends a sample event with the saved configuration. "
-                "Tests are real requests, marked as tests and left out of statistics.",
+                "fields": ["live_preview", "test_postbacks"],
+                "description": "The preview follows the form above as it is edited, saved or not; nothing is sent. "
+                "A test postback sends a sample event with the saved configuration: a real request, marked as a "
+                "test and left out of statistics.",
             },
         ),
         (
@@ -321,10 +326,14 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if self.has_change_permission(request, obj):
             return self.fieldsets
-        # Read-only visitors get no secret inputs, no test button to read about, and masked credential headers.
-        shown = {"headers": "masked_headers"}
+        # Read-only visitors get no secret inputs, no test button, masked credential headers, and no body
+        # fields where the method sends none.
+        shown = {"headers": "masked_headers", "test_postbacks": "test_history"}
+        left_out = set(EndpointAdminForm.write_only)
+        if obj is not None and obj.method not in BODY_METHODS:
+            left_out.update(BODY_FIELDS)
         return [
-            (name, {"fields": [shown.get(f, f) for f in options["fields"] if f not in EndpointAdminForm.write_only]})
+            (name, {**options, "fields": [shown.get(f, f) for f in options["fields"] if f not in left_out]})
             for name, options in self.fieldsets
         ]
 
@@ -382,6 +391,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         own = [
+            path("add/preview/", self.admin_site.admin_view(self.add_preview_view), name="partners_endpoint_add_preview"),
             path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="partners_endpoint_preview"),
             path("<int:pk>/send-test/", self.admin_site.admin_view(self.send_test_view), name="partners_endpoint_test"),
         ]
@@ -396,13 +406,13 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         endpoint = self._endpoint_or_404(pk)
         if request.method != "POST" or not self.has_view_permission(request, endpoint):
             raise PermissionDenied
-        errors = _apply_unsaved_templates(endpoint, request.POST) or endpoint_config_errors(
-            **{name: getattr(endpoint, name) for name in TEMPLATE_FIELDS}, filters=endpoint.filters,
-            credentials=endpoint.credentials, auth_type=endpoint.auth_type, oauth_token_url=endpoint.oauth_token_url,
-        )
-        if errors:
-            return JsonResponse({"errors": errors})
-        return JsonResponse(_preview(endpoint, delivery_reads.endpoint_recent_event(endpoint)))
+        return _preview_response(endpoint, request.POST, event=delivery_reads.endpoint_recent_event(endpoint))
+
+    def add_preview_view(self, request):
+        """The add page's live preview: the unsaved form, partner and event types included, on a sample event."""
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        return _preview_response(PostbackEndpoint(), request.POST, event=None)
 
     def send_test_view(self, request, pk):
         endpoint = self._endpoint_or_404(pk)
@@ -441,20 +451,30 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     @admin.display(description="Preview")
     def live_preview(self, endpoint):
         if endpoint is None or endpoint.pk is None:
-            return "Save the endpoint to see the request it sends."
+            # The add page: the script renders the form as it is filled in.
+            context = {"preview_url": reverse("admin:partners_endpoint_add_preview"), "source": "a sample event"}
+            return render_to_string("admin/partners/endpoint_preview.html", context)
         event = delivery_reads.endpoint_recent_event(endpoint)
         context = {
-            "endpoint": endpoint,
+            "preview_url": reverse("admin:partners_endpoint_preview", args=[endpoint.pk]),
             "preview": _preview(endpoint, event),
             "source": f"its latest event, {event.event_id}" if event else "a sample event",
         }
         return render_to_string("admin/partners/endpoint_preview.html", context)
 
-    @admin.display(description="Latest tests")
+    @admin.display(description="Test postbacks")
     def test_postbacks(self, endpoint):
-        if endpoint is None or endpoint.pk is None:
-            return "Save the endpoint to send it a test postback."
-        attempts = delivery_reads.endpoint_test_attempts(endpoint)
+        """The latest tests, with the button that sends one (the form it submits sits outside the change form)."""
+        saved = endpoint is not None and endpoint.pk is not None
+        context = {
+            "saved": saved, "unsaved_note": UNSAVED_TEST_NOTE,
+            "attempts": delivery_reads.endpoint_test_attempts(endpoint) if saved else [],
+        }
+        return render_to_string("admin/partners/endpoint_test_send.html", context)
+
+    @admin.display(description="Latest tests")
+    def test_history(self, endpoint):
+        attempts = delivery_reads.endpoint_test_attempts(endpoint) if endpoint and endpoint.pk else []
         return render_to_string("admin/partners/endpoint_tests.html", {"attempts": attempts})
 
     @admin.display(description="Stored credentials")
@@ -472,6 +492,40 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         return "Set (hidden)."
 
 
+def _preview_response(endpoint: PostbackEndpoint, data, *, event) -> JsonResponse:
+    """The preview of ``endpoint`` with the form's unsaved fields in ``data`` put on it (never saved)."""
+    errors = _apply_unsaved_partner(endpoint, data) or _apply_unsaved_templates(endpoint, data)
+    errors = errors or endpoint_config_errors(
+        **{name: getattr(endpoint, name) for name in TEMPLATE_FIELDS}, filters=endpoint.filters,
+        credentials=endpoint.credentials, auth_type=endpoint.auth_type, oauth_token_url=endpoint.oauth_token_url,
+    )
+    if errors:
+        return JsonResponse({"errors": errors})
+    event_types = _unsaved_event_types(data)
+    if event_types is None and endpoint.pk is None:
+        event_types = []  # an unsaved endpoint has no event types of its own to fall back on
+    return JsonResponse(_preview(endpoint, event, event_types=event_types))
+
+
+def _apply_unsaved_partner(endpoint: PostbackEndpoint, data) -> dict[str, str]:
+    """Put the form's partner on ``endpoint``; a reason when an unsaved endpoint has none to preview with."""
+    chosen = data.get("partner", "")
+    partner = Partner.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+    if partner is not None:
+        endpoint.partner = partner
+    elif endpoint.partner_id is None:
+        return {"partner": "Choose the partner: the preview renders its macros and payout for it."}
+    return {}
+
+
+def _unsaved_event_types(data) -> list[str] | None:
+    """The slugs of the event types the form has chosen (ids), or None when it sent none to go by."""
+    if "event_types" not in data:
+        return None
+    ids = [value for value in data.getlist("event_types") if value.isdigit()]
+    return list(EventType.objects.filter(pk__in=ids).values_list("slug", flat=True))
+
+
 def _apply_unsaved_templates(endpoint: PostbackEndpoint, data) -> dict[str, str]:
     """Put the form's template fields on ``endpoint`` (never saved); field → reason for what cannot be read."""
     for name in ("url_template", "method", "body_format", "body_template"):
@@ -487,9 +541,9 @@ def _apply_unsaved_templates(endpoint: PostbackEndpoint, data) -> dict[str, str]
     return {}
 
 
-def _preview(endpoint: PostbackEndpoint, event) -> dict:
+def _preview(endpoint: PostbackEndpoint, event, *, event_types: list[str] | None = None) -> dict:
     try:
-        rendered = template_preview(endpoint=endpoint, event=event)
+        rendered = template_preview(endpoint=endpoint, event=event, event_types=event_types)
     except templating.TemplateError as exc:
         return {"errors": {"template": str(exc)}}
     return {"method": rendered.method, "url": rendered.url, "headers": rendered.headers, "body": rendered.body}
@@ -525,6 +579,7 @@ def _send_test_confirmation(endpoint: PostbackEndpoint, back: str) -> Confirmati
             f"({endpoint.method} to {urlsplit(endpoint.url_template).hostname or 'the endpoint'}).{state}",
             "It is a real request to the partner, marked as a test (is_test): it is not counted in statistics, "
             "never retried, and leaves the endpoint's failure run and circuit as they are.",
+            "It sends the configuration as saved: edits on the endpoint's page that were not saved are not in it.",
         ],
     )
 

@@ -9,6 +9,8 @@ from deliveries.signing import headers_for_record, headers_unmask, secret_genera
 from events.models import EventType
 
 from .credentials import credentials_after
+from .filters import FIELDS as FILTER_FIELDS
+from .filters import OPERATOR_LABELS
 from .models import PostbackEndpoint
 from .validation import hold_event_types_error, signing_secret_error
 
@@ -64,6 +66,12 @@ class EndpointAdminForm(forms.ModelForm):
         # Credential-looking header values are write-only, as in the API: shown masked, kept when sent back masked.
         if self.instance.headers:
             self.initial["headers"] = headers_for_record(self.instance.headers)
+        if "filters" in self.fields:
+            # What the editor's rows offer over the JSON box.
+            self.fields["filters"].widget.attrs.update({
+                "data-filter-fields": json.dumps([*FILTER_FIELDS, "params."]),
+                "data-filter-ops": json.dumps(list(OPERATOR_LABELS.items()), ensure_ascii=False),
+            })
 
     def clean_auth_type(self):
         # Left out of a form posted without it (an older page, a script): no authentication, as before.

@@ -20,7 +20,12 @@ from events.params import params_merged
 
 FIELDS = ("type", "amount", "currency", "click_id", "player_id", "partner", "is_first_deposit")
 _YES_NO = {True: "1", False: "0", "true": "1", "false": "0", "1": "1", "0": "0"}
-OPERATORS = ("eq", "ne", "in", "not_in", "gte", "gt", "lte", "lt", "exists", "missing")
+# Each operator with its name in the endpoint editor.
+OPERATOR_LABELS = {
+    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of", "gte": "≥ (amount)", "gt": "> (amount)",
+    "lte": "≤ (amount)", "lt": "< (amount)", "exists": "is present", "missing": "is missing",
+}
+OPERATORS = tuple(OPERATOR_LABELS)
 _ORDERING = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__"}
 MAX_FILTERS = 20
 

@@ -93,6 +93,8 @@ ADMIN_RULES = {
     "admin:events_event_export": [("GET", ALLOWED)],
     "admin:deliveries_delivery_export": [("GET", ALLOWED)],
     "admin:partners_endpoint_preview": [("POST", ALLOWED)],
+    # The add page's preview: marketing adds no endpoints, so it previews none unsaved.
+    "admin:partners_endpoint_add_preview": [("POST", FORBIDDEN)],
     "admin:partners_endpoint_test": [("POST", FORBIDDEN)],
     "admin:deliveries_delivery_resend": [("POST", FORBIDDEN)],
     "admin:deliveries_delivery_cancel": [("POST", FORBIDDEN)],
