@@ -102,20 +102,21 @@ class Window:
         self._thread: threading.Thread | None = None
         self.seconds: dict[str, float] = {}
 
-    def _take(self, *, opening: bool = False) -> None:
+    def take(self, *, opening: bool = False) -> None:
+        """Read every kind now; the first reading of a root is its baseline (zero when it came after the start)."""
         for key, value in self.meter.sample().items():
             self.first.setdefault(key, value if opening else 0.0)
             self.last[key] = value
 
     def start(self) -> "Window":
-        self._take(opening=True)
+        self.take(opening=True)
         self._thread = threading.Thread(target=self._sample_until_stopped, name="cpu-window", daemon=True)
         self._thread.start()
         return self
 
     def _sample_until_stopped(self) -> None:
         while not self._stopped.wait(self.meter.interval):
-            self._take()
+            self.take()
 
     def stop(self) -> dict[str, float]:
         if self._stopped.is_set():
@@ -123,7 +124,7 @@ class Window:
         self._stopped.set()
         if self._thread is not None:
             self._thread.join()
-        self._take()
+        self.take()
         self.seconds = {kind: 0.0 for kind in self.meter.sources}
         for (kind, root), value in self.last.items():
             self.seconds[kind] += max(0.0, value - self.first[(kind, root)])
