@@ -142,5 +142,5 @@ def per_unit(seconds: dict[str, float], *, units: int | float | None, unit: str)
     figures = {"unit": unit, "units": units, "seconds": {kind: round(value, 3) for kind, value in seconds.items()}}
     if not units:
         return figures | {"ms_per_unit": None}
-    ms = {kind: round(value * 1000 / units, 4) for kind, value in seconds.items()}
-    return figures | {"ms_per_unit": ms | {"total": round(sum(seconds.values()) * 1000 / units, 4)}}
+    ms = {kind: round(value * 1000 / units, 6) for kind, value in seconds.items()}
+    return figures | {"ms_per_unit": ms | {"total": round(sum(seconds.values()) * 1000 / units, 6)}}

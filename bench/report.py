@@ -307,7 +307,8 @@ CPU_EXPLAINED = (
     "shared machine move by a factor of two between runs; the CPU one unit costs moves far less, so these are the "
     "figures to compare across runs. Kinds: web = gunicorn master and workers; worker = Celery worker processes "
     "and their pool children (counted from the workers' first answer, so their start-up is left out); beat = "
-    "Celery beat; PostgreSQL = the backends serving `bench_main` (pids from `pg_stat_activity`; the server's "
+    "Celery beat, started beside the workers, so part of its own start-up falls inside the delivery windows; "
+    "PostgreSQL = the backends serving `bench_main` (pids from `pg_stat_activity`; the server's "
     "shared processes - WAL writer, checkpointer, background writer - are not counted); Redis = `redis-server`, "
     "which other work on the machine uses too, so its figure is an upper bound; sink = the partner stand-in; "
     "client = the orchestrating process that runs the load client. Export rows: web = the export process "
@@ -316,7 +317,8 @@ CPU_EXPLAINED = (
 
 
 def _cpu_ms(value: float) -> str:
-    return f"{value:.3f}" if value < 10 else f"{value:,.1f}"
+    # Rows of an export cost microseconds: keep their digits.
+    return f"{value:.5f}" if value < 0.01 else f"{value:.3f}" if value < 10 else f"{value:,.1f}"
 
 
 def cpu_text(figures: dict | None) -> str:
