@@ -74,7 +74,9 @@ test: docs-check
 	$(PY) -m pytest
 
 # Benchmarks on PostgreSQL + Redis (loopback): bench/RESULTS.md says what they measure and what they found.
-$(VENV)/.bench-installed: requirements.txt bench/requirements.txt | $(PY)
+# The product's pinned, hashed requirements come first; the bench-only tools carry no hashes, so pip takes
+# them in a run of their own (one file with hashes would make pip demand them of every line).
+$(VENV)/.bench-installed: $(VENV)/.run-installed bench/requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
 

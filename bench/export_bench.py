@@ -223,6 +223,7 @@ def _export(count: int) -> None:
     from django.test import Client
 
     from accounts.services import api_key_create
+    from bench import cpu
 
     key = api_key_create(name="bench", role="admin").plaintext
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
@@ -230,9 +231,12 @@ def _export(count: int) -> None:
     # measured next is the export's own.
     _stream(client, {"event_id": "bench-1"})
     baseline = _peak_rss_mib()
+    backend = _backend_pid()
+    cpu_before = time.process_time(), cpu.own_seconds(backend)
     started = time.perf_counter()
     lines, size = _stream(client, {})
     seconds = time.perf_counter() - started
+    cpu_after = time.process_time(), cpu.own_seconds(backend)
     peak = _peak_rss_mib()
     stats_seconds = _timed_stats(client)
     print(json.dumps({
@@ -243,7 +247,22 @@ def _export(count: int) -> None:
         "peak_rss_mib": round(peak, 1),
         "export_rss_growth_mib": round(peak - baseline, 1),
         "stats_seconds": stats_seconds,
+        "cpu_seconds": _cpu_spent(cpu_before, cpu_after, same_backend=backend == _backend_pid()),
     }))
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _cpu_spent(before: tuple, after: tuple, *, same_backend: bool) -> dict:
+    """This process (Django's handler, the COPY thread and the reading client) and the one backend serving it."""
+    postgres = after[1] - before[1] if same_backend and None not in (before[1], after[1]) else None
+    return {"web": round(after[0] - before[0], 3), "postgres": None if postgres is None else round(postgres, 3)}
 
 
 def _timed_stats(client) -> float:

@@ -18,8 +18,8 @@ import psycopg2
 import requests
 from psycopg2.extras import execute_values
 
+from . import cpu, procs, profiling
 from . import env as bench_env
-from . import procs, profiling
 from .load import closed_loop, http_request, open_loop, percentile
 from .stack import CeleryWorkers, Gunicorn, Sink, StackConfig, beat_start
 
@@ -74,9 +74,19 @@ class Context:
     fanout: int
     deadline: float
     notes: dict = field(default_factory=dict)
+    meter: cpu.Meter | None = None
 
     def seconds_left(self) -> float:
         return self.deadline - time.time()
+
+
+def _cpu_window(ctx: Context) -> cpu.Window | None:
+    """Open a CPU window over the stack's processes; close it with ``_cpu_per``."""
+    return ctx.meter.window().start() if ctx.meter else None
+
+
+def _cpu_per(window: cpu.Window | None, *, units: int | None, unit: str) -> dict | None:
+    return None if window is None else cpu.per_unit(window.stop(), units=units, unit=unit)
 
 
 def not_available(reason: str) -> dict:
@@ -189,9 +199,11 @@ def _ms(value):
 def noop_view(ctx: Context) -> dict:
     """Web ceiling: a no-op Django view through the full middleware stack on the same gunicorn."""
     request = http_request("GET", "/bench/noop")
+    window = _cpu_window(ctx)
     result = closed_loop(ctx.gunicorn.port, lambda _: request, count=ctx.scale.noop_requests,
                          max_seconds=ctx.scale.noop_seconds, concurrency=ctx.scale.client_connections)
-    return {"status": "measured", **_summary(result, count_statuses=(200,))}
+    figures = {"status": "measured", **_summary(result, count_statuses=(200,))}
+    return figures | {"cpu": _cpu_per(window, units=figures["requests_ok"], unit="request")}
 
 
 def raw_inserts(ctx: Context) -> dict:
@@ -201,15 +213,16 @@ def raw_inserts(ctx: Context) -> dict:
         for table in ("events_event", "events_player", "deliveries_delivery"):
             cursor.execute(f"DROP TABLE IF EXISTS raw_{table}")
             cursor.execute(f"CREATE TABLE raw_{table} (LIKE {table} INCLUDING ALL)")
-    rows_done, start = 0, time.time()
+    rows_done, start, window = 0, time.time(), _cpu_window(ctx)
     while rows_done < ctx.scale.raw_rows and time.time() - start < ctx.scale.raw_seconds:
         with connection, connection.cursor() as cursor:
             _raw_batch(cursor, first=rows_done, size=1000, fanout=ctx.fanout)
         rows_done += 1000
     elapsed = time.time() - start
+    cpu_figures = _cpu_per(window, units=rows_done, unit="event")
     connection.close()
     return {
-        "status": "measured", "events": rows_done, "elapsed_s": round(elapsed, 2),
+        "status": "measured", "events": rows_done, "elapsed_s": round(elapsed, 2), "cpu": cpu_figures,
         "per_second": round(rows_done / elapsed, 1),
         "shape": f"per 1,000 events: 1,000 event rows + 1,000 player upserts + {1000 * ctx.fanout} delivery rows, "
                  "one transaction, tables copied with LIKE ... INCLUDING ALL (same indexes and constraints)",
@@ -260,13 +273,14 @@ def http_loop(ctx: Context) -> dict:
     """HTTP ceiling per sender: a bare requests.Session GET loop to the same sink, one thread."""
     session = requests.Session()
     url = f"http://127.0.0.1:{ctx.sink.port}/http-ceiling"
-    done, start = 0, time.time()
+    done, start, window = 0, time.time(), _cpu_window(ctx)
     while done < ctx.scale.http_requests and time.time() - start < ctx.scale.http_seconds:
         session.get(url, timeout=5).raise_for_status()
         done += 1
     elapsed = time.time() - start
+    cpu_figures = _cpu_per(window, units=done, unit="request")
     ctx.sink.reset()
-    return {"status": "measured", "requests": done, "elapsed_s": round(elapsed, 2),
+    return {"status": "measured", "requests": done, "elapsed_s": round(elapsed, 2), "cpu": cpu_figures,
             "per_second": round(done / elapsed, 1), "client": "one thread, requests.Session keep-alive"}
 
 
@@ -277,6 +291,7 @@ def single_ingest(ctx: Context) -> dict:
     if _probe(ctx, "/api/v1/events/") == 404:
         return not_available("POST /api/v1/events/ answers 404")
     run = f"s{int(time.time())}"
+    window = _cpu_window(ctx)
     result = closed_loop(
         ctx.gunicorn.port,
         lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=FANOUT_PARTNER)),
@@ -285,12 +300,14 @@ def single_ingest(ctx: Context) -> dict:
     )
     figures = {"status": "measured", **_summary(result, count_statuses=(201,))}
     figures["fanout"] = ctx.fanout
+    figures["cpu"] = _cpu_per(window, units=figures["requests_ok"], unit="event")
     return figures
 
 
 def single_ingest_p99_at_rate(ctx: Context, rate: float) -> dict:
     """Single-event ingest latency at a steady rate (open loop), for the p99 target."""
     run = f"r{int(time.time())}"
+    window = _cpu_window(ctx)
     result = open_loop(
         ctx.gunicorn.port,
         lambda i: _json_request(ctx, "/api/v1/events/", event_body(run=run, index=i, partner=FANOUT_PARTNER)),
@@ -300,6 +317,7 @@ def single_ingest_p99_at_rate(ctx: Context, rate: float) -> dict:
     latencies = [(o.done - o.scheduled) * 1000 for o in result.outcomes if o.status == 201]
     return {
         "rate": rate, "accepted": len(latencies), "elapsed_s": round(result.elapsed, 2),
+        "cpu": _cpu_per(window, units=len(latencies), unit="event"),
         "latency_ms": {"p50": _ms(percentile(latencies, 0.5)), "p95": _ms(percentile(latencies, 0.95)),
                        "p99": _ms(percentile(latencies, 0.99))},
     }
@@ -315,11 +333,13 @@ def batch_ingest(ctx: Context) -> dict:
         return _json_request(ctx, "/api/v1/events/batch/", {"events": events})
 
     bodies = [batch(i) for i in range(ctx.scale.batch_requests)]  # built up front: the client must not be the limit
+    window = _cpu_window(ctx)
     result = closed_loop(ctx.gunicorn.port, bodies.__getitem__, count=len(bodies),
                          max_seconds=ctx.scale.batch_seconds, concurrency=ctx.scale.batch_connections)
     figures = {"status": "measured", **_summary(result, count_statuses=(200,), per_request=1000)}
     figures["events_per_request"] = 1000
     figures["fanout"] = ctx.fanout
+    figures["cpu"] = _cpu_per(window, units=figures["requests_ok"] * 1000, unit="event")
     return figures
 
 
@@ -380,7 +400,10 @@ def delivery_throughput(ctx: Context) -> dict:
     workers.start()
     beat = beat_start(ctx.env)  # as in production: beat's recovery pass also starts senders on a backlog
     try:
+        # From the workers' first answer, so their start-up is not counted: postbacks are counted from then too.
+        window, before_window = _cpu_window(ctx), ctx.sink.stats()["count"]
         drained = _drain(ctx, expected=expected, timeout=ctx.scale.delivery_seconds)
+        drained["cpu"] = _cpu_per(window, units=drained["received"] - before_window, unit="postback")
     finally:
         workers.stop()
         procs.stop(beat)
@@ -432,7 +455,9 @@ def peer_throughput(ctx: Context, *, expected: int) -> dict:
     started = time.time()
     workers.start()
     try:
+        window, before_window = _cpu_window(ctx), ctx.sink.stats()["count"]
         drained = _drain(ctx, expected=events * ctx.fanout, timeout=ctx.scale.peer_seconds, counted="count")
+        drained["cpu"] = _cpu_per(window, units=drained["received"] - before_window, unit="webhook")
     finally:
         workers.stop()
     # django-webhook posts every event to the same URL, so the sink cannot tell re-sends apart.
@@ -488,6 +513,7 @@ def latency(ctx: Context) -> dict:
 
     probe_count = int(LATENCY_PROBE_RATE * ctx.scale.latency_seconds)
     with _senders(ctx):
+        window = _cpu_window(ctx)
         probes: dict = {}
         probe_thread = threading.Thread(target=lambda: probes.update(result=open_loop(
             ctx.gunicorn.port, probe_request, rate=LATENCY_PROBE_RATE, count=probe_count,
@@ -499,10 +525,12 @@ def latency(ctx: Context) -> dict:
         accepted = {f"{run}-{o.index * batch + n}": o for o in batches.outcomes if o.status == 200 for n in range(batch)}
         probe_accepted = {f"{run}s-{o.index}": o for o in probes["result"].outcomes if o.status == 201}
         received = _received_all(ctx, {**accepted, **probe_accepted})
+        cpu_figures = _cpu_per(window, units=len(accepted) + len(probe_accepted), unit="event")
     span = _span(batches.outcomes)
     return {
         "status": "measured", "rate": rate, "events_per_request": batch, "offered": requests_count * batch,
         "accepted": len(accepted), "achieved_rate": round(len(accepted) / span, 1) if span else None, "fanout": 1,
+        "cpu": cpu_figures,
         "delivered": sum(1 for eid in accepted if eid in received),
         "lost": sum(1 for eid in {**accepted, **probe_accepted} if eid not in received),
         **_gaps(accepted, received),
@@ -518,6 +546,7 @@ def latency_steady(ctx: Context, *, single_rate: float | None) -> dict:
     rate = round(min(STEADY_MAX_RATE, STEADY_SHARE * single_rate), 1) if single_rate else 50
     run = f"q{int(time.time())}"
     with _senders(ctx):
+        window = _cpu_window(ctx)
         result = open_loop(
             ctx.gunicorn.port, lambda i: _json_request(ctx, "/api/v1/events/", _latency_event(run, i)),
             rate=rate, count=int(rate * ctx.scale.latency_seconds), max_seconds=ctx.scale.latency_seconds,
@@ -525,10 +554,11 @@ def latency_steady(ctx: Context, *, single_rate: float | None) -> dict:
         )
         accepted = {f"{run}-{o.index}": o for o in result.outcomes if o.status == 201}
         received = _received_all(ctx, accepted)
+        cpu_figures = _cpu_per(window, units=len(accepted), unit="event")
     span = _span(result.outcomes)
     return {
         "status": "measured", "rate": rate, "accepted": len(accepted),
-        "achieved_rate": round(len(accepted) / span, 1) if span else None, "fanout": 1,
+        "achieved_rate": round(len(accepted) / span, 1) if span else None, "fanout": 1, "cpu": cpu_figures,
         "lost": sum(1 for eid in accepted if eid not in received),
         "ingest_latency_ms": _percentiles([(o.done - o.scheduled) * 1000 for o in accepted.values()]),
         **_gaps(accepted, received),
@@ -709,13 +739,14 @@ def export_copy_baseline(ctx: Context) -> dict:
     """Export ceiling: PostgreSQL's own COPY ... TO STDOUT (CSV) of the events table, read by psycopg2."""
     connection = psycopg2.connect(bench_env.database_url())
     sink = _CountingSink()
-    started = time.time()
+    started, window = time.time(), _cpu_window(ctx)
     with connection, connection.cursor() as cursor:
         cursor.copy_expert("COPY (SELECT * FROM events_event) TO STDOUT WITH CSV HEADER", sink)
     elapsed = time.time() - started
-    connection.close()
     rows = max(sink.lines - 1, 0)
-    return {"status": "measured", "rows": rows, "elapsed_s": round(elapsed, 3),
+    cpu_figures = _cpu_per(window, units=rows, unit="row")
+    connection.close()
+    return {"status": "measured", "rows": rows, "elapsed_s": round(elapsed, 3), "cpu": cpu_figures,
             "per_second": round(rows / elapsed, 1) if elapsed else None}
 
 
@@ -781,8 +812,14 @@ def _export_sizes(report: dict, copy_rate: float | None) -> dict:
             "peak_memory_mib": result["peak_rss_mib"], "growth_during_export_mib": result["export_rss_growth_mib"],
             "baseline_rows_per_second": copy_rate, "baseline": "COPY TO STDOUT CSV",
             "ratio": round(result["rows_per_second"] / copy_rate, 3) if copy_rate else None,
+            "cpu": _export_cpu(result),
         }
     return sizes
+
+
+def _export_cpu(result: dict) -> dict | None:
+    spent = {kind: seconds for kind, seconds in (result.get("cpu_seconds") or {}).items() if seconds is not None}
+    return cpu.per_unit(spent, units=result["rows"], unit="row") if spent else None
 
 
 def profile_ingest(ctx: Context) -> dict:

@@ -23,11 +23,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+def start(name: str, argv: list[str], env: dict[str, str], *, kind: str | None = None) -> subprocess.Popen:
+    """Start ``argv`` in its own session; ``kind`` (web, worker, beat, sink ...) is what its CPU is counted as."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it for its whole life
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     process.bench_name = name
+    process.bench_kind = kind or name
     _started.append(process)
     return process
 
@@ -58,6 +60,11 @@ def group_pids(process: subprocess.Popen) -> list[int]:
     """Every process of ``process``'s group (it leads its own session): the main process and its pool."""
     listing = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True, check=False)
     return [int(pid) for pid in listing.stdout.split()]
+
+
+def pids_of_kind(kind: str) -> list[int]:
+    """Leaders of the started processes of one kind that have not been reaped yet."""
+    return [process.pid for process in list(_started) if process.bench_kind == kind and process.returncode is None]
 
 
 def stop_all() -> None:

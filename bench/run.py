@@ -20,7 +20,7 @@ import traceback
 from . import env as bench_env
 from . import measurements as m
 from . import procs, report
-from .stack import Gunicorn, Sink, StackConfig, database_recreate, redis_flush
+from .stack import Gunicorn, Sink, StackConfig, cpu_meter, database_recreate, redis_flush
 
 
 def arguments() -> argparse.Namespace:
@@ -61,7 +61,7 @@ def main() -> int:
     gunicorn = Gunicorn(procs.free_port(), config).start(env)
     ctx = m.Context(
         scale=m.Scale.quick() if args.quick else m.Scale(), config=config, env=env, sink=sink, gunicorn=gunicorn,
-        api_key=api_key, fanout=args.fanout, deadline=started + args.max_minutes * 60,
+        api_key=api_key, fanout=args.fanout, deadline=started + args.max_minutes * 60, meter=cpu_meter(),
     )
     results = {"run": report.run_facts(config, quick=args.quick, fanout=args.fanout), "measurements": {}}
     try:

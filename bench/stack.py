@@ -1,6 +1,7 @@
 """The stack under test: database, Redis, sink, gunicorn and Celery, started and stopped by the run."""
 
 import json
+import os
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -10,8 +11,8 @@ import redis
 import requests
 from celery import Celery
 
+from . import cpu, procs
 from . import env as bench_env
-from . import procs
 from .load import closed_loop, http_request
 
 
@@ -56,7 +57,7 @@ class Sink:
     process: object = None
 
     def start(self, env: dict) -> "Sink":
-        self.process = procs.start("sink", [procs.PY, "-m", "bench.sink", str(self.port)], env)
+        self.process = procs.start("sink", [procs.PY, "-m", "bench.sink", str(self.port)], env, kind="sink")
         procs.wait_port(self.port, timeout=10, process=self.process)
         return self
 
@@ -93,7 +94,7 @@ class Gunicorn:
             "--threads", str(self.config.gunicorn_threads),
             "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
         ]
-        self.process = procs.start("gunicorn", argv, env)
+        self.process = procs.start("gunicorn", argv, env, kind="web")
         procs.wait_port(self.port, timeout=30, process=self.process)
         self.warm_up()
         return self
@@ -132,7 +133,7 @@ class CeleryWorkers:
                 "--pool", self.config.celery_pool, "--concurrency", str(self.config.celery_concurrency),
                 "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
             ]
-            process = procs.start(name, argv, self.env)
+            process = procs.start(name, argv, self.env, kind="worker")
             process.node_name = f"{name}@bench"
             self.processes.append(process)
         self.wait_ready(timeout=timeout)
@@ -163,4 +164,37 @@ def beat_start(env: dict):
     schedule = procs.LOG_DIR / "celerybeat-schedule"
     argv = [procs.PY, "-m", "celery", "-A", "postback_platform", "beat", "--loglevel", "WARNING",
             "--schedule", str(schedule)]
-    return procs.start("beat", argv, env)
+    return procs.start("beat", argv, env, kind="beat")
+
+
+class _Backends:
+    """The pids of PostgreSQL backends connected to one database, asked of the server itself.
+
+    Its own connection goes to the ``postgres`` database, so it is never counted among them.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.connection = None
+
+    def __call__(self) -> list[int]:
+        if self.connection is None or self.connection.closed:
+            self.connection = psycopg2.connect(bench_env.database_url("postgres"))
+            self.connection.autocommit = True
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+            return [pid for (pid,) in cursor.fetchall()]
+
+
+def cpu_meter() -> cpu.Meter:
+    """CPU per process kind: the stack's processes by the kind they were started as, PostgreSQL's backends
+    serving the benchmark database, the Redis server, and this process (the load client)."""
+    redis_pid = redis.Redis.from_url(bench_env.redis_url(bench_env.CACHE_DB)).info("server")["process_id"]
+    sources = {kind: (lambda kind=kind: procs.pids_of_kind(kind)) for kind in ("web", "worker", "beat")}
+    sources |= {
+        "postgres": _Backends(bench_env.MAIN_DB),
+        "redis": lambda: [redis_pid],
+        "sink": lambda: procs.pids_of_kind("sink"),
+        "client": lambda: [os.getpid()],
+    }
+    return cpu.Meter(sources, own_only={"client"})
