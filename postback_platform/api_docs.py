@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from .api_errors import VALIDATION_DETAIL
+from .pagination import PAGE_SIZE_DESCRIPTION, PAGE_SIZE_SCHEMA
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -34,7 +35,7 @@ def time_range_parameters(field: str) -> list[OpenApiParameter]:
     return [
         OpenApiParameter("from", str, description=f"{field} at or after: 2026-11-23 or 2026-11-23T10:00:00Z."),
         OpenApiParameter("to", str, description=f"{field} before; a plain date includes that whole day."),
-        OpenApiParameter("page_size", int, description="Items per page, 1 to 1000 (default 100)."),
+        OpenApiParameter("page_size", PAGE_SIZE_SCHEMA, description=PAGE_SIZE_DESCRIPTION),
     ]
 
 
