@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from deliveries.api_docs import DELIVERY as STATUS_API_DELIVERY
 from postback_platform.api_docs import (
     NOT_FOUND,
+    SLUG_PARAMETER,
     common_errors,
     error_response,
     invalid,
@@ -15,6 +16,7 @@ from postback_platform.api_docs import (
 from .currencies import MINOR_UNITS
 from .models import EventType
 from .selectors import event_types_requiring_amount
+from .services import MAX_BATCH_SIZE
 from .serializers import (
     EventBatchInputSerializer,
     EventBatchResultSerializer,
@@ -26,7 +28,7 @@ from .serializers import (
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
 )
-from .validation import AMOUNT_MAX_INTEGER_DIGITS, MAX_PARAMS, PARAM_VALUE_MAX_LENGTH
+from .validation import AMOUNT_MAX_INTEGER_DIGITS, ID_MAX_LENGTH, MAX_PARAMS, PARAM_VALUE_MAX_LENGTH
 
 DEPOSIT = {
     "event_id": "dep-2026-11-23-000417",
@@ -68,11 +70,13 @@ STORED_DEPOSIT = {
     "deliveries": [DELIVERY],
 }
 
+# What ``filter_params.text_param`` takes: no control characters.
+TEXT_PARAMETER = {"type": "string", "maxLength": ID_MAX_LENGTH, "pattern": r"^[^\x00-\x1f\x7f]*$"}
 EVENT_FILTERS = [
-    OpenApiParameter("event_id", str, description="The platform's event id: finds one event."),
+    OpenApiParameter("event_id", TEXT_PARAMETER, description="The platform's event id: finds one event."),
     OpenApiParameter("type", str, description="Event type slug, e.g. deposit."),
-    OpenApiParameter("player_id", str, description="The platform's player id."),
-    OpenApiParameter("partner", str, description="Slug of the partner the events are attributed to."),
+    OpenApiParameter("player_id", TEXT_PARAMETER, description="The platform's player id."),
+    OpenApiParameter("partner", SLUG_PARAMETER, description="Slug of the partner the events are attributed to."),
     *time_range_parameters("occurred_at"),
 ]
 
@@ -302,4 +306,31 @@ def event_input_constraints(result: dict, generator, request, public) -> dict:
         "amount": {"pattern": rf"^[0-9]{{1,{AMOUNT_MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,4}})?$"},
         "params": {"maxProperties": MAX_PARAMS, "additionalProperties": PARAM_VALUE},
     })
+    result["components"]["schemas"]["EventBatchInputRequest"] = BATCH
+    _event_type_parameters_constrain(result, ["", *event_types_requiring_amount()])
     return result
+
+
+# The batch takes any item: each gets its own result, and one that is not an event as
+# POST /api/v1/events/ takes it gets status error with the reasons, not a 400 for the batch.
+BATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array", "minItems": 1, "maxItems": MAX_BATCH_SIZE,
+            "items": {"anyOf": [{"$ref": "#/components/schemas/EventInputRequest"}, {}],
+                      "description": "An event as POST /api/v1/events/ takes it; anything else is an error result."},
+        },
+    },
+}
+
+
+def _event_type_parameters_constrain(result: dict, slugs: list[str]) -> None:
+    """The event type filters of lists, exports and statistics take the slugs of event types (empty: all)."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query" and parameter["name"] in ("type", "event_type"):
+                    parameter["schema"] = {"type": "string", "enum": slugs}

@@ -24,7 +24,7 @@ urlpatterns = [
     # Any other path under /api/ that ends in a slash (a path parameter the routes do not take, such
     # as an empty slug or a non-numeric id) answers JSON in the API's error format, with DEBUG on too,
     # where Django would show its HTML page. Paths without the slash are left to APPEND_SLASH.
-    re_path(r"^api/(?:.*/)?$", csrf_exempt(not_found), name="api-not-found"),
+    re_path(r"^api/(?:[\s\S]*/)?$", csrf_exempt(not_found), name="api-not-found"),
 ]
 
 # Unknown paths under /api/ answer JSON in the API's error format.
