@@ -69,13 +69,18 @@ class DeliveryViewSet(StatusViewSet):
 
 
 def _filter_values(data: dict) -> dict[str, str]:
-    """The body's filters as the list's query string would give them; a value that is neither text nor a
-    whole number (true, 1.5, a list) is refused rather than read as its Python spelling."""
-    wrong = [name for name, value in data.items()
-             if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int)))]
+    """The body's filters as the list's query string would give them; a value of another JSON type than the
+    filter's (text; a whole number or its digits for endpoint) is refused rather than read as its Python spelling."""
+    wrong = [name for name, value in data.items() if value is not None and not _filter_type_fits(name, value)]
     if wrong:
         raise ValidationError({name: ["Send text, or a whole number for endpoint."] for name in wrong})
     return {name: str(value) for name, value in data.items() if value is not None}
+
+
+def _filter_type_fits(name: str, value) -> bool:
+    if name == "endpoint" and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str)
 
 
 def _detail(request, delivery) -> dict:

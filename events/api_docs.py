@@ -49,6 +49,7 @@ REGISTRATION = {
     "click_id": "xyz789",
     "params": {"sub1": "campaign-7"},
 }
+ORGANIC_REGISTRATION = {"event_id": "reg-2026-11-23-000312", "type": "registration", "player_id": "p-1003"}
 DELIVERY = {
     **STATUS_API_DELIVERY,
     "status": "pending",
@@ -110,6 +111,8 @@ EVENT_CREATE = extend_schema(
     examples=[
         OpenApiExample("A deposit", value=DEPOSIT, request_only=True),
         OpenApiExample("A registration", value=REGISTRATION, request_only=True),
+        OpenApiExample("An organic registration: no partner, so only global endpoints receive it",
+                       value=ORGANIC_REGISTRATION, request_only=True),
         OpenApiExample("Stored", value={**STORED_DEPOSIT, "warnings": []}, response_only=True, status_codes=["201"]),
         OpenApiExample("Replay", value={**STORED_DEPOSIT, "warnings": []}, response_only=True, status_codes=["200"]),
     ],

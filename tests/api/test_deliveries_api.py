@@ -90,7 +90,7 @@ def test_admin_keys_read_deliveries_too(admin_client_api):
     assert admin_client_api.get(URL).status_code == 200
 
 
-@pytest.mark.parametrize("body", [{"partner": False}, {"status": ["failed"]}, {"endpoint": 1.5}, {"from": {}}])
+@pytest.mark.parametrize("body", [{"partner": False}, {"partner": 0}, {"status": ["failed"]}, {"endpoint": 1.5}, {"from": {}}])
 def test_bulk_resend_refuses_a_filter_that_is_neither_text_nor_a_whole_number(admin_client_api, body):
     DeliveryFactory(status="failed", endpoint__partner=PartnerFactory(slug="False"))
 
