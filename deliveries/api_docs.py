@@ -89,19 +89,26 @@ DELIVERY_RESEND = extend_schema(
 )
 
 _FILTER_SCHEMAS = {
-    "status": {"type": "string", "enum": ["", *Delivery.Status.values]},
+    "status": {"type": "string", "enum": ["", *Delivery.Status.values, None]},
     "partner": SLUG_PARAMETER,
     "endpoint": ID_PARAMETER,
     "event_type": {"type": "string"},
     "from": MOMENT_PARAMETER,
     "to": MOMENT_PARAMETER,
 }
+def _given(schema: dict) -> dict:
+    """``schema`` for a filter that is set: not null, and text not empty."""
+    if schema["type"] != "string":
+        return schema
+    return {**schema, "minLength": 1, **({"enum": [v for v in schema["enum"] if v]} if "enum" in schema else {})}
+
+
 # The list's filters, at least one of them given (null or empty is the same as left out).
 RESEND_FILTERS = {
     "type": "object",
     "properties": {name: {**schema, "nullable": True} for name, schema in _FILTER_SCHEMAS.items()},
     "anyOf": [
-        {"required": [name], "properties": {name: {**schema, "minLength": 1} if schema["type"] == "string" else schema}}
+        {"required": [name], "properties": {name: _given(schema)}}
         for name, schema in _FILTER_SCHEMAS.items()
     ],
     "example": {"status": "failed", "partner": "acme-affiliates"},

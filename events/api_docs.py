@@ -1,10 +1,13 @@
 """OpenAPI documentation of the event routes: parameters, bodies and examples."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from deliveries.api_docs import DELIVERY as STATUS_API_DELIVERY
 from postback_platform.api_docs import (
+    MONTH_DAY,
     NOT_FOUND,
+    OFFSET,
     SLUG_PARAMETER,
     common_errors,
     error_response,
@@ -300,7 +303,9 @@ def event_input_constraints(result: dict, generator, request, public) -> dict:
         {"properties": {"type": {"enum": [slug for slug, needs in types.items() if needs]}},
          "required": ["amount", "currency"]},
     ]
+    body["properties"]["occurred_at"].pop("format", None)  # the pattern below says more
     properties_constrain(result, ("EventInputRequest",), {
+        "occurred_at": {"pattern": _occurred_at_pattern(timezone.now().year)},
         "type": {"enum": ingestible},
         "event_id": {"pattern": ID_PATTERN},
         "player_id": {"pattern": ID_PATTERN},
@@ -328,6 +333,14 @@ BATCH = {
         },
     },
 }
+
+
+def _occurred_at_pattern(this_year: int) -> str:
+    """RFC 3339 times with seconds, in the years that lie wholly within what validation takes (from 2000-01-01
+    to a day from now). Leap days and this year are left out here, still accepted."""
+    years = "|".join(str(year) for year in range(2001, this_year))
+    seconds = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    return rf"^(?:{years})-{MONTH_DAY}T{seconds}{OFFSET}$"
 
 
 def _event_type_parameters_constrain(result: dict, slugs: list[str]) -> None:

@@ -34,15 +34,15 @@ NOT_FOUND = error_response("No such object", "No event with id 99.")
 # date-time can hold), February 29 in leap years only.
 _YEAR = r"(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 _LEAP_YEAR = r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
-_MONTH_DAY = (
+MONTH_DAY = (
     r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
     r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
 )
-DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+DATE = rf"(?:{_YEAR}-{MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
-_OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 # What ``events.filter_params`` takes for ``from`` and ``to``; empty is the same as leaving it out.
-MOMENT_PARAMETER = {"type": "string", "pattern": rf"^$|^{DATE}(?:T{_TIME}{_OFFSET})?$"}
+MOMENT_PARAMETER = {"type": "string", "pattern": rf"^$|^{DATE}(?:T{_TIME}{OFFSET})?$"}
 ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 SLUG_PARAMETER = {"type": "string", "pattern": r"^[-a-zA-Z0-9_]{0,64}$"}
 

@@ -17,8 +17,8 @@ _EXPECTED = (
     (serializers.BooleanField, lambda value: isinstance(value, bool), "Not a boolean: send true or false."),
     (serializers.IntegerField, lambda value: isinstance(value, int) and not isinstance(value, bool),
      "Not a whole number: send one without quotes, such as 5."),
-    (serializers.DecimalField, lambda value: isinstance(value, str),
-     'Not a decimal string: send the number in quotes, such as "25.00".'),
+    (serializers.DecimalField, lambda value: isinstance(value, str) and value.strip() != "",
+     'Not a decimal string: send the number in quotes, such as "25.00" (or null for none, where allowed).'),
     (serializers.CharField, lambda value: isinstance(value, str), "Not a string: send text, in quotes."),
 )
 

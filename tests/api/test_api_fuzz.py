@@ -55,7 +55,7 @@ CHECKS = [
 # Where every generated host name resolves to: a private address, refused by the address guard.
 PRIVATE_ADDRESS = "10.0.0.1"
 STATEFUL = settings(
-    max_examples=120, stateful_step_count=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=150, stateful_step_count=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 
 
