@@ -59,13 +59,28 @@ class DeliveryViewSet(StatusViewSet):
         """Resend every delivery matching the filters of the list (status, partner, endpoint, event_type, from, to)."""
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send an object of filters, e.g. {\"status\": \"failed\"}."]})
-        filters = delivery_filters({name: str(value) for name, value in request.data.items() if value is not None})
+        filters = delivery_filters(_filter_values(request.data))
         if all(value is None for value in filters.values()):
             raise ValidationError(
                 {"non_field_errors": ["Give at least one filter (status, partner, endpoint, event_type, from, to)."]}
             )
         resent = deliveries_resend(queryset=delivery_list(**filters))
         return Response({"resent": resent}, status=status.HTTP_202_ACCEPTED)
+
+
+def _filter_values(data: dict) -> dict[str, str]:
+    """The body's filters as the list's query string would give them; a value of another JSON type than the
+    filter's (text; a whole number or its digits for endpoint) is refused rather than read as its Python spelling."""
+    wrong = [name for name, value in data.items() if value is not None and not _filter_type_fits(name, value)]
+    if wrong:
+        raise ValidationError({name: ["Send text, or a whole number for endpoint."] for name in wrong})
+    return {name: str(value) for name, value in data.items() if value is not None}
+
+
+def _filter_type_fits(name: str, value) -> bool:
+    if name == "endpoint" and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str)
 
 
 def _detail(request, delivery) -> dict:

@@ -2,7 +2,16 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 
-from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, time_range_parameters
+from postback_platform.api_docs import (
+    ID_PARAMETER,
+    MOMENT_PARAMETER,
+    NOT_FOUND,
+    SLUG_PARAMETER,
+    common_errors,
+    error_response,
+    invalid,
+    time_range_parameters,
+)
 
 from .models import Delivery
 from .serializers import DeliveryDetailSerializer, DeliverySerializer
@@ -37,9 +46,9 @@ ATTEMPT = {
 }
 
 DELIVERY_FILTERS = [
-    OpenApiParameter("status", str, enum=Delivery.Status.values),
-    OpenApiParameter("partner", str, description="Partner slug."),
-    OpenApiParameter("endpoint", int, description="Postback endpoint id."),
+    OpenApiParameter("status", {"type": "string", "enum": ["", *Delivery.Status.values]}),
+    OpenApiParameter("partner", SLUG_PARAMETER, description="Partner slug."),
+    OpenApiParameter("endpoint", ID_PARAMETER, description="Postback endpoint id."),
     OpenApiParameter("event_type", str, description="The type the endpoint receives, e.g. first_deposit."),
     *time_range_parameters("created_at"),
 ]
@@ -79,13 +88,39 @@ DELIVERY_RESEND = extend_schema(
     ), **common_errors()},
 )
 
+_FILTER_SCHEMAS = {
+    "status": {"type": "string", "enum": ["", *Delivery.Status.values, None]},
+    "partner": SLUG_PARAMETER,
+    "endpoint": ID_PARAMETER,
+    "event_type": {"type": "string"},
+    "from": MOMENT_PARAMETER,
+    "to": MOMENT_PARAMETER,
+}
+def _given(schema: dict) -> dict:
+    """``schema`` for a filter that is set: not null, and text not empty."""
+    if schema["type"] != "string":
+        return schema
+    return {**schema, "minLength": 1, **({"enum": [v for v in schema["enum"] if v]} if "enum" in schema else {})}
+
+
+# The list's filters, at least one of them given (null or empty is the same as left out).
+RESEND_FILTERS = {
+    "type": "object",
+    "properties": {name: {**schema, "nullable": True} for name, schema in _FILTER_SCHEMAS.items()},
+    "anyOf": [
+        {"required": [name], "properties": {name: _given(schema)}}
+        for name, schema in _FILTER_SCHEMAS.items()
+    ],
+    "example": {"status": "failed", "partner": "acme-affiliates"},
+}
+
 DELIVERY_RESEND_MANY = extend_schema(
     # The one-delivery resend would otherwise get the same generated operationId.
     operation_id="v1_deliveries_resend_matching",
     summary="Resend deliveries by filter (admin)",
     description="Body: the list's filters, at least one: `status`, `partner`, `endpoint`, `event_type`, `from`, "
     "`to`. Answers with how many were queued again.",
-    request={"application/json": {"type": "object", "example": {"status": "failed", "partner": "acme-affiliates"}}},
+    request={"application/json": RESEND_FILTERS},
     responses={202: {"type": "object", "properties": {"resent": {"type": "integer"}}},
                400: invalid({"non_field_errors": ["Give at least one filter …"]}), **common_errors()},
 )

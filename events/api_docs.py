@@ -1,10 +1,14 @@
 """OpenAPI documentation of the event routes: parameters, bodies and examples."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from deliveries.api_docs import DELIVERY as STATUS_API_DELIVERY
 from postback_platform.api_docs import (
+    MONTH_DAY,
     NOT_FOUND,
+    OFFSET,
+    SLUG_PARAMETER,
     common_errors,
     error_response,
     invalid,
@@ -15,6 +19,7 @@ from postback_platform.api_docs import (
 from .currencies import MINOR_UNITS
 from .models import EventType
 from .selectors import event_types_requiring_amount
+from .services import MAX_BATCH_SIZE
 from .serializers import (
     EventBatchInputSerializer,
     EventBatchResultSerializer,
@@ -26,7 +31,7 @@ from .serializers import (
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
 )
-from .validation import AMOUNT_MAX_INTEGER_DIGITS, MAX_PARAMS, PARAM_VALUE_MAX_LENGTH
+from .validation import AMOUNT_MAX_INTEGER_DIGITS, ID_MAX_LENGTH, MAX_PARAMS, PARAM_VALUE_MAX_LENGTH
 
 DEPOSIT = {
     "event_id": "dep-2026-11-23-000417",
@@ -47,6 +52,7 @@ REGISTRATION = {
     "click_id": "xyz789",
     "params": {"sub1": "campaign-7"},
 }
+ORGANIC_REGISTRATION = {"event_id": "reg-2026-11-23-000312", "type": "registration", "player_id": "p-1003"}
 DELIVERY = {
     **STATUS_API_DELIVERY,
     "status": "pending",
@@ -68,11 +74,13 @@ STORED_DEPOSIT = {
     "deliveries": [DELIVERY],
 }
 
+# What ``filter_params.text_param`` takes: no control characters.
+TEXT_PARAMETER = {"type": "string", "maxLength": ID_MAX_LENGTH, "pattern": r"^[^\x00-\x1f\x7f]*$"}
 EVENT_FILTERS = [
-    OpenApiParameter("event_id", str, description="The platform's event id: finds one event."),
+    OpenApiParameter("event_id", TEXT_PARAMETER, description="The platform's event id: finds one event."),
     OpenApiParameter("type", str, description="Event type slug, e.g. deposit."),
-    OpenApiParameter("player_id", str, description="The platform's player id."),
-    OpenApiParameter("partner", str, description="Slug of the partner the events are attributed to."),
+    OpenApiParameter("player_id", TEXT_PARAMETER, description="The platform's player id."),
+    OpenApiParameter("partner", SLUG_PARAMETER, description="Slug of the partner the events are attributed to."),
     *time_range_parameters("occurred_at"),
 ]
 
@@ -106,6 +114,8 @@ EVENT_CREATE = extend_schema(
     examples=[
         OpenApiExample("A deposit", value=DEPOSIT, request_only=True),
         OpenApiExample("A registration", value=REGISTRATION, request_only=True),
+        OpenApiExample("An organic registration: no partner, so only global endpoints receive it",
+                       value=ORGANIC_REGISTRATION, request_only=True),
         OpenApiExample("Stored", value={**STORED_DEPOSIT, "warnings": []}, response_only=True, status_codes=["201"]),
         OpenApiExample("Replay", value={**STORED_DEPOSIT, "warnings": []}, response_only=True, status_codes=["200"]),
     ],
@@ -293,7 +303,9 @@ def event_input_constraints(result: dict, generator, request, public) -> dict:
         {"properties": {"type": {"enum": [slug for slug, needs in types.items() if needs]}},
          "required": ["amount", "currency"]},
     ]
+    body["properties"]["occurred_at"].pop("format", None)  # the pattern below says more
     properties_constrain(result, ("EventInputRequest",), {
+        "occurred_at": {"pattern": _occurred_at_pattern(timezone.now().year)},
         "type": {"enum": ingestible},
         "event_id": {"pattern": ID_PATTERN},
         "player_id": {"pattern": ID_PATTERN},
@@ -302,4 +314,39 @@ def event_input_constraints(result: dict, generator, request, public) -> dict:
         "amount": {"pattern": rf"^[0-9]{{1,{AMOUNT_MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,4}})?$"},
         "params": {"maxProperties": MAX_PARAMS, "additionalProperties": PARAM_VALUE},
     })
+    result["components"]["schemas"]["EventBatchInputRequest"] = BATCH
+    _event_type_parameters_constrain(result, ["", *event_types_requiring_amount()])
     return result
+
+
+# The batch takes any item: each gets its own result, and one that is not an event as
+# POST /api/v1/events/ takes it gets status error with the reasons, not a 400 for the batch.
+BATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array", "minItems": 1, "maxItems": MAX_BATCH_SIZE,
+            "items": {"anyOf": [{"$ref": "#/components/schemas/EventInputRequest"}, {}],
+                      "description": "An event as POST /api/v1/events/ takes it; anything else is an error result."},
+        },
+    },
+}
+
+
+def _occurred_at_pattern(this_year: int) -> str:
+    """RFC 3339 times with seconds, in the years that lie wholly within what validation takes (from 2000-01-01
+    to a day from now). Leap days and this year are left out here, still accepted."""
+    years = "|".join(str(year) for year in range(2001, this_year))
+    seconds = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    return rf"^(?:{years})-{MONTH_DAY}T{seconds}{OFFSET}$"
+
+
+def _event_type_parameters_constrain(result: dict, slugs: list[str]) -> None:
+    """The event type filters of lists, exports and statistics take the slugs of event types (empty: all)."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query" and parameter["name"] in ("type", "event_type"):
+                    parameter["schema"] = {"type": "string", "enum": slugs}

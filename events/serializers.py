@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deliveries.serializers import DeliverySerializer
+from postback_platform.json_types import JsonTypesMixin
 
 from .currencies import smallest_unit
 from .models import Event, PlayerErasure
@@ -180,7 +181,7 @@ class ReverseInputSerializer(serializers.Serializer):
     )
 
 
-class ReverseByEventIdInputSerializer(ReverseInputSerializer):
+class ReverseByEventIdInputSerializer(JsonTypesMixin, ReverseInputSerializer):
     event_id = serializers.CharField(max_length=128, help_text="The platform's id of the event to reverse.")
 
 

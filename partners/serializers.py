@@ -13,20 +13,21 @@ from rest_framework import serializers
 from deliveries.signing import headers_for_record, headers_unmask
 from events.currencies import minor_units
 from events.models import EventType
+from postback_platform.json_types import JsonTypesMixin
 
 from .credentials import CLEARED_NOTICE, credentials_after
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 from .validation import endpoint_changes_errors, hold_event_types_error, signing_secret_error
 
 
-class PartnerSerializer(serializers.ModelSerializer):
+class PartnerSerializer(JsonTypesMixin, serializers.ModelSerializer):
     class Meta:
         model = Partner
         fields = ["slug", "name", "scope", "is_active", "notes", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(JsonTypesMixin, serializers.ModelSerializer):
     event_types = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=EventType.objects.all(),
         help_text="Event types this endpoint receives, e.g. [\"registration\", \"first_deposit\"].",
@@ -144,7 +145,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         }
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(JsonTypesMixin, serializers.Serializer):
     """What to preview: a stored event (by its numeric id) or a sample, optionally with unsaved template changes."""
 
     event = serializers.IntegerField(required=False, help_text="Id of a stored event; a sample event when left out.")
@@ -176,7 +177,7 @@ class TestPostbackSerializer(serializers.Serializer):
     )
 
 
-class PayoutRuleSerializer(serializers.ModelSerializer):
+class PayoutRuleSerializer(JsonTypesMixin, serializers.ModelSerializer):
     event_type = serializers.SlugRelatedField(slug_field="slug", queryset=EventType.objects.all())
 
     class Meta:
@@ -202,7 +203,7 @@ class PayoutRuleSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class QualificationRuleSerializer(serializers.ModelSerializer):
+class QualificationRuleSerializer(JsonTypesMixin, serializers.ModelSerializer):
     """A partner's qualification rule; every condition set must hold within the window."""
 
     class Meta:

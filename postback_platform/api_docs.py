@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from .api_errors import VALIDATION_DETAIL
+from .pagination import PAGE_SIZE_DESCRIPTION, PAGE_SIZE_SCHEMA
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -29,12 +30,34 @@ THROTTLED = error_response(
 NOT_FOUND = error_response("No such object", "No event with id 99.")
 
 
+# A calendar date from year 1000 to 9998 (so that a day's end or an offset stays within what a
+# date-time can hold), February 29 in leap years only.
+_YEAR = r"(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_LEAP_YEAR = r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
+MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+DATE = rf"(?:{_YEAR}-{MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+# What ``events.filter_params`` takes for ``from`` and ``to``; empty is the same as leaving it out.
+MOMENT_PARAMETER = {"type": "string", "pattern": rf"^$|^{DATE}(?:T{_TIME}{OFFSET})?$"}
+ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+SLUG_PARAMETER = {"type": "string", "pattern": r"^[-a-zA-Z0-9_]{0,64}$"}
+
+
 def time_range_parameters(field: str) -> list[OpenApiParameter]:
-    """``from`` / ``to`` on ``field`` and ``page_size``, as ``events.filter_params`` reads them."""
+    """``from`` / ``to`` on ``field`` and ``page_size``, as ``events.filter_params`` reads them.
+
+    ``to`` must be later than ``from``: a rule between two parameters, which the schema cannot state.
+    """
     return [
-        OpenApiParameter("from", str, description=f"{field} at or after: 2026-11-23 or 2026-11-23T10:00:00Z."),
-        OpenApiParameter("to", str, description=f"{field} before; a plain date includes that whole day."),
-        OpenApiParameter("page_size", int, description="Items per page, 1 to 1000 (default 100)."),
+        OpenApiParameter("from", MOMENT_PARAMETER,
+                         description=f"{field} at or after: 2026-11-23 or 2026-11-23T10:00:00Z."),
+        OpenApiParameter("to", MOMENT_PARAMETER,
+                         description=f"{field} before; a plain date includes that whole day. Later than from."),
+        OpenApiParameter("page_size", PAGE_SIZE_SCHEMA, description=PAGE_SIZE_DESCRIPTION),
     ]
 
 
@@ -109,6 +132,7 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, dict]]] = {
         "reverse": ("v1_events_reverse", {"id": "$response.body#/id"}),
         "delivery_retrieve": ("v1_deliveries_retrieve", {"id": "$response.body#/deliveries/0/id"}),
         "delivery_resend": ("v1_deliveries_resend_create", {"id": "$response.body#/deliveries/0/id"}),
+        "player_erase": ("v1_players_erase_create", {"player_id": "$response.body#/player_id"}),
     },
 }
 

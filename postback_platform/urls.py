@@ -1,11 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring.views import metrics
 from reporting.landing import admin_login
 
 from . import dashboard, health
+from .api_errors import not_found
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard.dashboard), name="admin-dashboard"),
@@ -21,6 +23,10 @@ urlpatterns = [
     path("api/v1/", include(("reporting.urls", "reporting"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Any other path under /api/ that ends in a slash (a path parameter the routes do not take, such
+    # as an empty slug or a non-numeric id) answers JSON in the API's error format, with DEBUG on too,
+    # where Django would show its HTML page. Paths without the slash are left to APPEND_SLASH.
+    re_path(r"^api/(?:[\s\S]*/)?$", csrf_exempt(not_found), name="api-not-found"),
 ]
 
 # Unknown paths under /api/ answer JSON in the API's error format.

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPlatformOrAdminKey
 from deliveries.api_docs import DELIVERY_FILTERS
 from events.api_docs import EVENT_FILTERS
-from postback_platform.api_docs import common_errors, invalid
+from postback_platform.api_docs import DATE, common_errors, invalid
 
 from .exports import (
     DELIVERY_COLUMNS,
@@ -27,18 +27,21 @@ from .exports import (
 )
 from .params import stats_query_from_params
 from .rollup import stats_as_of
-from .selectors import StatsQuery, stats_rows, stats_totals
+from .selectors import GROUP_BY_FIELDS, StatsQuery, stats_rows, stats_totals
 from .serializers import StatsRowSerializer
 
+_DAY = {"type": "string", "pattern": rf"^$|^{DATE}$"}
+_GROUP = f"(?:{'|'.join(GROUP_BY_FIELDS)})"
 STATS_PARAMETERS = [
     OpenApiParameter(
-        "from", OpenApiTypes.DATE, description="First day (inclusive), reporting time zone; default 'to' - 29 days."
+        "from", _DAY, description="First day (inclusive), reporting time zone; default 'to' - 29 days."
     ),
-    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive); default today."),
+    OpenApiParameter("to", _DAY, description="Last day (inclusive); default today."),
     OpenApiParameter("partner", str, description="Partner slug."),
     OpenApiParameter("event_type", str, description="Event type slug."),
     OpenApiParameter(
-        "group_by", str, description="Comma-separated subset of day,partner,event_type; default all three."
+        "group_by", {"type": "string", "pattern": rf"^ *(?:{_GROUP} *)?(?:, *(?:{_GROUP} *)?)*$"},
+        description="Comma-separated subset of day,partner,event_type; default all three.",
     ),
 ]
 
@@ -50,10 +53,12 @@ def _unpaged(parameters: list[OpenApiParameter]) -> list[OpenApiParameter]:
 
 AS_OF_HEADER = "X-Stats-As-Of"
 AS_OF_PARAMETER = OpenApiParameter(
-    AS_OF_HEADER, OpenApiTypes.DATETIME, location=OpenApiParameter.HEADER, response=True,
+    AS_OF_HEADER, {"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]},
+    location=OpenApiParameter.HEADER, response=True,
     description="Every change committed before this time is counted (the statistics' roll-up); empty until built.",
 )
-BOM_PARAMETER = OpenApiParameter("bom", bool, description="1 to start the file with a UTF-8 byte-order mark (Excel).")
+BOM_PARAMETER = OpenApiParameter("bom", {"type": "string", "enum": ["", "0", "1", "false", "true", "no", "yes"]},
+                                 description="1 to start the file with a UTF-8 byte-order mark (Excel).")
 CSV_RESPONSE = {
     (200, "text/csv"): OpenApiTypes.STR,
     400: invalid({"from": ["'soon' is not a date …"]}),

@@ -5,6 +5,20 @@ none may get a 5xx, and every answer must match what the schema promises.
 The stateful run follows the schema's links, so the partners and endpoints
 it creates are the ones its previews, test sends and updates then use.
 
+Besides no 5xx and answers as documented, the generated requests check the
+schema's constraints against the API's: a request the schema allows is not
+refused (a 400 only where ``schemathesis.toml`` names a rule the schema
+cannot state), and one it forbids is not accepted.
+
+The same checks against a live server, with the links between operations
+followed further (the README's "Tests" section): start
+it with API_AUTH_FAILURE_LIMIT=1000000 and API_THROTTLE_RATE=100000000/min,
+since the run's own unauthenticated negative cases would otherwise trip the
+per-address throttle and be answered 429, then
+
+    schemathesis run "http://127.0.0.1:8777/api/schema/?format=json" \
+        -H "Authorization: Bearer $KEY" --exclude-path-regex '/test/$' -n 10 --seed 1
+
 Test sends go nowhere: every host name resolves to a private address that
 the address guard refuses, and any attempt to reach beyond loopback fails
 the step that made it (``tests/support/network.py`` records them).
@@ -18,9 +32,13 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -30,11 +48,14 @@ from tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.fuzz
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+    positive_data_acceptance, negative_data_rejection,
+]
 # Where every generated host name resolves to: a private address, refused by the address guard.
 PRIVATE_ADDRESS = "10.0.0.1"
 STATEFUL = settings(
-    max_examples=120, stateful_step_count=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=150, stateful_step_count=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 
 
@@ -86,7 +107,7 @@ def _authenticated(case, client) -> None:
 
 
 PLATFORM_ROUTES = r"^/api/v1/(events|deliveries)/"
-CONFIGURATION_ROUTES = r"^/api/v1/partners/"
+CONFIGURATION_ROUTES = r"^/api/v1/(partners|players)/"
 
 
 def _fuzz_each_operation(schema, client, *, max_examples: int, guard, refused=(401, 403)) -> None:
@@ -94,7 +115,7 @@ def _fuzz_each_operation(schema, client, *, max_examples: int, guard, refused=(4
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @given(case=operation.as_strategy())
+        @given(case=st.one_of(operation.as_strategy(mode) for mode in GenerationMode))
         @settings(max_examples=max_examples, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case):
@@ -129,7 +150,7 @@ WORKFLOW = [
     "v1_partners_endpoints_preview_create", "v1_partners_endpoints_test_create",
     "v1_partners_payouts_destroy", "v1_partners_qualification_rules_destroy",
     "v1_events_create", "v1_events_retrieve", "v1_events_reverse", "v1_deliveries_retrieve",
-    "v1_deliveries_resend_create",
+    "v1_deliveries_resend_create", "v1_players_erase_create",
 ]
 # Operations that need an object made by an earlier step, and must reach one at least once.
 LINKED = [
@@ -141,6 +162,7 @@ LINKED = [
     "PUT /api/v1/partners/{partner_slug}/payouts/{id}/",
     "PATCH /api/v1/partners/{partner_slug}/payouts/{id}/",
     "POST /api/v1/events/{id}/reverse/",
+    "POST /api/v1/players/{player_id}/erase/",
 ]
 
 

@@ -88,3 +88,20 @@ def test_a_bad_delivery_filter_is_a_400_naming_it(platform_client):
 
 def test_admin_keys_read_deliveries_too(admin_client_api):
     assert admin_client_api.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"partner": False}, {"partner": 0}, {"status": ["failed"]}, {"endpoint": 1.5}, {"from": {}}])
+def test_bulk_resend_refuses_a_filter_that_is_neither_text_nor_a_whole_number(admin_client_api, body):
+    DeliveryFactory(status="failed", endpoint__partner=PartnerFactory(slug="False"))
+
+    response = admin_client_api.post("/api/v1/deliveries/resend/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == list(body)
+
+
+def test_reversal_by_event_id_refuses_a_number_for_the_id(admin_client_api):
+    response = admin_client_api.post("/api/v1/events/reverse/", {"event_id": 0, "reason": "chargeback"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["event_id"]

@@ -130,3 +130,20 @@ def test_a_valid_surrogate_pair_is_an_ordinary_character(platform_client):
 
     assert response.status_code == 201
     assert response.json()["event_id"] == "smile-\N{GRINNING FACE}"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/events/null,null/"), ("DELETE", "/api/v1/partners//payouts/0/"),
+     ("POST", "/api/v1/partners//endpoints/"), ("GET", "/api/v1/no-such-route/"),
+     ("PATCH", "/api/v1/partners/9/endpoints/a%0Ab/")],
+)
+def test_a_path_no_api_route_takes_is_a_json_404_with_debug_on_or_off(admin_client_api, settings, debug, method, path):
+    settings.DEBUG = debug
+
+    response = admin_client_api.generic(method, path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"] == {}

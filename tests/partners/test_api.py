@@ -47,6 +47,40 @@ def test_bad_partner_gets_field_errors(admin_client_api):
     assert set(response.json()["errors"]) == {"slug", "name", "scope"}
 
 
+@pytest.mark.parametrize("value", [0, 1.5, True, ["x"], {"a": "b"}])
+def test_a_text_field_given_something_else_is_a_400_naming_it(admin_client_api, value):
+    body = {"slug": "acme", "name": "ACME", "notes": value}
+
+    response = admin_client_api.post("/api/v1/partners/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"notes": ["Not a string: send text, in quotes."]}
+    assert not Partner.objects.exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", 7), ("max_attempts", "5"), ("max_attempts", True),
+                                              ("is_active", 0), ("timeout_seconds", 3.5)])
+def test_an_endpoint_field_of_another_json_type_is_a_400_naming_it(admin_client_api, field, value):
+    partner = PartnerFactory()
+
+    response = admin_client_api.post(f"/api/v1/partners/{partner.slug}/endpoints/", {**ENDPOINT, field: value},
+                                     format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+    assert not PostbackEndpoint.objects.exists()
+
+
+def test_a_payout_value_as_a_json_number_is_a_400(admin_client_api):
+    partner = PartnerFactory()
+    body = {"event_type": "deposit", "kind": "fixed", "value": 10, "currency": "EUR"}
+
+    response = admin_client_api.post(f"/api/v1/partners/{partner.slug}/payouts/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["value"]
+
+
 def test_partners_are_not_deleted(admin_client_api):
     PartnerFactory(slug="acme")
 

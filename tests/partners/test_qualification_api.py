@@ -61,3 +61,12 @@ def test_an_unused_rule_is_deleted(admin_client_api, acme):
     rule = QualificationRule.objects.create(partner=acme, name="x", min_deposit_sum=Decimal("5"), currency="EUR")
 
     assert admin_client_api.delete(f"{URL}{rule.pk}/").status_code == 204
+
+
+@pytest.mark.parametrize("value", ["", "  ", 100])
+def test_a_money_condition_that_is_not_a_decimal_string_is_a_400_not_no_condition(admin_client_api, acme, value):
+    response = admin_client_api.post(URL, {**RULE, "min_deposit_sum": value}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["min_deposit_sum"]
+    assert not QualificationRule.objects.exists()

@@ -11,9 +11,13 @@ from unittest import mock
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -25,7 +29,11 @@ from tests.support.wsgi import transaction_kept_across_requests
 pytestmark = pytest.mark.fuzz
 
 REPORTING_ROUTES = r"^/api/v1/(stats|export)"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Constraints included: what the schema allows is not refused (but where schemathesis.toml says), what it forbids not accepted.
+CHECKS = [
+    not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+    positive_data_acceptance, negative_data_rejection,
+]
 
 
 def _no_dns(host, *args, **kwargs):
@@ -49,7 +57,7 @@ def test_reporting_routes_get_no_server_error_and_documented_answers(admin_clien
     for result in schema.include(path_regex=REPORTING_ROUTES).get_all_operations():
         operation = result.ok()
 
-        @given(case=operation.as_strategy())
+        @given(case=st.one_of(operation.as_strategy(mode) for mode in GenerationMode))
         @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
                   database=None)
         def fuzz(case):
