@@ -55,7 +55,7 @@ class FailingNowFilter(admin.SimpleListFilter):
             # The scheduler's own partial index.
             return queryset.filter(status__in=Delivery.OPEN_STATUSES, next_attempt_at__lte=now).exclude(
                 delivery_reads.held(now)
-            )
+            ).exclude(delivery_reads.behind_an_earlier_one(now))
         if self.value() == "held":
             # Paused endpoint or partner, open circuit, hold period: waiting on purpose, not late.
             return queryset.filter(delivery_reads.held(now), status__in=Delivery.OPEN_STATUSES)

@@ -86,6 +86,12 @@ class Delivery(models.Model):
                 name="delivery_player_order",
                 condition=models.Q(status__in=["pending", "retrying"]),
             ),
+            # Open deliveries in a hold period (the console's "held" count and filter): few rows, however big the table.
+            models.Index(
+                fields=["held_until"],
+                name="delivery_open_held",
+                condition=models.Q(status__in=["pending", "retrying"], held_until__isnull=False),
+            ),
             # The claim's count of what each endpoint has out with a sender: only leased rows are in it.
             models.Index(fields=["endpoint", "claimed_until"], name="delivery_leased", condition=~models.Q(claimed_by="")),
             # Delivery lists and the admin: by status / partner / endpoint, newest first.

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+
+from partners.models import Partner, PostbackEndpoint
 
 from .models import Delivery
 
@@ -32,15 +34,35 @@ def delivery_list(
 
 
 def held(now: datetime | None = None) -> Q:
-    """An open delivery waiting on purpose: for a paused endpoint or partner, an open circuit, or a hold period."""
+    """An open delivery waiting on purpose: for a paused endpoint or partner, an open circuit, or a hold period.
+
+    The paused and open-circuit endpoints and partners are looked up first (a handful of rows), so the
+    condition on deliveries is plain column matches, and the hold period has its own partial index.
+    """
+    stopped = PostbackEndpoint.objects.filter(Q(is_active=False) | Q(circuit_opened_at__isnull=False))
+    paused_partners = Partner.objects.filter(is_active=False)
     return (
-        Q(endpoint__is_active=False) | Q(partner__is_active=False) | Q(endpoint__circuit_opened_at__isnull=False)
+        Q(endpoint_id__in=list(stopped.values_list("pk", flat=True)))
+        | Q(partner_id__in=list(paused_partners.values_list("pk", flat=True)))
         | Q(held_until__gt=now or timezone.now())
     )
 
 
 def held_deliveries() -> QuerySet[Delivery]:
     return Delivery.objects.filter(status__in=Delivery.OPEN_STATUSES).filter(held())
+
+
+def behind_an_earlier_one(now: datetime) -> Q:
+    """An open delivery of an endpoint ordered per player that waits for an earlier open one of its player there.
+
+    The sender's claim (``_DUE`` in ``deliveries.sender``) holds such a delivery back until the earlier one
+    is done, so it is not due yet, whatever its own time says; the earlier one's time counts instead.
+    """
+    earlier_open = Delivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"), order_key=OuterRef("order_key"), id__lt=OuterRef("id"),
+        status__in=Delivery.OPEN_STATUSES,
+    ).filter(Q(held_until__isnull=True) | Q(held_until__lte=now))
+    return Q(endpoint__ordered_per_player=True, order_key__isnull=False) & Q(Exists(earlier_open))
 
 
 def delivery_get(*, pk: int) -> Delivery | None:

@@ -37,7 +37,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, F, Min, OuterRef, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from monitoring import observe
@@ -52,6 +52,7 @@ from .bulk import db_datetime, rows_update
 from .models import Delivery, DeliveryAttempt
 from .masking import scrub
 from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request
+from .selectors import behind_an_earlier_one
 from .templating import TemplateError
 
 logger = logging.getLogger(__name__)
@@ -411,19 +412,15 @@ def deliveries_lease_renew(*, ids: list[int], worker: str, now: datetime | None 
 def seconds_until_next_due() -> float | None:
     """Seconds until the next delivery a sender could claim is due; None when there is none."""
     now = timezone.now()
-    # A delivery waiting behind an earlier one of its player (as the claim's _DUE has it) is not due: the
-    # earlier one's own time counts instead, and while that one is out, neither is.
-    earlier_open = Delivery.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"), order_key=OuterRef("order_key"), id__lt=OuterRef("id"),
-        status__in=Delivery.OPEN_STATUSES,
-    ).filter(Q(held_until__isnull=True) | Q(held_until__lte=now))
     earliest = (
         Delivery.objects.filter(
             status__in=Delivery.OPEN_STATUSES, endpoint__is_active=True, partner__is_active=True,
             endpoint__circuit_opened_at__isnull=True,
         )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .filter(Q(endpoint__ordered_per_player=False) | Q(order_key__isnull=True) | ~Exists(earlier_open))
+        # One waiting behind an earlier one of its player is not due: the earlier one's time counts instead,
+        # and while that one is out, neither is.
+        .exclude(behind_an_earlier_one(now))
         .aggregate(earliest=Min("next_attempt_at"))["earliest"]
     )
     return None if earliest is None else (earliest - now).total_seconds()

@@ -57,6 +57,8 @@ class Player(models.Model):
         indexes = [
             # Admin search and statistics by partner.
             models.Index(fields=["partner", "registered_at"], name="player_partner_registered"),
+            # Statistics' cohorts of players by registration day, over every partner.
+            models.Index(fields=["registered_at"], name="player_registered"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from deliveries.models import Delivery, DeliveryAttempt, Heartbeat
+from deliveries.selectors import behind_an_earlier_one
 from partners.models import PostbackEndpoint
 
 from .models import Alert
@@ -43,18 +44,19 @@ def backlog_of(due: QuerySet) -> Backlog:
 
 def sendable_backlog(*, now: datetime | None = None) -> Backlog:
     """What the sender has yet to send. Held deliveries (a paused endpoint, an open circuit) wait on purpose
-    and are left out.
+    and are left out, as are those waiting behind an earlier postback of their player (not due before it is).
 
     The partial ``delivery_due`` index serves both the count and the oldest, as it does the sender's claim.
     """
+    now = now or timezone.now()
     return backlog_of(
         Delivery.objects.filter(
             status__in=Delivery.OPEN_STATUSES,
-            next_attempt_at__lte=now or timezone.now(),
+            next_attempt_at__lte=now,
             endpoint__is_active=True,
             endpoint__circuit_opened_at__isnull=True,
             partner__is_active=True,
-        )
+        ).exclude(behind_an_earlier_one(now))
     )
 
 

@@ -46,3 +46,25 @@ def drop_foreign_key_indexes(app_label: str, model_name: str, *field_names: str)
                 ))
 
     return migrations.RunPython(forward, backward)
+
+
+class AddIndexWithoutLocking(migrations.AddIndex):
+    """``AddIndex`` that builds the index CONCURRENTLY on PostgreSQL, plainly elsewhere.
+
+    A plain CREATE INDEX on a table of tens of millions of rows blocks its inserts for the whole build:
+    ingest would stall. The migration using this must say ``atomic = False``.
+    """
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, **_concurrently(schema_editor))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, **_concurrently(schema_editor))
+
+
+def _concurrently(schema_editor) -> dict:
+    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}

@@ -2,8 +2,13 @@
 
 from django.db import migrations, models
 
+from postback_platform.migration_operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+
+    # The index is built CONCURRENTLY on PostgreSQL, which cannot run inside a transaction.
+    atomic = False
 
     dependencies = [
         ('deliveries', '0008_hold_period'),
@@ -17,7 +22,7 @@ class Migration(migrations.Migration):
             name='order_key',
             field=models.BigIntegerField(blank=True, editable=False, help_text="The player's ordering key (deliveries.ordering): one player's postbacks reach an endpoint in turn.", null=True),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='delivery',
             index=models.Index(condition=models.Q(('status__in', ['pending', 'retrying'])), fields=['endpoint', 'order_key', 'id'], name='delivery_player_order'),
         ),

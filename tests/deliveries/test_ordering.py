@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from deliveries.models import Delivery
@@ -12,6 +13,7 @@ from deliveries.reversals import event_reverse
 from deliveries.sender import deliveries_claim_due, deliveries_send_due, seconds_until_next_due
 from deliveries.services import deliveries_create_for_events
 from events.erasure import player_erase
+from monitoring.selectors import sendable_backlog
 from events.models import EventType
 from tests.factories import EventFactory, PartnerFactory, PlayerFactory, PostbackEndpointFactory
 
@@ -131,3 +133,16 @@ def test_the_key_is_a_keyed_digest_and_erasure_drops_it(partner, endpoint):
     assert Delivery.objects.get(pk=delivery.pk).order_key == player_order_key(player.pk) != player_order_key("x")
     player_erase(player_id=player.pk)
     assert Delivery.objects.get(pk=delivery.pk).order_key is None
+
+
+def test_a_postback_waiting_behind_a_retry_is_neither_in_the_backlog_nor_due_in_the_admin(partner, endpoint, client):
+    first, second = deliveries_create_for_events(events=_events(partner, PlayerFactory(), "registration", "deposit"))
+    Delivery.objects.filter(pk=first.pk).update(status="retrying", next_attempt_at=timezone.now() + timedelta(hours=2))
+    client.force_login(User.objects.create_superuser("root", password="pw-for-tests-only"))
+
+    due = client.get("/admin/deliveries/delivery/", {"health": "due"}).context["cl"].result_list
+
+    assert sendable_backlog().due == 0 and sendable_backlog().oldest_due_at is None
+    assert list(due) == []
+    Delivery.objects.filter(pk=first.pk).update(status="delivered", next_attempt_at=None)
+    assert sendable_backlog().due == 1
