@@ -114,13 +114,15 @@ class EventAdmin(ReadOnlyAdminMixin, ExactSearchMixin, CsvExportAdminMixin, Huge
     list_filter = [EventRecentFilter, "type", ("partner", UnattributedPartnerFilter)]
     list_select_related = ["partner"]
     readonly_fields = ["inherited_params"]
-    # Click ids have no index of their own: they are looked up only when no event or player matches.
-    exact_search_tiers = (("event_id", "player_id"), ("click_id",))
+    exact_search_tiers = (("event_id", "player_id"),)
     # Each its own tier: an OR of the two would keep PostgreSQL from using either index.
     prefix_search_tiers = (("event_id",), ("player",))
+    # Click ids have no index of their own: looking one up scans the table, so it comes last, only when no event
+    # or player id matches, exactly or as a prefix.
+    late_exact_search_tiers = (("click_id",),)
     search_help_text = (
-        "An exact event id, player id or click id; if none matches, event ids and then player ids that start "
-        "with it (case-sensitive)."
+        "An exact event id or player id; if none matches, event ids and then player ids that start with it "
+        "(case-sensitive); if none does either, an exact click id."
     )
     ordering = ["-occurred_at"]
     inlines = [DeliveryInline]

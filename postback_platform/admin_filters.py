@@ -48,8 +48,9 @@ class ExactSearchMixin:
     ``^field`` search uses ``ILIKE``, which no plain index serves, so on a big
     table every search would scan it. Here each tier is an OR of look-ups on
     indexed columns, tried in turn until one finds something: first the exact
-    tiers (a later one may be a column without an index of its own), then the
-    prefix tiers. A prefix look-up is a case-sensitive ``LIKE 'term%'``, which
+    tiers, then the prefix tiers, then the late exact tiers: columns without
+    an index of their own, whose look-up scans the table, so it runs only
+    when no indexed tier found anything. A prefix look-up is a case-sensitive ``LIKE 'term%'``, which
     PostgreSQL answers from a ``varchar_pattern_ops`` index: Django makes one
     beside every unique or indexed ``CharField`` (``<table>_<column>_…_like``),
     and ``prefix_q`` may route a column through a table that has it.
@@ -57,9 +58,10 @@ class ExactSearchMixin:
 
     exact_search_tiers: tuple[tuple[str, ...], ...] = ()
     prefix_search_tiers: tuple[tuple[str, ...], ...] = ()
+    late_exact_search_tiers: tuple[tuple[str, ...], ...] = ()
 
     def get_search_fields(self, request):
-        return [field for tier in self.exact_search_tiers for field in tier]
+        return [field for tier in (*self.exact_search_tiers, *self.late_exact_search_tiers) for field in tier]
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -68,6 +70,7 @@ class ExactSearchMixin:
         tiers = [
             *(reduce(operator.or_, (Q(**{field: term}) for field in tier)) for tier in self.exact_search_tiers),
             *(reduce(operator.or_, (self.prefix_q(field, term) for field in tier)) for tier in self.prefix_search_tiers),
+            *(reduce(operator.or_, (Q(**{field: term}) for field in tier)) for tier in self.late_exact_search_tiers),
         ]
         for position, matches in enumerate(tiers, start=1):
             found = queryset.filter(matches)

@@ -274,3 +274,25 @@ def test_a_partners_payout_rules_say_what_they_pay_in_its_currency(admin_client)
 
     assert "1,500.00 EUR per event" in page
     assert "12.5 % of the event&#x27;s amount" in page
+
+
+def test_a_prefix_search_that_finds_events_never_looks_up_click_ids(admin_client):
+    # Click ids have no index: looking one up scans the events table, so it comes after the indexed prefix tiers.
+    EventFactory(event_id="evt-indexed-1", click_id="click-1")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/events/event/", {"q": "evt-indexed"})
+
+    assert [event.event_id for event in response.context["cl"].result_list] == ["evt-indexed-1"]
+    searched = [query["sql"] for query in queries if "evt-indexed" in query["sql"]]
+    assert any("LIKE 'evt-indexed%'" in sql for sql in searched)
+    assert not any('"click_id" =' in sql for sql in searched)
+
+
+def test_a_click_id_is_found_only_when_no_event_or_player_id_starts_with_it(admin_client):
+    EventFactory(event_id="c-100", click_id="other")
+    EventFactory(event_id="evt-9", click_id="c-1")
+
+    response = admin_client.get("/admin/events/event/", {"q": "c-1"})
+
+    assert [event.event_id for event in response.context["cl"].result_list] == ["c-100"]

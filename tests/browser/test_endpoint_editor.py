@@ -1,6 +1,8 @@
 """The endpoint editor in a real browser: preview and test beside the templates, on the add page too; stale
 previews cleared; headers and filters as rows; body fields by method. Any JavaScript error fails a test."""
 
+import json
+
 import pytest
 
 from accounts.roles import AFFILIATE_MANAGERS
@@ -189,6 +191,68 @@ def test_headers_and_filters_are_edited_as_rows_and_credentials_stay_hidden(mana
     assert endpoint.filters == [{"field": "params.country", "op": "in", "value": ["DE", "AT"]},
                                 {"field": "amount", "op": "gte", "value": "20"}, {"field": "click_id", "op": "exists"}]
     assert "sk-live-123" not in manager.content()
+    assert js_errors == []
+
+
+TYPED_FILTERS = [
+    {"field": "params.vip", "op": "eq", "value": True},
+    {"field": "params.score", "op": "eq", "value": 5.0},
+    {"field": "params.country", "op": "in", "value": ["DE", 7, True, 2.50]},
+    {"field": "amount", "op": "gte", "value": 20.0},
+]
+
+
+def _typed(filters) -> str:
+    # 5.0 == 5 and True == 1 in Python: the JSON text tells the types apart, as the server's comparisons do.
+    return json.dumps(filters, sort_keys=True)
+
+
+def test_saving_without_touching_the_filters_keeps_their_values_and_types(manager, js_errors):
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb", filters=TYPED_FILTERS)
+    manager.goto(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+
+    assert manager.locator("#console-rows-filters tbody tr").count() == len(TYPED_FILTERS)
+    assert manager.locator("#console-rows-filters tbody tr").nth(2).locator("input").nth(1).input_value() == (
+        "DE, 7, true, 2.5")
+    manager.fill("#id_name", "Renamed endpoint")
+    navigate(manager, "input[name=_continue]")
+
+    endpoint.refresh_from_db()
+    assert endpoint.name == "Renamed endpoint"
+    assert _typed(endpoint.filters) == _typed(TYPED_FILTERS)
+    assert js_errors == []
+
+
+def test_editing_one_filter_keeps_the_others_and_the_type_of_its_value(manager, js_errors):
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb", filters=TYPED_FILTERS)
+    manager.goto(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+    rows = manager.locator("#console-rows-filters tbody tr")
+
+    rows.nth(0).locator("input").nth(1).fill("false")
+    rows.nth(2).locator("input").nth(1).fill("DE, 7, AT")
+    navigate(manager, "input[name=_continue]")
+
+    endpoint.refresh_from_db()
+    assert _typed(endpoint.filters) == _typed([
+        {"field": "params.vip", "op": "eq", "value": False}, TYPED_FILTERS[1],
+        {"field": "params.country", "op": "in", "value": ["DE", 7, "AT"]}, TYPED_FILTERS[3],
+    ])
+    assert js_errors == []
+
+
+def test_putting_a_filter_back_as_it_was_is_no_unsaved_edit(manager, js_errors):
+    endpoint = PostbackEndpointFactory(url_template="https://partner.example/pb", filters=TYPED_FILTERS)
+    manager.goto(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/")
+    value = manager.locator("#console-rows-filters tbody tr").nth(1).locator("input").nth(1)
+    button = manager.locator("#send-test-postback")
+    original = manager.locator("#id_filters").input_value()
+
+    value.fill("6")
+    manager.wait_for_function("document.getElementById('send-test-postback').disabled")
+    value.fill("5.0")
+    manager.wait_for_function("!document.getElementById('send-test-postback').disabled")
+
+    assert button.is_enabled() and manager.locator("#id_filters").input_value() == original
     assert js_errors == []
 
 

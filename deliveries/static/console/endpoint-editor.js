@@ -36,11 +36,16 @@
 
   /* --- rows over a JSON box ---------------------------------------------------------------------- */
 
-  // spec: {read(json) -> list of row values or null, write(rows) -> json, columns: [{make(value) -> input}]}
+  /* spec: {read(json) -> list of row values or null, write(rows, sources) -> json, parse(text) -> json (optional),
+     columns: [{make(value) -> input, value(input) -> value}]}. sources[i] is the position in what read() was
+     given of the row rows[i] started as, undefined for a row added since. */
   function rowEditor(textarea, spec) {
     var rows;
-    try { rows = spec.read(JSON.parse(textarea.value || spec.empty)); } catch (error) { rows = null; }
+    try { rows = spec.read((spec.parse || JSON.parse)(textarea.value || spec.empty)); } catch (error) { rows = null; }
     if (!rows) { return; }  // Something the rows cannot show: the JSON box stays.
+    // The box keeps what the server wrote until a row changes, and gets it back when the rows are as they were.
+    var original = textarea.value;
+    var unchanged = spec.write(rows, rows.map(function (row, index) { return index; }));
     var editor = element("div", {"class": "console-rows", id: "console-rows-" + textarea.name});
     var table = element("table", {"class": "console-rows-table"});
     var head = element("tr");
@@ -55,12 +60,15 @@
       var values = Array.prototype.map.call(body.rows, function (row) {
         return spec.columns.map(function (column, index) { return column.value(row.cells[index].firstChild); });
       });
-      textarea.value = spec.write(values);
+      var sources = Array.prototype.map.call(body.rows, function (row) { return row.consoleSource; });
+      var written = spec.write(values, sources);
+      textarea.value = written === unchanged ? original : written;
       changed(textarea);
     }
 
-    function addRow(values) {
+    function addRow(values, source) {
       var row = body.insertRow();
+      row.consoleSource = source;
       spec.columns.forEach(function (column, index) {
         row.insertCell().appendChild(column.make(values ? values[index] : undefined, row));
       });
@@ -72,7 +80,7 @@
       return row;
     }
 
-    rows.forEach(addRow);
+    rows.forEach(function (values, index) { addRow(values, index); });
     add.addEventListener("click", function () {
       var row = addRow();
       sync();
@@ -81,7 +89,6 @@
     raw.addEventListener("click", function () { editor.remove(); textarea.hidden = false; textarea.focus(); });
     editor.addEventListener("input", sync);
     editor.append(table, add, " ", raw);
-    textarea.value = spec.write(rows);  // one spelling, so putting a row back as it was is no change
     textarea.hidden = true;
     textarea.parentNode.insertBefore(editor, textarea);
   }
@@ -116,6 +123,60 @@
     },
   };
 
+  /* --- filter values keep their JSON type --------------------------------------------------------- */
+
+  /* The server compares values as text in Python: true reads "True" and 5.0 reads "5.0", so a value keeps its
+     JSON type, and a number its spelling, unless its row is edited. A number is kept as its source text. */
+  function JsonNumber(text) { this.text = text; }
+  var NUMBER_MARK = "\u0000json-number:";
+  var NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+  JsonNumber.prototype.toJSON = function () { return NUMBER_MARK + this.text; };
+
+  function jsonParse(text) {
+    var marked = "", at = 0, end;
+    while (at < text.length) {
+      if (text[at] === '"') {
+        for (end = at + 1; end < text.length && text[end] !== '"'; end += text[end] === "\\" ? 2 : 1) { /* a string */ }
+        marked += text.slice(at, end + 1);
+        at = end + 1;
+      } else if (/[-0-9]/.test(text[at])) {
+        var number = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(at));
+        if (!number) { throw new SyntaxError("not a number at " + at); }
+        marked += JSON.stringify(NUMBER_MARK + number[0]);
+        at += number[0].length;
+      } else {
+        marked += text[at];
+        at += 1;
+      }
+    }
+    return JSON.parse(marked, function (key, value) {
+      return typeof value === "string" && value.indexOf(NUMBER_MARK) === 0 ?
+        new JsonNumber(value.slice(NUMBER_MARK.length)) : value;
+    });
+  }
+
+  function jsonStringify(value) {
+    var mark = JSON.stringify(NUMBER_MARK).slice(1, -1).replace(/[\\$]/g, "\\$&");
+    return JSON.stringify(value).replace(new RegExp('"' + mark + '([^"]*)"', "g"), "$1");
+  }
+
+  function valueText(value) { return value instanceof JsonNumber ? value.text : String(value); }
+
+  // Text typed over a value: as the value it was (or one of a list's) if it reads the same, else a boolean or a
+  // number where the value was one, else text, which the server compares as text anyway.
+  function typedValue(text, before) {
+    var candidates = before === undefined ? [] : [].concat(before);
+    var same = candidates.filter(function (item) { return valueText(item) === text; });
+    if (same.length) { return same[0]; }
+    if (/^(true|false)$/i.test(text) && candidates.some(function (item) { return typeof item === "boolean"; })) {
+      return text.toLowerCase() === "true";
+    }
+    if (NUMBER.test(text) && candidates.some(function (item) { return item instanceof JsonNumber; })) {
+      return new JsonNumber(text);
+    }
+    return text;
+  }
+
   function filtersSpec(textarea) {
     var fields = JSON.parse(textarea.dataset.filterFields || "[]");
     var ops = JSON.parse(textarea.dataset.filterOps || "[]");
@@ -138,6 +199,7 @@
       value: function (select) { return select.value; },
     };
     var value = textInput("Value (a list: comma-separated)", "DE, AT");
+    var conditions = [], shown = [];  // as read, and their rows as first shown
     var list = element("datalist", {id: "console-filter-fields"});
     fields.forEach(function (name) { list.appendChild(element("option", {value: name})); });
     textarea.parentNode.appendChild(list);
@@ -151,30 +213,43 @@
         select.addEventListener("change", apply);
         apply();
       },
+      parse: jsonParse,
       read: function (json) {
         if (!Array.isArray(json)) { return null; }
-        var plain = function (item) { return ["string", "number", "boolean"].indexOf(typeof item) !== -1; };
+        var plain = function (item) {
+          return item instanceof JsonNumber || ["string", "boolean"].indexOf(typeof item) !== -1;
+        };
         var known = ops.map(function (choice) { return choice[0]; });
         var ok = json.every(function (c) {
           return c && typeof c === "object" && typeof c.field === "string" && known.indexOf(c.op) !== -1 &&
             (c.value === undefined || plain(c.value) || (Array.isArray(c.value) && c.value.every(plain)));
         });
         if (!ok) { return null; }
-        return json.map(function (c) {
-          return [c.field, c.op, Array.isArray(c.value) ? c.value.join(", ") : (c.value === undefined ? "" : String(c.value))];
+        conditions = json;
+        shown = json.map(function (c) {
+          return [c.field, c.op, Array.isArray(c.value) ? c.value.map(valueText).join(", ") :
+            (c.value === undefined ? "" : valueText(c.value))];
         });
+        return shown;
       },
-      write: function (rows) {
-        var conditions = rows.filter(function (row) { return row[0].trim(); }).map(function (row) {
-          var condition = {field: row[0].trim(), op: row[1]};
+      write: function (rows, sources) {
+        var written = rows.map(function (row, index) {
+          var source = sources ? sources[index] : undefined;
+          var before = source === undefined ? undefined : conditions[source];
+          if (before && row.every(function (cell, column) { return cell === shown[source][column]; })) {
+            return before;  // a row nobody edited stays exactly as it was
+          }
+          if (!row[0].trim()) { return null; }
+          var condition = {field: row[0].trim(), op: row[1]}, was = before && before.value;
           if (listOps.indexOf(row[1]) !== -1) {
-            condition.value = row[2].split(",").map(function (item) { return item.trim(); }).filter(Boolean);
+            var items = row[2].split(",").map(function (item) { return item.trim(); }).filter(Boolean);
+            condition.value = items.map(function (item) { return typedValue(item, was); });
           } else if (noValueOps.indexOf(row[1]) === -1) {
-            condition.value = row[2].trim();
+            condition.value = typedValue(row[2].trim(), was);
           }
           return condition;
         });
-        return JSON.stringify(conditions);
+        return jsonStringify(written.filter(Boolean));
       },
     };
   }
