@@ -92,12 +92,25 @@ def _fetch(endpoint: PostbackEndpoint) -> tuple[str, int]:
         raise TokenError(_failure(result, result.error or "no token"))
     try:
         answer = json.loads(body)
-        token, lifetime = answer["access_token"], int(answer.get("expires_in") or DEFAULT_LIFETIME_SECONDS)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except ValueError:
+        # A page instead of JSON (maintenance, a proxy's error page) passes: tried again later.
+        raise TokenError(_failure(
+            result, "the answer is not JSON", "token_invalid", verdict=http.Verdict.TRANSIENT
+        )) from None
+    try:
+        token, lifetime = answer["access_token"], _lifetime(answer.get("expires_in"))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise TokenError(_failure(result, "the answer is not JSON with an access_token", "token_invalid")) from None
     if not isinstance(token, str) or not token or not token.isprintable():
         raise TokenError(_failure(result, "the access_token is not text", "token_invalid"))
     return token, max(lifetime, 1)
+
+
+def _lifetime(expires_in) -> int:
+    """Seconds the token lasts: ``expires_in`` as a whole number (3600, 3599.5 or "3600"), or the default."""
+    if isinstance(expires_in, bool):
+        raise TypeError("expires_in is not a number")
+    return int(float(expires_in)) if expires_in else DEFAULT_LIFETIME_SECONDS
 
 
 def _exchange(request: http.OutboundRequest) -> tuple[http.HttpResult, str]:
@@ -106,9 +119,13 @@ def _exchange(request: http.OutboundRequest) -> tuple[http.HttpResult, str]:
     return result, result.body
 
 
-def _failure(result: http.HttpResult, reason: str, error_class: str = "") -> http.HttpResult:
+def _failure(
+    result: http.HttpResult, reason: str, error_class: str = "", *, verdict: http.Verdict | None = None
+) -> http.HttpResult:
+    if verdict is None:
+        verdict = http.Verdict.TRANSIENT if result.verdict == http.Verdict.TRANSIENT else http.Verdict.PERMANENT
     return http.HttpResult(
-        verdict=http.Verdict.TRANSIENT if result.verdict == http.Verdict.TRANSIENT else http.Verdict.PERMANENT,
+        verdict=verdict,
         duration_ms=result.duration_ms,
         error=f"OAuth2 token URL: {reason}",
         error_class=error_class or f"token_{result.error_class or 'error'}",

@@ -123,11 +123,32 @@ def test_a_token_url_failure_is_a_recorded_classified_error(httpserver, partner,
 
 
 def test_an_answer_without_a_token_is_recorded(httpserver, partner, endpoint):
-    httpserver.expect_request("/token").respond_with_data("<html>login</html>", status=200)
+    httpserver.expect_request("/token").respond_with_json({"token_type": "Bearer"})
 
     delivery = _deliver(partner)
 
     assert DeliveryAttempt.objects.get(delivery=delivery).error_class == "token_invalid"
+    assert delivery.status == "failed"
+
+
+def test_a_page_instead_of_json_is_retried(httpserver, partner, endpoint):
+    httpserver.expect_request("/token").respond_with_data("<html>down for maintenance</html>", status=200)
+
+    delivery = _deliver(partner)
+
+    attempt = DeliveryAttempt.objects.get(delivery=delivery)
+    assert (attempt.outcome, attempt.error_class) == ("retry", "token_invalid")
+    assert delivery.status == "retrying"
+
+
+@pytest.mark.parametrize("expires_in", [3599.5, "3599.5", "3600"])
+def test_a_fractional_expires_in_is_accepted(httpserver, partner, endpoint, expires_in):
+    httpserver.expect_request("/token", method="POST").respond_with_json(
+        {"access_token": "at-1", "token_type": "Bearer", "expires_in": expires_in}
+    )
+    _partner_accepts(httpserver, "at-1")
+
+    assert _deliver(partner).status == "delivered"
 
 
 def test_the_token_url_goes_through_the_address_guard(httpserver, partner, endpoint, settings):
