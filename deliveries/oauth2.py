@@ -6,6 +6,12 @@ deadline) and kept in the shared cache until shortly before it expires, so
 every worker uses it. It never reaches a log line or a record: a failure is
 described by the token URL's status, never its body. A failure is a
 ``TokenError`` carrying the result to record on the delivery.
+
+A sender waits for the token URL on its own thread, so that wait is kept short:
+the request's timeout is at most ``TOKEN_TIMEOUT_SECONDS`` (and a sixth of the
+lease, so it never delays a lease renewal by much), and a failure is kept in
+the same cache for ``FAILURE_CACHE_SECONDS``: until then every sender records
+it again without asking the token URL.
 """
 
 import hashlib
@@ -13,6 +19,7 @@ import json
 import threading
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 
 from partners.models import PostbackEndpoint
@@ -24,7 +31,9 @@ AuthType = PostbackEndpoint.AuthType
 EXPIRY_MARGIN_SECONDS = 60
 # When the token URL does not say how long a token lasts.
 DEFAULT_LIFETIME_SECONDS = 300
-TOKEN_TIMEOUT_SECONDS = 10.0
+TOKEN_TIMEOUT_SECONDS = 5.0
+# A token URL that failed is not asked again for this long (by any sender).
+FAILURE_CACHE_SECONDS = 30
 
 
 class TokenError(Exception):
@@ -36,11 +45,21 @@ class TokenError(Exception):
 
 
 def access_token(endpoint: PostbackEndpoint, *, fresh: bool = False) -> tuple[str, bool]:
-    """The endpoint's access token and whether it was fetched just now; ``fresh`` skips the cached one."""
+    """The endpoint's access token and whether it was fetched just now; ``fresh`` skips the cached one.
+
+    A fetch that failed within ``FAILURE_CACHE_SECONDS`` is not tried again: its ``TokenError`` is raised
+    once more, classified as it was.
+    """
     key = _cache_key(endpoint)
     if not fresh and (token := cache.get(key)):
         return token, False
-    token, lifetime = _fetch(endpoint)
+    if failed := cache.get(_failure_key(key)):
+        raise TokenError(_remembered(failed))
+    try:
+        token, lifetime = _fetch(endpoint)
+    except TokenError as exc:
+        cache.set(_failure_key(key), _remember(exc.result), timeout=FAILURE_CACHE_SECONDS)
+        raise
     cache.set(key, token, timeout=max(1, lifetime - min(EXPIRY_MARGIN_SECONDS, lifetime // 10)))
     return token, True
 
@@ -48,6 +67,22 @@ def access_token(endpoint: PostbackEndpoint, *, fresh: bool = False) -> tuple[st
 def access_token_forget(endpoint: PostbackEndpoint) -> None:
     """Drop the cached token (the partner refused it): the next request fetches a new one."""
     cache.delete(_cache_key(endpoint))
+
+
+def _failure_key(key: str) -> str:
+    return f"{key}:failed"
+
+
+def _remember(result: http.HttpResult) -> dict:
+    # Plain values (the cache may be shared by processes of another version): what the record needs.
+    return {"verdict": result.verdict.value, "error": result.error, "error_class": result.error_class}
+
+
+def _remembered(failed: dict) -> http.HttpResult:
+    return http.HttpResult(
+        verdict=http.Verdict(failed["verdict"]), duration_ms=0, error_class=failed["error_class"],
+        error=f"{failed['error']} (failed within the last {FAILURE_CACHE_SECONDS} s; not asked again yet)",
+    )
 
 
 def _cache_key(endpoint: PostbackEndpoint) -> str:
@@ -72,8 +107,13 @@ def token_request(endpoint: PostbackEndpoint) -> http.OutboundRequest:
     return http.OutboundRequest(
         method="POST", url=endpoint.oauth_token_url, body=urlencode(form),
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-        timeout_seconds=min(TOKEN_TIMEOUT_SECONDS, float(endpoint.timeout_seconds) * 2), keep_body=True,
+        timeout_seconds=token_timeout_seconds(endpoint), keep_body=True,
     )
+
+
+def token_timeout_seconds(endpoint: PostbackEndpoint) -> float:
+    """The endpoint's own timeout, capped: a sender waits for the token URL before its other transfers go on."""
+    return min(float(endpoint.timeout_seconds), TOKEN_TIMEOUT_SECONDS, settings.POSTBACK_LEASE_SECONDS / 6)
 
 
 _local = threading.local()
