@@ -7,7 +7,7 @@ every worker uses it. It never reaches a log line or a record: a failure is
 described by the token URL's status, never its body. A failure is a
 ``TokenError`` carrying the result to record on the delivery.
 
-A sender waits for the token URL on its own thread, so that wait is kept short:
+A sender waits for the token URL on the thread that drives its transfers, so the wait is short:
 the request's timeout is at most ``TOKEN_TIMEOUT_SECONDS`` (and a sixth of the
 lease, so it never delays a lease renewal by much), and a failure is kept in
 the same cache for ``FAILURE_CACHE_SECONDS``: until then every sender records
