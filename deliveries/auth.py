@@ -19,9 +19,17 @@ class Secrets:
     access_token: str = ""
 
     def values(self) -> tuple[str, ...]:
-        """Every secret value, longest first, to scrub from what a partner answers."""
-        found = {*self.credentials.values(), self.access_token} - {""}
-        return tuple(sorted(found, key=len, reverse=True))
+        """Every secret value, longest first, to scrub from what a partner answers.
+
+        Besides each credential and the access token: the Basic pair as its header carries it (base64 of
+        ``username:password``, with and without padding, and URL-safe), which a partner may echo back.
+        """
+        found = {*self.credentials.values(), self.access_token}
+        if "username" in self.credentials or "password" in self.credentials:
+            pair = _basic_pair(self.credentials).encode()
+            for encoded in (base64.b64encode(pair), base64.urlsafe_b64encode(pair)):
+                found |= {encoded.decode("ascii"), encoded.decode("ascii").rstrip("=")}
+        return tuple(sorted(found - {""}, key=len, reverse=True))
 
 
 def authorization(endpoint: PostbackEndpoint, secrets: Secrets | None) -> dict[str, str]:
@@ -43,8 +51,11 @@ _SCHEMES = {
 def _credential(endpoint: PostbackEndpoint, secrets: Secrets) -> str:
     credentials = secrets.credentials
     if endpoint.auth_type == AuthType.BASIC:
-        pair = f"{credentials.get('username', '')}:{credentials.get('password', '')}"
-        return base64.b64encode(pair.encode()).decode("ascii")
+        return base64.b64encode(_basic_pair(credentials).encode()).decode("ascii")
     if endpoint.auth_type == AuthType.BEARER:
         return credentials.get("token", "")
     return secrets.access_token
+
+
+def _basic_pair(credentials: Mapping[str, str]) -> str:
+    return f"{credentials.get('username', '')}:{credentials.get('password', '')}"

@@ -6,6 +6,12 @@ deadline) and kept in the shared cache until shortly before it expires, so
 every worker uses it. It never reaches a log line or a record: a failure is
 described by the token URL's status, never its body. A failure is a
 ``TokenError`` carrying the result to record on the delivery.
+
+A sender waits for the token URL on the thread that drives its transfers, so the wait is short:
+the request's timeout is at most ``TOKEN_TIMEOUT_SECONDS`` (and a sixth of the
+lease, so it never delays a lease renewal by much), and a failure is kept in
+the same cache for ``FAILURE_CACHE_SECONDS``: until then every sender records
+it again without asking the token URL.
 """
 
 import hashlib
@@ -13,6 +19,7 @@ import json
 import threading
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 
 from partners.models import PostbackEndpoint
@@ -24,7 +31,9 @@ AuthType = PostbackEndpoint.AuthType
 EXPIRY_MARGIN_SECONDS = 60
 # When the token URL does not say how long a token lasts.
 DEFAULT_LIFETIME_SECONDS = 300
-TOKEN_TIMEOUT_SECONDS = 10.0
+TOKEN_TIMEOUT_SECONDS = 5.0
+# A token URL that failed is not asked again for this long (by any sender).
+FAILURE_CACHE_SECONDS = 30
 
 
 class TokenError(Exception):
@@ -36,11 +45,21 @@ class TokenError(Exception):
 
 
 def access_token(endpoint: PostbackEndpoint, *, fresh: bool = False) -> tuple[str, bool]:
-    """The endpoint's access token and whether it was fetched just now; ``fresh`` skips the cached one."""
+    """The endpoint's access token and whether it was fetched just now; ``fresh`` skips the cached one.
+
+    A fetch that failed within ``FAILURE_CACHE_SECONDS`` is not tried again: its ``TokenError`` is raised
+    once more, classified as it was.
+    """
     key = _cache_key(endpoint)
     if not fresh and (token := cache.get(key)):
         return token, False
-    token, lifetime = _fetch(endpoint)
+    if failed := cache.get(_failure_key(key)):
+        raise TokenError(_remembered(failed))
+    try:
+        token, lifetime = _fetch(endpoint)
+    except TokenError as exc:
+        cache.set(_failure_key(key), _remember(exc.result), timeout=FAILURE_CACHE_SECONDS)
+        raise
     cache.set(key, token, timeout=max(1, lifetime - min(EXPIRY_MARGIN_SECONDS, lifetime // 10)))
     return token, True
 
@@ -48,6 +67,22 @@ def access_token(endpoint: PostbackEndpoint, *, fresh: bool = False) -> tuple[st
 def access_token_forget(endpoint: PostbackEndpoint) -> None:
     """Drop the cached token (the partner refused it): the next request fetches a new one."""
     cache.delete(_cache_key(endpoint))
+
+
+def _failure_key(key: str) -> str:
+    return f"{key}:failed"
+
+
+def _remember(result: http.HttpResult) -> dict:
+    # Plain values (the cache may be shared by processes of another version): what the record needs.
+    return {"verdict": result.verdict.value, "error": result.error, "error_class": result.error_class}
+
+
+def _remembered(failed: dict) -> http.HttpResult:
+    return http.HttpResult(
+        verdict=http.Verdict(failed["verdict"]), duration_ms=0, error_class=failed["error_class"],
+        error=f"{failed['error']} (failed within the last {FAILURE_CACHE_SECONDS} s; not asked again yet)",
+    )
 
 
 def _cache_key(endpoint: PostbackEndpoint) -> str:
@@ -72,8 +107,13 @@ def token_request(endpoint: PostbackEndpoint) -> http.OutboundRequest:
     return http.OutboundRequest(
         method="POST", url=endpoint.oauth_token_url, body=urlencode(form),
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-        timeout_seconds=min(TOKEN_TIMEOUT_SECONDS, float(endpoint.timeout_seconds) * 2), keep_body=True,
+        timeout_seconds=token_timeout_seconds(endpoint), keep_body=True,
     )
+
+
+def token_timeout_seconds(endpoint: PostbackEndpoint) -> float:
+    """The endpoint's own timeout, capped: a sender waits for the token URL before its other transfers go on."""
+    return min(float(endpoint.timeout_seconds), TOKEN_TIMEOUT_SECONDS, settings.POSTBACK_LEASE_SECONDS / 6)
 
 
 _local = threading.local()
@@ -92,12 +132,25 @@ def _fetch(endpoint: PostbackEndpoint) -> tuple[str, int]:
         raise TokenError(_failure(result, result.error or "no token"))
     try:
         answer = json.loads(body)
-        token, lifetime = answer["access_token"], int(answer.get("expires_in") or DEFAULT_LIFETIME_SECONDS)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except ValueError:
+        # A page instead of JSON (maintenance, a proxy's error page) passes: tried again later.
+        raise TokenError(_failure(
+            result, "the answer is not JSON", "token_invalid", verdict=http.Verdict.TRANSIENT
+        )) from None
+    try:
+        token, lifetime = answer["access_token"], _lifetime(answer.get("expires_in"))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise TokenError(_failure(result, "the answer is not JSON with an access_token", "token_invalid")) from None
     if not isinstance(token, str) or not token or not token.isprintable():
         raise TokenError(_failure(result, "the access_token is not text", "token_invalid"))
     return token, max(lifetime, 1)
+
+
+def _lifetime(expires_in) -> int:
+    """Seconds the token lasts: ``expires_in`` as a whole number (3600, 3599.5 or "3600"), or the default."""
+    if isinstance(expires_in, bool):
+        raise TypeError("expires_in is not a number")
+    return int(float(expires_in)) if expires_in else DEFAULT_LIFETIME_SECONDS
 
 
 def _exchange(request: http.OutboundRequest) -> tuple[http.HttpResult, str]:
@@ -106,9 +159,13 @@ def _exchange(request: http.OutboundRequest) -> tuple[http.HttpResult, str]:
     return result, result.body
 
 
-def _failure(result: http.HttpResult, reason: str, error_class: str = "") -> http.HttpResult:
+def _failure(
+    result: http.HttpResult, reason: str, error_class: str = "", *, verdict: http.Verdict | None = None
+) -> http.HttpResult:
+    if verdict is None:
+        verdict = http.Verdict.TRANSIENT if result.verdict == http.Verdict.TRANSIENT else http.Verdict.PERMANENT
     return http.HttpResult(
-        verdict=http.Verdict.TRANSIENT if result.verdict == http.Verdict.TRANSIENT else http.Verdict.PERMANENT,
+        verdict=verdict,
         duration_ms=result.duration_ms,
         error=f"OAuth2 token URL: {reason}",
         error_class=error_class or f"token_{result.error_class or 'error'}",

@@ -208,9 +208,8 @@ class _Sender:
 
     def start(self, jobs: list[Job]) -> None:
         self.attempted += len(jobs)
+        _authorize([job for job in jobs if job.result is None and job.needs_token])
         for job in jobs:
-            if job.result is None and job.needs_token:
-                _authorize(job)
             if job.result is None:
                 job.result = self.transfers.start(job.request, job.pk)
             if job.result is None:
@@ -539,25 +538,36 @@ def _render(job: Job, rules: dict) -> None:
     job.shown = outbound_shown(job.request, shown)
 
 
-def _authorize(job: Job) -> None:
-    """Put the endpoint's OAuth2 access token on the request, or record why there is none.
+def _authorize(jobs: list[Job]) -> None:
+    """Put each endpoint's OAuth2 access token on its jobs' requests, or record on them why there is none.
 
-    Done as the request starts, after the claim's transaction: fetching a token is a request of its own
-    (rare: the token is cached), and no transaction waits on a partner. A token URL that fails is this
-    delivery's recorded, classified error.
+    Done as the requests start, after the claim's transaction: fetching a token is a request of its own
+    (rare: the token is cached), and no transaction waits on a partner. The token is asked for once per
+    endpoint however many of its jobs start together, and every one of them shares the answer: a token URL
+    that fails is the same recorded, classified error on each (and, kept briefly in the cache, on what
+    any sender starts for that endpoint next, without asking again; see ``oauth2``).
     """
-    try:
-        token, job.fresh_token = oauth2.access_token(job.endpoint)
-    except oauth2.TokenError as exc:
-        job.result = exc.result
-        return
-    except Exception as exc:  # noqa: BLE001 - one delivery without a token must not stop the others
-        logger.exception("could not get an access token for endpoint %s", job.endpoint_id)
-        job.result = http.internal_error(exc)
-        return
-    secrets = Secrets(credentials=job.endpoint.credentials, access_token=token)
-    job.secrets = secrets.values()
-    job.request = replace(job.request, headers=job.request.headers | authorization(job.endpoint, secrets))
+    by_endpoint: dict[int, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_endpoint[job.endpoint_id].append(job)
+    for group in by_endpoint.values():
+        endpoint = group[0].endpoint
+        try:
+            token, fresh = oauth2.access_token(endpoint)
+        except oauth2.TokenError as exc:
+            for job in group:
+                job.result = exc.result
+            continue
+        except Exception as exc:  # noqa: BLE001 - an endpoint without a token must not stop the others
+            logger.exception("could not get an access token for endpoint %s", endpoint.pk)
+            for job in group:
+                job.result = http.internal_error(exc)
+            continue
+        secrets = Secrets(credentials=endpoint.credentials, access_token=token)
+        header = authorization(endpoint, secrets)
+        for job in group:
+            job.fresh_token, job.secrets = fresh, secrets.values()
+            job.request = replace(job.request, headers=job.request.headers | header)
 
 
 def _attempt_start(job: Job, started_at) -> tuple:

@@ -107,7 +107,8 @@ class EndpointAdminForm(forms.ModelForm):
         if not isinstance(entered, dict):
             self.add_error("new_credentials", 'Write an object of name → value, such as {"token": "abc"}.')
             return
-        changes = {name: cleaned[name] for name in ("url_template", "oauth_token_url") if name in cleaned}
+        watched = ("url_template", "oauth_token_url", "auth_type")
+        changes = {name: cleaned[name] for name in watched if name in cleaned}
         self.instance.credentials, self.credentials_cleared = credentials_after(
             self.instance, {**changes, "credentials": entered}
         )

@@ -81,15 +81,17 @@ def _one_of(names) -> str:
 
 # The URL template as JSON Schema can say it: http(s), a host name (no macro, no credentials),
 # a port a TCP port can be, and a path and query without white space whose braces hold macros
-# (a known name, then known filters). The host is written as an ASCII name (xn-- for an
-# international one); addresses written as IP literals are accepted too but left out here, as
-# a name is what a partner gives. What it cannot say (an address the guard refuses, a filter's
-# argument) is still refused with the reason.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# (a known name, a {params.NAME} or a {secret.NAME}, then known filters). The host is written
+# as an ASCII name (xn-- for an international one; an underscore is accepted below the top
+# label, as validation accepts it); addresses written as IP literals are accepted too but left
+# out here, as a name is what a partner gives. What it cannot say (an address the guard
+# refuses, a filter's argument, a secret the endpoint has no credential for) is still refused
+# with the reason.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _TOP_LABEL = r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _MACRO = (
-    rf"\{{(?:{_one_of(MACROS)}|params\.[A-Za-z0-9_-]+)"
+    rf"\{{(?:{_one_of(MACROS)}|params\.[A-Za-z0-9_-]+|secret\.[A-Za-z0-9_-]+)"
     rf"(?:\|(?:{_one_of(FILTERS)})(?::[^|{{}}\s]{{1,{MAX_ARGUMENT}}})?)*\}}"
 )
 URL_TEMPLATE_PATTERN = (

@@ -2,9 +2,12 @@
 
 Templates use them as ``{secret.NAME}``; the endpoint's authentication reads
 fixed names among them. A change to where requests go (the scheme, host or
-port of the URL or of the OAuth2 token URL) clears them, unless the same
-change enters them again: whoever may edit an endpoint must not be able to
-send its hidden credentials to a server of their own.
+port of the URL or of the OAuth2 token URL), or to how they are used (the
+authentication type), clears them, unless the same change enters them again:
+whoever may edit an endpoint must not be able to send its hidden credentials
+to a server of their own (for instance by pointing the token URL at one while
+no credentials exist, then switching Basic credentials added later to an
+OAuth2 grant, which posts the password to the token URL).
 """
 
 import re
@@ -28,8 +31,8 @@ MAX_CREDENTIALS = 20
 MAX_VALUE_CHARS = 2000
 CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 CLEARED_NOTICE = (
-    "The endpoint's scheme, host or port changed, so its credentials were cleared; enter them again in the "
-    "same change to keep them."
+    "The endpoint's scheme, host or port, or its authentication type, changed, so its credentials were "
+    "cleared; enter them again in the same change to keep them."
 )
 
 
@@ -55,14 +58,18 @@ def destination(url: str) -> tuple[str, str, int | None] | None:
 
 
 def credentials_after(endpoint: PostbackEndpoint, changes: dict) -> tuple[dict, bool]:
-    """The credentials ``endpoint`` keeps with ``changes`` applied, and whether a change of destination cleared them.
+    """The credentials ``endpoint`` keeps with ``changes`` applied, and whether a change cleared them.
 
+    A change of destination (``url_template``, ``oauth_token_url``) or of ``auth_type`` clears them.
     ``changes["credentials"]`` holds only what was entered in this change (see ``credentials_merged``).
     """
     entered = changes.get("credentials")
-    moved = endpoint.pk is not None and bool(endpoint.credentials) and any(
-        name in changes and destination(changes[name]) != destination(getattr(endpoint, name))
-        for name in ("url_template", "oauth_token_url")
+    moved = endpoint.pk is not None and bool(endpoint.credentials) and (
+        any(
+            name in changes and destination(changes[name]) != destination(getattr(endpoint, name))
+            for name in ("url_template", "oauth_token_url")
+        )
+        or ("auth_type" in changes and changes["auth_type"] != endpoint.auth_type)
     )
     kept = {} if moved else endpoint.credentials
     return credentials_merged(kept, entered), moved

@@ -69,12 +69,33 @@ def endpoint_config_errors(
 
 
 def token_url_error(url: str) -> str | None:
-    """An OAuth2 token URL: a plain http(s) URL (no macros) that the address guard admits."""
+    """An OAuth2 token URL: a plain https URL (no macros) that the address guard admits.
+
+    The client secret (and for the password grant, the password) is posted to it, so plain http is
+    accepted only for a host inside POSTBACK_ALLOWED_NETWORKS: a development or test stub.
+    """
     if not url:
         return None
     if "{" in url or "}" in url:
         return "The token URL is a plain URL; macros are not used in it."
-    return url_template_error(url)
+    if reason := url_template_error(url):
+        return reason
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not _in_allowed_networks(parts.hostname or ""):
+        return (
+            "The token URL must start with https://: the credentials are posted to it. Plain http:// is "
+            "accepted only for a host inside POSTBACK_ALLOWED_NETWORKS (a local test stub)."
+        )
+    return None
+
+
+def _in_allowed_networks(hostname: str) -> bool:
+    """Whether the host is an address (or localhost) inside an operator-admitted network; a name never is."""
+    host = _host_as_sent(hostname)
+    if host is None:
+        return False
+    address = _LOOPBACK if _is_localhost(host) else literal_address(host)
+    return address is not None and any(address in network for network in settings.POSTBACK_ALLOWED_NETWORKS)
 
 
 def url_template_error(template: str) -> str | None:

@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug import Response
@@ -148,6 +149,35 @@ def test_basic_authentication_sends_the_encoded_pair_and_stores_the_mask(httpser
 
     assert delivery.status == "delivered"
     assert DeliveryAttempt.objects.get(delivery=delivery).request_headers["Authorization"] == MASK
+
+
+@pytest.mark.parametrize("echo", [
+    "invalid Authorization: Basic YWNtZS11c2VyOnB3LVNFQ1JFVA==",
+    "invalid credentials YWNtZS11c2VyOnB3LVNFQ1JFVA",  # the padding dropped
+    "invalid credentials YWNtZS11c2VyOnB3LVNFQ1JFVA%3D%3D",  # percent-encoded
+])
+def test_an_echoed_basic_header_is_scrubbed(httpserver, partner, partner_url, echo):
+    PostbackEndpointFactory(partner=partner, url_template=partner_url("/pb"), auth_type="basic",
+                            credentials={"username": "acme-user", "password": "pw-SECRET"})
+    httpserver.expect_request("/pb").respond_with_data(echo, status=401)
+
+    delivery = _deliver(partner)
+
+    attempt = DeliveryAttempt.objects.get(delivery=delivery)
+    assert "YWNtZS11c2VyOnB3LVNFQ1JFVA" not in attempt.response_excerpt + attempt.error + delivery.last_error
+    assert SECRET_MASK in attempt.response_excerpt
+
+
+def test_the_admin_history_of_a_test_postback_holds_no_response_text(httpserver, admin_client, partner, partner_url):
+    endpoint = PostbackEndpointFactory(partner=partner, url_template=partner_url("/pb"), auth_type="basic",
+                                       credentials={"username": "acme-user", "password": "pw-SECRET"})
+    httpserver.expect_request("/pb").respond_with_data("invalid login for acme-user, account 4711", status=401)
+
+    admin_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/send-test/", {"confirmed": "yes"})
+
+    (entry,) = LogEntry.objects.filter(object_id=str(endpoint.pk))
+    assert entry.change_message.startswith("Sent a test postback. Test postback sent: failure, HTTP 401 in ")
+    assert "acme-user" not in entry.change_message and "4711" not in entry.change_message
 
 
 def test_bearer_authentication_sends_the_token_and_stores_the_mask(httpserver, partner, partner_url):

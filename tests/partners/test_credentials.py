@@ -2,6 +2,7 @@
 
 import html
 import io
+import ipaddress
 
 import pytest
 from django.core.management import call_command
@@ -120,6 +121,73 @@ def test_changing_the_token_urls_host_clears_credentials(admin_client_api, partn
 
     assert response.status_code == 400
     assert CLEARED_NOTICE in response.json()["errors"]["credentials"][0]
+
+
+def _basic_endpoint_with_a_token_url_set_beforehand(admin_client_api, token_url="https://evil.example/token"):
+    """An editor set the token URL while no credentials existed; Basic credentials were added later."""
+    endpoint_id = _create(admin_client_api, url_template="https://partner.example/pb", credentials={},
+                          oauth_token_url=token_url).json()["id"]
+    response = admin_client_api.patch(f"{URL}{endpoint_id}/", {
+        "auth_type": "basic", "credentials": {"username": "u", "password": "pw-SECRET"},
+    }, format="json")
+    assert response.status_code == 200, response.json()
+    return endpoint_id
+
+
+def test_changing_the_authentication_type_clears_credentials(admin_client_api, partner):
+    endpoint_id = _basic_endpoint_with_a_token_url_set_beforehand(admin_client_api)
+
+    response = admin_client_api.patch(f"{URL}{endpoint_id}/", {
+        "auth_type": "oauth2_password", "credentials": {"client_id": "c"},
+    }, format="json")
+
+    assert response.status_code == 400
+    assert CLEARED_NOTICE in response.json()["errors"]["credentials"][0]
+    assert "username, password" in response.json()["errors"]["credentials"][0]
+    assert PostbackEndpoint.objects.get().credentials == {"username": "u", "password": "pw-SECRET"}
+
+
+def test_an_authentication_change_keeps_credentials_entered_again(admin_client_api, partner):
+    endpoint_id = _basic_endpoint_with_a_token_url_set_beforehand(admin_client_api, "https://partner.example/token")
+
+    response = admin_client_api.patch(f"{URL}{endpoint_id}/", {
+        "auth_type": "oauth2_password", "credentials": {"client_id": "c", "username": "u", "password": "pw-2"},
+    }, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["notices"] == [CLEARED_NOTICE]
+    assert PostbackEndpoint.objects.get().credentials == {"client_id": "c", "username": "u", "password": "pw-2"}
+
+
+def test_admin_authentication_change_clears_credentials_with_a_message(admin_client, partner):
+    endpoint = PostbackEndpointFactory(partner=partner, url_template="https://partner.example/pb", auth_type="bearer",
+                                       credentials={"token": "t-SECRET"})
+
+    response = admin_client.post(f"/admin/partners/postbackendpoint/{endpoint.pk}/change/",
+                                 _form(endpoint, auth_type="none"), follow=True)
+
+    assert response.status_code == 200
+    assert CLEARED_NOTICE in html.unescape(response.content.decode())
+    endpoint.refresh_from_db()
+    assert (endpoint.auth_type, endpoint.credentials) == ("none", {})
+
+
+@pytest.mark.parametrize("token_url", ["http://partner.example/token", "http://93.184.216.34/token", "HTTP://partner.example/token"])
+def test_a_token_url_must_use_https(admin_client_api, partner, token_url):
+    response = _create(admin_client_api, url_template="https://partner.example/pb", oauth_token_url=token_url,
+                       auth_type="oauth2_client_credentials", credentials={"client_id": "c", "client_secret": "s"})
+
+    assert response.status_code == 400
+    assert "must start with https://" in response.json()["errors"]["oauth_token_url"][0]
+
+
+def test_a_plain_http_token_url_is_accepted_inside_the_allowed_networks(admin_client_api, partner, settings):
+    settings.POSTBACK_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+
+    response = _create(admin_client_api, url_template="https://partner.example/pb", oauth_token_url="http://127.0.0.1/t",
+                       auth_type="oauth2_client_credentials", credentials={"client_id": "c", "client_secret": "s"})
+
+    assert response.status_code == 201, response.json()
 
 
 def test_admin_host_change_clears_credentials_with_a_message(admin_client, partner):

@@ -34,6 +34,15 @@ def test_the_gallery_index_lists_every_page():
 
 
 @pytest.mark.parametrize("page", PAGES)
+def test_each_pages_url_template_matches_the_schemas_pattern(page, client):
+    schemas = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    config, _ = _json_blocks(GALLERY / f"{page}.md")
+
+    for name in ("EndpointRequest", "PatchedEndpointRequest"):
+        assert re.search(schemas[name]["properties"]["url_template"]["pattern"], config["url_template"]), name
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_each_partner_receives_the_request_its_page_documents(page, admin_client_api, platform_client):
     events, rules = _json_blocks(GALLERY / "README.md")
     config, expected = _json_blocks(GALLERY / f"{page}.md")
