@@ -260,3 +260,39 @@ def test_on_postgresql_a_slow_worker_taken_over_mid_copy_does_not_touch_the_new_
     files = sorted(path.name for path in export_file_path(after).parent.iterdir())
     assert files == [f"export-{job.pk}-{done.attempt}.csv"]
     assert len(_csv(export_file_path(after).read_text())) == 4
+
+
+def test_select_all_across_a_long_list_exports_in_the_background_and_ticked_rows_at_once(
+        client, marketer, queued, django_capture_on_commit_callbacks):
+    failed = DeliveryFactory.create_batch(3, status=Delivery.Status.FAILED)
+    DeliveryFactory(status=Delivery.Status.DELIVERED)
+    changelist = "/admin/deliveries/delivery/?status__exact=failed"
+
+    ticked = client.post(changelist, {"action": "export_csv", "_selected_action": [row.pk for row in failed]})
+    assert ticked["Content-Type"].startswith("text/csv") and not ExportJob.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(changelist, {"action": "export_csv", "select_across": "1",
+                                            "_selected_action": [failed[0].pk]})
+
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/reporting/exportjob/{job.pk}/change/"
+    assert queued == [job.pk] and job.query_string == "status__exact=failed"
+    assert job.file_name.startswith("deliveries-selected_status-failed_")
+    export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE
+    assert sorted(row["id"] for row in _csv(export_file_path(job).read_text())) == sorted(str(d.pk) for d in failed)
+
+
+def test_exports_have_a_queue_and_a_worker_of_their_own():
+    from pathlib import Path
+
+    from postback_platform.celery import app
+
+    assert app.amqp.router.route({}, "reporting.tasks.run_export_job")["queue"].name == "exports"
+    assert app.amqp.router.route({}, "deliveries.tasks.send_due_deliveries")["queue"].name != "exports"
+    root = Path(__file__).resolve().parents[2]
+    for procfile in ("Procfile", "Procfile.dev"):
+        lines = dict(line.split(": ", 1) for line in (root / procfile).read_text().splitlines() if line.strip())
+        assert " -Q exports " in lines["exports"] and " -Q " not in lines["worker"]
