@@ -319,6 +319,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Admin exports run for minutes: they have a queue and a worker of their own (Procfile "exports"), so a
+# long export never holds a slot of the workers that send postbacks.
+CELERY_TASK_ROUTES = {"reporting.tasks.run_export_job": {"queue": "exports"}}
 # Workers log through LOGGING like the web processes (JSON lines with the delivery context), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 import time
+from contextlib import closing
 from pathlib import Path
 
 from django.apps import apps
@@ -18,7 +19,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db import connections, transaction
+from django.db.models import F, Q
 from django.http import QueryDict
 from django.test import RequestFactory
 from django.utils import timezone
@@ -34,6 +36,8 @@ PROGRESS_WRITE_SECONDS = 0.5
 # A queued job not started after this long lost its message (the broker was down): it is queued again.
 QUEUED_GRACE = dt.timedelta(minutes=1)
 # A running job whose progress stood still this long lost its worker: another takes it over, from the start.
+# Each take is a new attempt: the worker that had it (it may be alive, only slow) writes its own file and
+# its updates carry its attempt, so once taken over it changes nothing and its file is thrown away.
 STALLED_AFTER = dt.timedelta(minutes=5)
 # Query parameters of a changelist that say nothing about which rows it holds.
 NOT_FILTERS = {"o", "p", "e", "all", "_changelist_filters", "bom"}
@@ -75,20 +79,20 @@ def _enqueue(job_id: int) -> None:
 def export_job_run(*, job_id: int) -> None:
     """Write the job's file (from the start, if a worker died on it before), recording progress as it goes.
 
-    Only one worker writes a job: it takes it by moving it from queued (or stalled) to running.
+    Only one worker writes a job: it takes it by moving it from queued (or stalled) to running, under a new
+    attempt. Everything it records afterwards is for that attempt only; if another worker has taken the job
+    over in the meantime, this one's updates change nothing and its file is removed.
     """
-    now = timezone.now()
-    taken = ExportJob.objects.filter(pk=job_id).filter(
-        Q(status=ExportJob.Status.QUEUED) | Q(status=ExportJob.Status.RUNNING, updated_at__lt=now - STALLED_AFTER)
-    ).update(status=ExportJob.Status.RUNNING, rows_done=0, rows_total=None, error="", updated_at=now)
-    if not taken:
+    job = _take(job_id)
+    if job is None:
         return
-    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    progress = _progress_recorder(job)
     try:
         queryset, columns = _list_as_requested(job)
+        _update(job, updated_at=timezone.now())  # the count, then the COPY's sort, come before any progress
         job.rows_total = queryset.count()
-        ExportJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total, updated_at=timezone.now())
-        _write(job, table_chunks(queryset, columns, bom=job.bom, progress=_progress_recorder(job)))
+        _update(job, rows_total=job.rows_total, updated_at=timezone.now())
+        partial = _write(job, table_chunks(queryset, columns, bom=job.bom, progress=progress))
     except (PermissionDenied, IncorrectLookupParameters, LookupError) as exc:
         _failed(job, f"The list could not be opened as it was asked for ({exc or type(exc).__name__}); "
                      "open it again and export anew.")
@@ -97,10 +101,43 @@ def export_job_run(*, job_id: int) -> None:
         logger.exception("export %s failed", job.pk)
         _failed(job, f"The export stopped: {type(exc).__name__}. Export anew; if it fails again, tell an operator.")
         return
+    finally:
+        progress.close()
+    _finish(job, partial)
+
+
+def _take(job_id: int) -> ExportJob | None:
+    """The job under a new attempt, if it is queued or its worker stalled; None if another worker has it."""
     now = timezone.now()
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.DONE, rows_done=job.rows_done, finished_at=now, updated_at=now
-    )
+    with transaction.atomic():
+        taken = ExportJob.objects.filter(pk=job_id).filter(
+            Q(status=ExportJob.Status.QUEUED) | Q(status=ExportJob.Status.RUNNING, updated_at__lt=now - STALLED_AFTER)
+        ).update(status=ExportJob.Status.RUNNING, attempt=F("attempt") + 1, rows_done=0, rows_total=None, error="",
+                 updated_at=now)
+        if not taken:
+            return None
+        return ExportJob.objects.select_related("requested_by").get(pk=job_id)
+
+
+def _update(job: ExportJob, **fields) -> bool:
+    """Record ``fields`` if the job is still running under ``job``'s attempt; False once it is not."""
+    return bool(ExportJob.objects.filter(pk=job.pk, attempt=job.attempt, status=ExportJob.Status.RUNNING)
+                .update(**fields))
+
+
+def _finish(job: ExportJob, partial: Path) -> None:
+    """Put the file in place and mark the job done, if this attempt still has it; otherwise throw the file away."""
+    with transaction.atomic():
+        current = ExportJob.objects.select_for_update().filter(
+            pk=job.pk, attempt=job.attempt, status=ExportJob.Status.RUNNING
+        ).exists()
+        if current:
+            partial.replace(export_file_path(job))  # a download never sees half a file
+            now = timezone.now()
+            _update(job, status=ExportJob.Status.DONE, rows_done=job.rows_done, finished_at=now, updated_at=now)
+    if not current:
+        partial.unlink(missing_ok=True)
+        logger.warning("export %s was taken over by another worker; attempt %s is dropped", job.pk, job.attempt)
 
 
 def _list_as_requested(job: ExportJob):
@@ -115,37 +152,83 @@ def _list_as_requested(job: ExportJob):
 
 
 def _progress_recorder(job: ExportJob):
+    """Adds up the rows written and records them every PROGRESS_WRITE_SECONDS.
+
+    On PostgreSQL the export's own connection is busy: the COPY runs on it, in a read-only transaction,
+    from another thread (``copy_export``). Progress goes through a connection of its own, in autocommit,
+    opened at the first write and closed when the export ends.
+    """
     last_written = time.monotonic()
+    side = None
 
     def record(rows: int) -> None:
-        nonlocal last_written
+        nonlocal last_written, side
         job.rows_done += rows
         if time.monotonic() - last_written >= PROGRESS_WRITE_SECONDS:
-            ExportJob.objects.filter(pk=job.pk).update(rows_done=job.rows_done, updated_at=timezone.now())
+            if side is None:
+                side = _progress_connection()
+            _record_progress(job, side, job.rows_done)
             last_written = time.monotonic()
 
+    def close() -> None:
+        if side is not None and side is not connections[ExportJob.objects.db]:
+            side.close()
+
+    record.close = close
     return record
 
 
-def _write(job: ExportJob, chunks) -> None:
+def _progress_connection():
+    """A connection apart from the export's where the export borrows its own (PostgreSQL); elsewhere the export's."""
+    alias = ExportJob.objects.db
+    if connections[alias].vendor != "postgresql":
+        return connections[alias]  # the Python writer reads in this thread, between its own writes
+    side = connections.create_connection(alias)
+    side.ensure_connection()
+    side.set_autocommit(True)
+    return side
+
+
+def _record_progress(job: ExportJob, side, rows_done: int) -> None:
+    table = side.ops.quote_name(ExportJob._meta.db_table)
+    with side.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET rows_done = %s, updated_at = %s WHERE id = %s AND attempt = %s AND status = %s",
+            [rows_done, timezone.now(), job.pk, job.attempt, ExportJob.Status.RUNNING],
+        )
+
+
+def _write(job: ExportJob, chunks) -> Path:
+    """Write the attempt's part file; returns it (``_finish`` puts it in place). A failed write leaves none."""
     path = export_file_path(job)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = path.with_suffix(".part")
-    with partial.open("w", encoding="utf-8", newline="") as file:
-        for text in chunks:
-            file.write(text)
-    partial.replace(path)  # a download never sees half a file
+    try:
+        # closing: an error ends the export's generators, and their transaction, before the failure is recorded
+        with closing(chunks), partial.open("w", encoding="utf-8", newline="") as file:
+            for text in chunks:
+                file.write(text)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return partial
 
 
 def _failed(job: ExportJob, error: str) -> None:
     now = timezone.now()
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.FAILED, error=error, finished_at=now, updated_at=now
-    )
+    _update(job, status=ExportJob.Status.FAILED, error=error, finished_at=now, updated_at=now)
 
 
 def export_file_path(job: ExportJob) -> Path:
-    return Path(settings.EXPORT_DIR) / f"export-{job.pk}.csv"
+    """The file of the job's attempt (jobs written before attempts were counted have attempt 0)."""
+    name = f"export-{job.pk}-{job.attempt}.csv" if job.attempt else f"export-{job.pk}.csv"
+    return Path(settings.EXPORT_DIR) / name
+
+
+def _export_files(job: ExportJob) -> list[Path]:
+    """Every file any attempt of the job left, finished or not."""
+    directory = Path(settings.EXPORT_DIR)
+    return [*directory.glob(f"export-{job.pk}-*"), *directory.glob(f"export-{job.pk}.*")]
 
 
 def exports_ready_to_announce(user) -> list[ExportJob]:
@@ -170,7 +253,7 @@ def export_jobs_tend(*, now: dt.datetime | None = None) -> int:
         _enqueue(job_id)
     old = list(ExportJob.objects.filter(created_at__lt=now - dt.timedelta(hours=settings.EXPORT_KEEP_HOURS)))
     for job in old:
-        for path in (export_file_path(job), export_file_path(job).with_suffix(".part")):
+        for path in _export_files(job):
             path.unlink(missing_ok=True)
     ExportJob.objects.filter(pk__in=[job.pk for job in old]).delete()
     return len(old)

@@ -132,6 +132,9 @@ class ExportJob(models.Model):
     # lost its worker, and another may take it over.
     updated_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Moved on each time a worker takes the job: the file is the attempt's own, and a worker's updates count
+    # only while the job still has its attempt (a worker taken over as stalled may still be alive).
+    attempt = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -140,6 +140,7 @@ def test_tending_queues_lost_jobs_again_and_removes_old_ones_with_their_files(ma
     old = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="old.csv",
                                    created_at=timezone.now() - timedelta(hours=25))
     export_job_run(job_id=old.pk)
+    old.refresh_from_db()
     lost = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="lost.csv",
                                     created_at=timezone.now() - timedelta(minutes=2))
     assert export_file_path(old).exists()
@@ -158,3 +159,140 @@ def test_file_names_carry_the_filters_and_the_date():
     assert export_file_name("deliveries", params, now=moment) == (
         "deliveries_partner-3_search-dep-1_status-failed_2026-12-05_1403.csv"
     )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_progress_is_written_while_the_copy_runs_and_the_job_finishes(marketer, monkeypatch):
+    from django.db import connection
+
+    from reporting import copy_export, export_jobs
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY export runs on PostgreSQL only")
+    monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 1)
+    monkeypatch.setattr(export_jobs, "PROGRESS_WRITE_SECONDS", 0)
+    written = []
+    record = getattr(export_jobs, "_record_progress", None)
+    if record:
+        def spy(job, side, rows_done):
+            written.append((side is not connection, rows_done))
+            return record(job, side, rows_done)
+
+        monkeypatch.setattr(export_jobs, "_record_progress", spy)
+    DeliveryFactory.create_batch(5, status=Delivery.Status.FAILED)
+    job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv")
+
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.rows_total) == (ExportJob.Status.DONE, 5, 5), job.error
+    assert len(_csv(export_file_path(job).read_text())) == 5
+    # each piece's progress went through a connection of its own, never the one the COPY holds
+    assert written == [(True, rows) for rows in range(1, 6)]
+
+
+def test_a_worker_whose_job_was_taken_over_changes_nothing_and_leaves_no_file(marketer, tmp_path):
+    from reporting import export_jobs
+
+    job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv")
+    slow = export_jobs._take(job.pk)  # a live worker, stuck in a long count
+    ExportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+    DeliveryFactory.create_batch(2)
+    export_job_run(job_id=job.pk)  # another takes it over as stalled, and finishes
+    done = ExportJob.objects.get(pk=job.pk)
+    assert (done.status, done.attempt, done.rows_done) == (ExportJob.Status.DONE, slow.attempt + 1, 2)
+
+    slow.rows_done = 99
+    assert not export_jobs._update(slow, rows_total=99, updated_at=timezone.now())
+    export_jobs._failed(slow, "late")
+    partial = export_jobs._write(slow, (text for text in ["id\r\n"]))
+    export_jobs._finish(slow, partial)
+
+    after = ExportJob.objects.get(pk=job.pk)
+    assert (after.status, after.attempt, after.rows_done, after.rows_total, after.error, after.updated_at) == (
+        ExportJob.Status.DONE, done.attempt, 2, 2, "", done.updated_at)
+    assert not partial.exists() and not export_file_path(slow).exists()
+    assert len(_csv(export_file_path(after).read_text())) == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_slow_worker_taken_over_mid_copy_does_not_touch_the_new_attempt(marketer, monkeypatch):
+    import threading
+
+    from django.db import connection, connections
+
+    from reporting import copy_export, export_jobs
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY export runs on PostgreSQL only")
+    monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 1)
+    monkeypatch.setattr(export_jobs, "PROGRESS_WRITE_SECONDS", 0)
+    DeliveryFactory.create_batch(4)
+    job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv")
+    table_chunks, seen = export_jobs.table_chunks, {}
+
+    def other_worker():  # its own thread, so its own connection: the first worker's is mid-COPY
+        try:
+            ExportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+            seen["first"] = ExportJob.objects.get(pk=job.pk).attempt
+            export_job_run(job_id=job.pk)
+            seen["done"] = ExportJob.objects.get(pk=job.pk)
+        finally:
+            connections.close_all()
+
+    def slow_chunks(*args, **kwargs):
+        for number, text in enumerate(table_chunks(*args, **kwargs)):
+            yield text
+            if number == 1 and not seen:  # the first worker is mid-COPY when the job is taken over
+                thread = threading.Thread(target=other_worker)
+                thread.start()
+                thread.join()
+
+    monkeypatch.setattr(export_jobs, "table_chunks", slow_chunks)
+    export_job_run(job_id=job.pk)
+
+    done, after = seen["done"], ExportJob.objects.get(pk=job.pk)
+    assert (done.status, done.attempt, done.rows_done) == (ExportJob.Status.DONE, seen["first"] + 1, 4)
+    assert (after.status, after.attempt, after.rows_done, after.updated_at, after.finished_at) == (
+        done.status, done.attempt, 4, done.updated_at, done.finished_at)
+    files = sorted(path.name for path in export_file_path(after).parent.iterdir())
+    assert files == [f"export-{job.pk}-{done.attempt}.csv"]
+    assert len(_csv(export_file_path(after).read_text())) == 4
+
+
+def test_select_all_across_a_long_list_exports_in_the_background_and_ticked_rows_at_once(
+        client, marketer, queued, django_capture_on_commit_callbacks):
+    failed = DeliveryFactory.create_batch(3, status=Delivery.Status.FAILED)
+    DeliveryFactory(status=Delivery.Status.DELIVERED)
+    changelist = "/admin/deliveries/delivery/?status__exact=failed"
+
+    ticked = client.post(changelist, {"action": "export_csv", "_selected_action": [row.pk for row in failed]})
+    assert ticked["Content-Type"].startswith("text/csv") and not ExportJob.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(changelist, {"action": "export_csv", "select_across": "1",
+                                            "_selected_action": [failed[0].pk]})
+
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/reporting/exportjob/{job.pk}/change/"
+    assert queued == [job.pk] and job.query_string == "status__exact=failed"
+    assert job.file_name.startswith("deliveries-selected_status-failed_")
+    export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE
+    assert sorted(row["id"] for row in _csv(export_file_path(job).read_text())) == sorted(str(d.pk) for d in failed)
+
+
+def test_exports_have_a_queue_and_a_worker_of_their_own():
+    from pathlib import Path
+
+    from postback_platform.celery import app
+
+    assert app.amqp.router.route({}, "reporting.tasks.run_export_job")["queue"].name == "exports"
+    assert app.amqp.router.route({}, "deliveries.tasks.send_due_deliveries")["queue"].name != "exports"
+    root = Path(__file__).resolve().parents[2]
+    for procfile in ("Procfile", "Procfile.dev"):
+        lines = dict(line.split(": ", 1) for line in (root / procfile).read_text().splitlines() if line.strip())
+        assert " -Q exports " in lines["exports"] and " -Q " not in lines["worker"]
