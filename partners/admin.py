@@ -157,8 +157,38 @@ class QualificationRuleInline(admin.StackedInline):
         return False
 
 
+class PauseResumeActionsMixin:
+    """What *pause* and *resume* do for partners and endpoints: ask first, switch each through the model's
+    service (``switch_one``), write the history, say what changed. ``switchable`` picks, in display order,
+    those selected that are not yet in the state asked for; ``switch_kind`` names them."""
+
+    switch_kind: str
+
+    def _switch(self, request, queryset, *, active: bool):
+        kind = self.switch_kind
+        to_switch = list(self.switchable(queryset, active=active))
+        unchanged = queryset.count() - len(to_switch)
+        if to_switch and not is_confirmed(request):
+            held = delivery_reads.open_deliveries_count(by=kind, ids=[obj.pk for obj in to_switch])
+            counts = [(str(obj), held.get(obj.pk, 0)) for obj in to_switch]
+            confirmation = _switch_confirmation(kind, counts, unchanged, active=active)
+            return confirmation_response(self, request, confirmation, action="resume" if active else "pause")
+        for obj in to_switch:
+            self.switch_one(request, obj, active=active)
+        history_write(request, to_switch, f"{'Resumed' if active else 'Paused'} from the {kind}s list")
+        names = _names(to_switch) or "none"
+        if active:
+            done = f"Resumed {len(to_switch)} {kind}(s): {names}; held deliveries go out now."
+        else:
+            done = f"Paused {len(to_switch)} {kind}(s): {names}; their deliveries are held, not dropped."
+        self.message_user(request, done)
+        if unchanged:
+            self.message_user(request, f"{unchanged} already {'active' if active else 'paused'}, left as they were.")
+        return None
+
+
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(PauseResumeActionsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "scope", "state", "events_24h", "success_rate_24h", "last_error_24h"]
     list_filter = ["is_active", "scope"]
     search_fields = ["name", "slug"]
@@ -166,6 +196,7 @@ class PartnerAdmin(admin.ModelAdmin):
     fields = ["name", "slug", "scope", "is_active", "notes"]
     inlines = [PostbackEndpointInline, PayoutRuleInline, QualificationRuleInline]
     actions = ["pause", "resume"]
+    switch_kind = "partner"
 
     def get_queryset(self, request):
         held = PostbackEndpoint.objects.filter(partner=OuterRef("pk"), is_active=False)
@@ -185,25 +216,11 @@ class PartnerAdmin(admin.ModelAdmin):
     def resume(self, request, queryset):
         return self._switch(request, queryset, active=True)
 
-    def _switch(self, request, queryset, *, active: bool):
-        to_switch = list(queryset.filter(is_active=not active).order_by("name"))
-        unchanged = queryset.count() - len(to_switch)
-        if to_switch and not is_confirmed(request):
-            held = delivery_reads.open_deliveries_count(by="partner", ids=[partner.pk for partner in to_switch])
-            counts = [(partner.name, held.get(partner.pk, 0)) for partner in to_switch]
-            confirmation = _switch_confirmation("partner", counts, unchanged, active=active)
-            return confirmation_response(self, request, confirmation, action="resume" if active else "pause")
-        for partner in to_switch:
-            partner_save(partner=partner, fields={"is_active": active})
-        history_write(request, to_switch, f"{'Resumed' if active else 'Paused'} from the partners list")
-        if active:
-            done = f"Resumed {len(to_switch)} partner(s): {_names(to_switch) or 'none'}; held deliveries go out now."
-        else:
-            done = f"Paused {len(to_switch)} partner(s): {_names(to_switch) or 'none'}; their deliveries are held, not dropped."
-        self.message_user(request, done)
-        if unchanged:
-            self.message_user(request, f"{unchanged} already {'active' if active else 'paused'}, left as they were.")
-        return None
+    def switchable(self, queryset, *, active: bool):
+        return queryset.filter(is_active=not active).order_by("name")
+
+    def switch_one(self, request, partner, *, active: bool) -> None:
+        partner_save(partner=partner, fields={"is_active": active})
 
     @admin.display(description="State", ordering="is_active")
     def state(self, partner):
@@ -232,7 +249,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
 
 @admin.register(PostbackEndpoint)
-class PostbackEndpointAdmin(admin.ModelAdmin):
+class PostbackEndpointAdmin(PauseResumeActionsMixin, admin.ModelAdmin):
     form = EndpointAdminForm
     list_display = ["name", "partner", "method", "state", "circuit", "consecutive_failures", "updated_at"]
     list_filter = ["is_active", "method", "partner"]
@@ -252,6 +269,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         "pause_reason",
     ]
     actions = ["pause", "resume"]
+    switch_kind = "endpoint"
     fieldsets = [
         (None, {"fields": ["partner", "name", "event_types", "is_active"]}),
         (
@@ -366,28 +384,14 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     def resume(self, request, queryset):
         return self._switch(request, queryset, active=True)
 
-    def _switch(self, request, queryset, *, active: bool):
-        to_switch = list(queryset.filter(is_active=not active).select_related("partner").order_by("partner__name", "name"))
-        unchanged = queryset.count() - len(to_switch)
-        if to_switch and not is_confirmed(request):
-            held = delivery_reads.open_deliveries_count(by="endpoint", ids=[endpoint.pk for endpoint in to_switch])
-            counts = [(str(endpoint), held.get(endpoint.pk, 0)) for endpoint in to_switch]
-            confirmation = _switch_confirmation("endpoint", counts, unchanged, active=active)
-            return confirmation_response(self, request, confirmation, action="resume" if active else "pause")
-        for endpoint in to_switch:
-            if active:
-                endpoint_resume(endpoint=endpoint)
-            else:
-                endpoint_pause(endpoint=endpoint, reason=f"paused by {request.user.get_username()} in the admin")
-        history_write(request, to_switch, f"{'Resumed' if active else 'Paused'} from the endpoints list")
+    def switchable(self, queryset, *, active: bool):
+        return queryset.filter(is_active=not active).select_related("partner").order_by("partner__name", "name")
+
+    def switch_one(self, request, endpoint, *, active: bool) -> None:
         if active:
-            done = f"Resumed {len(to_switch)} endpoint(s): {_names(to_switch) or 'none'}; held deliveries go out now."
+            endpoint_resume(endpoint=endpoint)
         else:
-            done = f"Paused {len(to_switch)} endpoint(s): {_names(to_switch) or 'none'}; their deliveries are held, not dropped."
-        self.message_user(request, done)
-        if unchanged:
-            self.message_user(request, f"{unchanged} already {'active' if active else 'paused'}, left as they were.")
-        return None
+            endpoint_pause(endpoint=endpoint, reason=f"paused by {request.user.get_username()} in the admin")
 
     def get_urls(self):
         own = [
