@@ -24,10 +24,8 @@ def js_errors(page):
     errors = []
 
     def kept(message):
-        # The browser's own favicon request (the admin declares none) is no error of the page's scripts.
-        url = message.location.get("url", "")
-        if message.type == "error" and not url.endswith("/favicon.ico"):
-            errors.append((url, message.text))
+        if message.type == "error":
+            errors.append((message.location.get("url", ""), message.text))
 
     page.on("console", kept)
     page.on("pageerror", lambda error: errors.append((page.url, str(error))))
