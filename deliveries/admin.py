@@ -5,9 +5,9 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils import timezone
-from django.template.defaultfilters import pluralize
 from django.utils.html import format_html
 
 from events.models import Event
@@ -20,8 +20,8 @@ from postback_platform.admin_permissions import ReadOnlyAdminMixin
 from postback_platform.console_time import console_time
 from reporting.exports import DELIVERY_COLUMNS
 
-from .models import Delivery, DeliveryAttempt
 from . import selectors as delivery_reads
+from .models import Delivery, DeliveryAttempt
 from .services import DeliveryStateError, deliveries_cancel, deliveries_resend, delivery_cancel, delivery_resend
 
 FAILING_WINDOW = timedelta(hours=24)

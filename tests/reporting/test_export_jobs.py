@@ -172,14 +172,13 @@ def test_on_postgresql_progress_is_written_while_the_copy_runs_and_the_job_finis
         pytest.skip("the COPY export runs on PostgreSQL only")
     monkeypatch.setattr(copy_export, "ROWS_PER_PIECE", 1)
     monkeypatch.setattr(export_jobs, "PROGRESS_WRITE_SECONDS", 0)
-    written = []
-    record = getattr(export_jobs, "_record_progress", None)
-    if record:
-        def spy(job, side, rows_done):
-            written.append((side is not connection, rows_done))
-            return record(job, side, rows_done)
+    written, record = [], export_jobs._record_progress
 
-        monkeypatch.setattr(export_jobs, "_record_progress", spy)
+    def spy(job, side, rows_done):
+        written.append((side is not connection, rows_done))
+        return record(job, side, rows_done)
+
+    monkeypatch.setattr(export_jobs, "_record_progress", spy)
     DeliveryFactory.create_batch(5, status=Delivery.Status.FAILED)
     job = ExportJob.objects.create(requested_by=marketer, model="deliveries.delivery", file_name="x.csv")
 
