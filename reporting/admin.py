@@ -162,7 +162,8 @@ def _tables(query: StatsQuery) -> dict:
     totals = stats_totals(query)
     names = dict(Partner.objects.values_list("slug", "name"))
     cohorts = cohort_conversions(query)
-    overall = cohorts.get(()) if not query.group_by else cohort_conversions(replace(query, group_by=())).get(())
+    # Each player is in exactly one span: the whole range's cohort is the sum of the spans', not another query.
+    overall = Cohort(sum(c.registered for c in cohorts.values()), sum(c.deposited for c in cohorts.values()))
     deposit_currencies = _in_use(row.deposit_sum for row in rows)
     payout_currencies = _in_use(row.payout_sum for row in rows)
     columns = [

@@ -100,6 +100,22 @@ def test_conversion_is_the_share_of_a_registration_cohort_that_deposited(admin_c
     assert response.context["rows"][0][conversion] == "66.7 %"
 
 
+def test_the_totals_row_converts_every_partners_cohort_together(admin_client):
+    noon = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    acme, other = PartnerFactory(slug="acme", name="Acme Media"), PartnerFactory(slug="other", name="Other")
+    for n in range(3):
+        PlayerFactory(partner=acme, registered_at=noon, first_deposit_at=noon if n < 2 else None)
+    PlayerFactory(partner=other, registered_at=noon + dt.timedelta(days=1), first_deposit_at=noon)
+    EventFactory(partner=acme, type_id=EventType.REGISTRATION, occurred_at=noon)
+    stats_rollup_refresh()
+
+    response = admin_client.get(URL, {**RANGE, "group_by": ["day", "partner"], "applied": "1"})
+
+    # 3 of 4 players of the range deposited, whichever day and partner they came in on
+    conversion = _labels(response).index("Conversion") - response.context["group_columns"]
+    assert response.context["totals"][conversion] == "75.0 %"
+
+
 def test_money_shows_only_currencies_in_use_with_separators(admin_client):
     noon = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
     acme, other = PartnerFactory(slug="acme", name="Acme Media"), PartnerFactory(slug="other", name="Other")
