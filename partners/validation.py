@@ -92,9 +92,7 @@ def token_url_error(url: str) -> str | None:
 def _in_allowed_networks(hostname: str) -> bool:
     """Whether the host is an address (or localhost) inside an operator-admitted network; a name never is."""
     host = _host_as_sent(hostname)
-    if host is None:
-        return False
-    address = _LOOPBACK if _is_localhost(host) else literal_address(host)
+    address = None if host is None else _address_of(host)
     return address is not None and any(address in network for network in settings.POSTBACK_ALLOWED_NETWORKS)
 
 
@@ -122,7 +120,7 @@ def url_template_error(template: str) -> str | None:
     host = _host_as_sent(parts.hostname)
     if host is None:
         return f"The host name {parts.hostname!r} is not a valid host name."
-    address = _LOOPBACK if _is_localhost(host) else literal_address(host)
+    address = _address_of(host)
     if address is None:
         return None  # a name: judged when a postback is sent, on the address it resolves to then
     if reason := address_guard.refusal(address, allowed_networks=settings.POSTBACK_ALLOWED_NETWORKS):
@@ -131,6 +129,11 @@ def url_template_error(template: str) -> str | None:
 
 
 _LOOPBACK = ipaddress.ip_address("127.0.0.1")
+
+
+def _address_of(host: str):
+    """The address a host (as sent) stands for: its literal, or loopback for localhost; None for a name."""
+    return _LOOPBACK if _is_localhost(host) else literal_address(host)
 
 
 def _host_as_sent(hostname: str) -> str | None:
