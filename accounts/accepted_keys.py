@@ -1,8 +1,8 @@
 """This process's copy of the API keys it has accepted, valid while the keys' shared version stands.
 
 Reading the key on every request would cost a database round trip on every
-API call (1 to 1.7 ms on a loaded development machine, against 0.2 ms for a
-read from Redis; ingest spends some 5 ms of web CPU in all). Instead every commit
+API call, several times a Redis read (the round trips of one ingest request
+are counted in ``bench/RESULTS.md``). Instead every commit
 that saves or deletes a key (creation, revocation, a role change in the
 admin) replaces a version token in the shared cache, and a copy made under
 another version is not used: a revoked key is refused by every process from
@@ -21,7 +21,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from postback_platform.versions import version_replace, version_seed
+from lib.versions import version_replace, version_seed
 
 from .models import ApiKey
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
-from postback_platform.client_address import client_address
+from lib.client_address import client_address
 
 from .accepted_keys import VERSION_KEY, accepted_key_get, accepted_key_keep, api_keys_version_current
 from .auth_failures import FailureWindow, failure_record, failure_window

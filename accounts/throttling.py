@@ -2,7 +2,7 @@ import logging
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from postback_platform.redis_cache import redis_client_of
+from lib.redis_cache import redis_client_of
 
 from .models import ApiKey
 

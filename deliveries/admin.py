@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from events.models import Event
+from lib.admin_confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
+from lib.admin_filters import PREFIX_MATCHES_MAX, RecentListFilter
+from lib.admin_paginator import HugeTableAdminMixin
+from lib.admin_permissions import ReadOnlyAdminMixin
+from lib.console_time import console_time
 from partners.models import PostbackEndpoint
-from postback_platform.admin_confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
-from postback_platform.admin_export import CsvExportAdminMixin
-from postback_platform.admin_filters import PREFIX_MATCHES_MAX, RecentListFilter
-from postback_platform.admin_paginator import HugeTableAdminMixin
-from postback_platform.admin_permissions import ReadOnlyAdminMixin
-from postback_platform.console_time import console_time
+from reporting.admin_export import CsvExportAdminMixin
 from reporting.exports import DELIVERY_COLUMNS
 
 from . import selectors as delivery_reads

@@ -10,7 +10,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdminKey, is_admin_key
-from postback_platform.viewsets import StatusViewSet
+from accounts.viewsets import StatusViewSet
 
 from . import api_docs
 from .filter_params import delivery_filters

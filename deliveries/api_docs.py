@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 
-from postback_platform.api_docs import (
+from lib.api_docs import (
     ID_PARAMETER,
     MOMENT_PARAMETER,
     NOT_FOUND,

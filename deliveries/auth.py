@@ -5,8 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from partners.models import PostbackEndpoint
-
-from .templating import SECRET_MASK
+from partners.templating import SECRET_MASK
 
 AuthType = PostbackEndpoint.AuthType
 

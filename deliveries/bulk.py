@@ -5,7 +5,7 @@ row and column, and wants a model instance per row; at a sender's rates that
 Python work, not the database, was most of the time a postback took. This
 takes tuples of values ready for the database (``db_datetime`` for
 timestamps) and writes them with one ``WITH v(…) AS (VALUES …) UPDATE … FROM
-v``, on PostgreSQL and on SQLite (3.35+). Inserts: ``postback_platform.rows``.
+v``, on PostgreSQL and on SQLite (3.35+). Inserts: ``lib.rows``.
 """
 
 from collections.abc import Sequence

@@ -22,10 +22,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from lib import http
 from monitoring import services as alerts
 from partners.models import AUTO_PAUSE_REASON_PREFIX, PostbackEndpoint
 
-from . import http
 from .models import Delivery
 
 NOT_ABOUT_THE_PARTNER = {"internal", "lease_lost"}

@@ -10,9 +10,9 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from lib.daily_counts import counts_per_day
 from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of, paused_endpoints, sendable_backlog
 from partners.models import PostbackEndpoint
-from postback_platform.daily_counts import counts_per_day
 
 from .models import Delivery, DeliveryAttempt
 from .selectors import held_deliveries

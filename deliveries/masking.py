@@ -8,7 +8,7 @@ partner's answer or an error message that echoes a credential or token.
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-from .templating import SECRET_MASK
+from partners.templating import SECRET_MASK
 
 # Shorter values are too likely to be ordinary text (an "id" or a "1"); they are not searched for.
 MIN_SCRUBBED_CHARS = 4

@@ -1,7 +1,7 @@
 """OAuth2 access tokens for endpoints that authenticate with one (client credentials or password grant).
 
 The token is fetched from the partner's token URL through the same hardened
-path as postbacks (``deliveries.http``: the address guard, no redirects, a
+path as postbacks (``lib.http``: the address guard, no redirects, a
 deadline) and kept in the shared cache until shortly before it expires, so
 every worker uses it. It never reaches a log line or a record: a failure is
 described by the token URL's status, never its body. A failure is a
@@ -22,9 +22,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import cache
 
+from lib import http
 from partners.models import PostbackEndpoint
-
-from . import http
 
 AuthType = PostbackEndpoint.AuthType
 # A token is dropped this long before it expires (at most a tenth of its life), so none goes out stale.

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from events.models import Event, EventType
 from events.params import params_merged
+from partners import json_templates, templating
 from partners.models import PayoutRule, PostbackEndpoint
 from partners.payouts import money, payout_currency_for, payout_for
 from partners.routing import type_delivered_as
 
-from . import json_templates, templating
 from .auth import Secrets, authorization
 from .models import Delivery
 

@@ -18,7 +18,7 @@ from partners.models import Qualification
 from reporting.rollup import stats_days_mark, stats_days_of_events
 
 from .models import Delivery
-from .wakeup import sender_wake_on_commit
+from .tasks import sender_wake_on_commit
 
 
 class ReversalError(Exception):

@@ -40,20 +40,22 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from lib import http
+from lib.rows import rows_insert
 from monitoring import observe
+from partners import signing
 from partners.credentials import OAUTH2_TYPES
 from partners.models import Partner, PostbackEndpoint
 from partners.selectors import payout_rules_by_partner_type
-from postback_platform.rows import rows_insert
+from partners.templating import TemplateError
 
-from . import circuit, http, oauth2, ratelimit, retry, signing
+from . import circuit, oauth2, ratelimit, retry
 from .auth import Secrets, authorization
 from .bulk import db_datetime, rows_update
-from .models import Delivery, DeliveryAttempt
 from .masking import scrub
+from .models import Delivery, DeliveryAttempt
 from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request
 from .selectors import behind_an_earlier_one
-from .templating import TemplateError
 
 logger = logging.getLogger(__name__)
 

@@ -12,21 +12,20 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from events.models import Event, Player, PlayerErasure
+from lib.rows import rows_insert
+from partners import signing
 from partners.config_cache import routing_config
 from partners.models import PostbackEndpoint
 from partners.routing import routes_for
 from partners.selectors import EndpointRoute, payout_rules_by_partner_type
-from postback_platform.rows import rows_insert
 from reporting.rollup import stats_days_mark, stats_days_of
 
-from . import signing
 from .models import Delivery, DeliveryAttempt, Heartbeat
 from .ordering import player_order_key
 from .rendering import RenderedRequest, event_request, event_view, preview_type, sample_event
 from .sender import deliveries_send_claimed, outbound_request
-from .wakeup import sender_wake_on_commit
+from .tasks import sender_wake_on_commit
 
-PRUNE_CHUNK = 5000
 TEST_PLAYER_ID = "postback-test-player"
 
 
@@ -217,20 +216,3 @@ def endpoint_send_test(*, endpoint: PostbackEndpoint, event_type: str | None = N
     # A one-off check (the sender never retries a test, nor counts it in the endpoint's failure run).
     deliveries_send_claimed(ids=[delivery.pk], worker=worker)
     return delivery.attempts.order_by("-number").first()
-
-
-def attempt_bodies_prune(*, older_than_days: int | None = None) -> int:
-    """Clear request and response bodies of old attempts, in bounded chunks; returns how many were cleared."""
-    days = settings.POSTBACK_ATTEMPT_BODY_RETENTION_DAYS if older_than_days is None else older_than_days
-    stale = DeliveryAttempt.objects.filter(started_at__lt=timezone.now() - timedelta(days=days)).exclude(
-        request_body="", response_excerpt=""
-    )
-    cleared = 0
-    while ids := list(stale.values_list("id", flat=True)[:PRUNE_CHUNK]):
-        cleared += DeliveryAttempt.objects.filter(id__in=ids).update(request_body="", response_excerpt="")
-    return cleared
-
-
-def heartbeat_record(*, name: str) -> Heartbeat:
-    heartbeat, _ = Heartbeat.objects.update_or_create(name=name, defaults={"last_seen_at": timezone.now()})
-    return heartbeat

@@ -6,10 +6,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from deliveries.models import Delivery
-from postback_platform.admin_export import CsvExportAdminMixin
-from postback_platform.admin_filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
-from postback_platform.admin_paginator import HugeTableAdminMixin
-from postback_platform.admin_permissions import ReadOnlyAdminMixin
+from lib.admin_filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
+from lib.admin_paginator import HugeTableAdminMixin
+from lib.admin_permissions import ReadOnlyAdminMixin
+from reporting.admin_export import CsvExportAdminMixin
 from reporting.exports import EVENT_COLUMNS
 
 from .currencies import money_text

@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminKey
+from accounts.viewsets import StatusViewSet
 from deliveries.reversals import ReversalError, event_reverse
-from postback_platform.viewsets import StatusViewSet
 
 from . import api_docs
 from .erasure import PlayerErasureLimit, PlayerNotFound, player_erase

@@ -4,7 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from deliveries.api_docs import DELIVERY as STATUS_API_DELIVERY
-from postback_platform.api_docs import (
+from lib.api_docs import (
     MONTH_DAY,
     NOT_FOUND,
     OFFSET,
@@ -19,7 +19,6 @@ from postback_platform.api_docs import (
 from .currencies import MINOR_UNITS
 from .models import EventType
 from .selectors import event_types_requiring_amount
-from .services import MAX_BATCH_SIZE
 from .serializers import (
     EventBatchInputSerializer,
     EventBatchResultSerializer,
@@ -31,6 +30,7 @@ from .serializers import (
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
 )
+from .services import MAX_BATCH_SIZE
 from .validation import AMOUNT_MAX_INTEGER_DIGITS, ID_MAX_LENGTH, MAX_PARAMS, PARAM_VALUE_MAX_LENGTH
 
 DEPOSIT = {

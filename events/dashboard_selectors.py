@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 from django.db.models import Count
 
-from postback_platform.daily_counts import counts_per_day
+from lib.daily_counts import counts_per_day
 
 from .models import Event
 

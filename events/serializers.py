@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deliveries.serializers import DeliverySerializer
-from postback_platform.json_types import JsonTypesMixin
+from lib.json_types import JsonTypesMixin
 
 from .currencies import smallest_unit
 from .models import Event, PlayerErasure

@@ -29,11 +29,11 @@ from django.utils import timezone
 
 from deliveries.models import Delivery
 from deliveries.services import deliveries_add_for_events, deliveries_create_for_events
+from lib.rows import rows_insert
 from monitoring import observe
 from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
 from partners.qualification import qualifications_evaluate
-from postback_platform.rows import rows_insert
 
 from .models import Event, EventType, Player
 from .pseudonyms import content_hash_erased

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from postback_platform.admin_permissions import ReadOnlyAdminMixin
+from lib.admin_permissions import ReadOnlyAdminMixin
 
 from .models import Alert
 

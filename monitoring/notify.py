@@ -1,6 +1,6 @@
 """Telling people about an alert: e-mail to the affiliate managers and ALERT_EMAILS, and the chat webhook.
 
-The chat message goes through deliveries.http like every outbound request,
+The chat message goes through lib.http like every outbound request,
 so it gets the same timeout and private-address guard as a postback.
 """
 
@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.utils.timesince import timesince
 
 from accounts.roles import AFFILIATE_MANAGERS
-from deliveries import http
+from lib import http
 
 from .models import Alert
 

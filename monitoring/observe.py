@@ -13,7 +13,7 @@ from deliveries.models import Delivery, DeliveryAttempt
 
 from . import metrics
 
-# One line per finished attempt, with the context fields postback_platform.logs lifts into JSON keys.
+# One line per finished attempt, with the context fields lib.logs lifts into JSON keys.
 logger = logging.getLogger("deliveries.attempts")
 
 _FINAL_STATUSES = (Delivery.Status.DELIVERED, Delivery.Status.FAILED)

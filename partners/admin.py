@@ -1,7 +1,7 @@
 import json
-from urllib.parse import urlsplit
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -10,24 +10,24 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.loader import render_to_string
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from deliveries import dashboard_selectors as delivery_reads
-from deliveries import templating
 from deliveries.services import endpoint_send_test, template_preview
-from deliveries.signing import headers_for_record
 from events import dashboard_selectors as event_reads
 from events.currencies import money_text
 from events.models import EventType
-from postback_platform.admin_confirm import Confirmation, confirmation_response, history_write, is_confirmed
-from postback_platform.admin_permissions import ReadOnlyAdminMixin
-from postback_platform.console_time import console_time
-from postback_platform.subqueries import count_subquery
+from lib.admin_confirm import Confirmation, confirmation_response, history_write, is_confirmed
+from lib.admin_permissions import ReadOnlyAdminMixin
+from lib.console_time import console_time
+from lib.subqueries import count_subquery
+from .signing import headers_for_record
 
+from . import templating
 from .admin_forms import EndpointAdminForm
 from .credentials import CLEARED_NOTICE
 from .models import Partner, PayoutRule, PostbackEndpoint, Qualification, QualificationRule

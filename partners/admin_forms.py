@@ -5,8 +5,8 @@ import json
 
 from django import forms
 
-from deliveries.signing import headers_for_record, headers_unmask, secret_generate
 from events.models import EventType
+from .signing import headers_for_record, headers_unmask, secret_generate
 
 from .credentials import credentials_after
 from .filters import FIELDS as FILTER_FIELDS

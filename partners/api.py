@@ -13,11 +13,11 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from deliveries.serializers import DeliveryAttemptSerializer
-from deliveries.templating import TemplateError
 from deliveries.services import endpoint_send_test, template_preview
 from events.models import Event
-from postback_platform.api_docs import NOT_FOUND, common_errors, invalid
-from postback_platform.pagination import NewestFirstCursorPagination
+from lib.api_docs import NOT_FOUND, common_errors, invalid
+from lib.pagination import NewestFirstCursorPagination
+from .templating import TemplateError
 
 from . import api_docs
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule

@@ -4,11 +4,11 @@ import re
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
-from deliveries.macro_filters import FILTERS, MAX_ARGUMENT
-from deliveries.templating import MACROS
 from events.api_docs import CURRENCY_CODES
 from events.selectors import event_types_requiring_amount
-from postback_platform.api_docs import NOT_FOUND, common_errors, error_response, invalid, properties_constrain
+from lib.api_docs import NOT_FOUND, common_errors, error_response, invalid, properties_constrain
+from .macro_filters import FILTERS, MAX_ARGUMENT
+from .templating import MACROS
 
 from .filters import FIELDS as FILTER_FIELDS
 from .filters import MAX_FILTERS, OPERATORS

@@ -29,7 +29,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 
 from events.models import EventType
-from postback_platform.versions import version_replace, version_seed
+from lib.versions import version_replace, version_seed
 
 from .models import Partner, QualificationRule
 from .selectors import EndpointRoute, endpoint_routes

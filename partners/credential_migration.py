@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from deliveries import templating
-
+from . import templating
 from .credentials import credentials_merged
 from .models import PostbackEndpoint
 from .services import endpoint_save

@@ -11,13 +11,16 @@ OAuth2 grant, which posts the password to the token URL).
 """
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from deliveries import templating
+from . import templating
+from .choices import AuthType
 
-from .models import PostbackEndpoint
+if TYPE_CHECKING:  # annotations only: the model module imports this one
+    from .models import PostbackEndpoint
 
-AuthType = PostbackEndpoint.AuthType
+
 # Credential names each authentication reads: (required, optional).
 AUTH_CREDENTIALS = {
     AuthType.NONE: ((), ()),
@@ -57,7 +60,7 @@ def destination(url: str) -> tuple[str, str, int | None] | None:
     return parts.scheme.lower(), (parts.hostname or "").lower().removesuffix("."), port
 
 
-def credentials_after(endpoint: PostbackEndpoint, changes: dict) -> tuple[dict, bool]:
+def credentials_after(endpoint: "PostbackEndpoint", changes: dict) -> tuple[dict, bool]:
     """The credentials ``endpoint`` keeps with ``changes`` applied, and whether a change cleared them.
 
     A change of destination (``url_template``, ``oauth_token_url``) or of ``auth_type`` clears them.

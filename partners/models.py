@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from .choices import AuthType, BodyFormat, Method
 
 # How the sender begins the reason when it disables an endpoint whose circuit stayed open too long;
 # a manager's own pause carries another reason, and only the sender's raises an alert.
@@ -37,20 +38,8 @@ class Partner(models.Model):
 class PostbackEndpoint(models.Model):
     """Where and how one partner wants to hear about events."""
 
-    class Method(models.TextChoices):
-        GET = "GET", "GET"
-        POST = "POST", "POST"
-
-    class BodyFormat(models.TextChoices):
-        JSON = "json", "JSON"
-        FORM = "form", "Form (application/x-www-form-urlencoded)"
-
-    class AuthType(models.TextChoices):
-        NONE = "none", "None"
-        BASIC = "basic", "HTTP Basic (credentials username, password)"
-        BEARER = "bearer", "Bearer token (credential token)"
-        OAUTH2_CLIENT = "oauth2_client_credentials", "OAuth2 client credentials (client_id, client_secret)"
-        OAUTH2_PASSWORD = "oauth2_password", "OAuth2 password grant (client_id, username, password)"
+    # Defined beside the model so that validation, credentials and signing can use them without it.
+    Method, BodyFormat, AuthType = Method, BodyFormat, AuthType
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="endpoints")
     name = models.CharField(max_length=200)

@@ -10,10 +10,10 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from deliveries.signing import headers_for_record, headers_unmask
 from events.currencies import minor_units
 from events.models import EventType
-from postback_platform.json_types import JsonTypesMixin
+from lib.json_types import JsonTypesMixin
+from .signing import headers_for_record, headers_unmask
 
 from .credentials import CLEARED_NOTICE, credentials_after
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deliveries.wakeup import sender_wake_on_commit
+from deliveries.tasks import sender_wake_on_commit
 
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 

@@ -7,17 +7,22 @@ functions, so both refuse the same things with the same reasons.
 import base64
 import ipaddress
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from deliveries import address_guard, json_templates, templating
-from deliveries.http import literal_address
-from deliveries.signing import SECRET_PREFIX
+from lib import address_guard
+from lib.http import literal_address
+from .signing import SECRET_PREFIX
 
+from . import json_templates, templating
+from .choices import AuthType, BodyFormat, Method
 from .credentials import auth_errors, credentials_error, unknown_secrets_errors
 from .filters import FilterError, validate_filters
-from .models import PostbackEndpoint
+
+if TYPE_CHECKING:  # annotations only: the model module imports this one
+    from .models import PostbackEndpoint
 
 MAX_HEADERS = 20
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -38,14 +43,14 @@ CONFIG_FIELDS = (
 )
 
 
-def endpoint_changes_errors(endpoint: PostbackEndpoint, changes: dict) -> dict[str, str]:
+def endpoint_changes_errors(endpoint: "PostbackEndpoint", changes: dict) -> dict[str, str]:
     """``endpoint_config_errors`` for the endpoint's configuration with ``changes`` applied over it."""
     return endpoint_config_errors(**{name: changes.get(name, getattr(endpoint, name)) for name in CONFIG_FIELDS})
 
 
 def endpoint_config_errors(
     *, url_template: str, method: str, body_format: str, body_template: str, headers, filters, event_names=None,
-    credentials=None, auth_type: str = PostbackEndpoint.AuthType.NONE, oauth_token_url: str = "",
+    credentials=None, auth_type: str = AuthType.NONE, oauth_token_url: str = "",
 ) -> dict[str, str]:
     """Field name → reason, for every part of an endpoint's configuration that cannot be saved."""
     credentials = {} if credentials is None else credentials
@@ -156,9 +161,9 @@ def _is_localhost(host: str) -> bool:
 def body_template_error(template: str, *, method: str, body_format: str) -> str | None:
     if not template:
         return None
-    if method != PostbackEndpoint.Method.POST:
+    if method != Method.POST:
         return "GET requests have no body: choose POST, or leave the body template empty."
-    if body_format == PostbackEndpoint.BodyFormat.JSON:
+    if body_format == BodyFormat.JSON:
         return _template_error(json_templates.check_json, template, where="The JSON body: ")
     return _template_error(templating.form_template, template, where="The form body: ")
 

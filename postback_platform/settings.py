@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "postback_platform.db_unavailable.DatabaseUnavailableMiddleware",
+    "lib.db_unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -141,7 +141,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
 # The client's address behind the trusted proxies (TRUSTED_PROXY_COUNT), as the API's throttles see it.
-AXES_CLIENT_IP_CALLABLE = "postback_platform.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "lib.client_address.client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -180,7 +180,7 @@ BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 # Proxies in front of the web processes, each appending its peer's address to
 # X-Forwarded-For: the client is that many entries from the right
-# (postback_platform.client_address). Without proxies, REMOTE_ADDR is the client.
+# (lib.client_address). Without proxies, REMOTE_ADDR is the client.
 _proxies = env.str("TRUSTED_PROXY_COUNT", default="")
 if not (_proxies == "" or (_proxies.isdigit() and _proxies.isascii())):
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be a whole number of proxies (0 or more), not {_proxies!r}.")
@@ -207,8 +207,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsAdminKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["postback_platform.parsers.SizeLimitedJSONParser"],
-    "EXCEPTION_HANDLER": "postback_platform.api_errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["lib.parsers.SizeLimitedJSONParser"],
+    "EXCEPTION_HANDLER": "lib.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -238,7 +238,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "events.api_docs.event_input_constraints",
         "partners.api_docs.configuration_constraints",
-        "postback_platform.api_docs.links_declare",
+        "lib.api_docs.links_declare",
     ],
     "ENUM_NAME_OVERRIDES": {
         "DeliveryStatusEnum": "deliveries.models.Delivery.Status",
@@ -254,7 +254,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=2.0)
 if REDIS_URL:
     CACHES = {"default": {
-        "BACKEND": "postback_platform.redis_cache.RedisCache",
+        "BACKEND": "lib.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
     }}
@@ -461,9 +461,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "postback_platform.logs.JsonFormatter"},
+        "json": {"()": "lib.logs.JsonFormatter"},
         "text": {
-            "()": "postback_platform.logs.RedactingTextFormatter",
+            "()": "lib.logs.RedactingTextFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },

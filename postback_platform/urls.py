@@ -3,11 +3,11 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from lib.api_errors import not_found
 from monitoring.views import metrics
 from reporting.landing import admin_login
 
 from . import dashboard, health
-from .api_errors import not_found
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard.dashboard), name="admin-dashboard"),
@@ -30,7 +30,7 @@ urlpatterns = [
 ]
 
 # Unknown paths under /api/ answer JSON in the API's error format.
-handler404 = "postback_platform.api_errors.not_found"
+handler404 = "lib.api_errors.not_found"
 
 admin.site.site_header = "Postback platform"
 admin.site.site_title = "Postback platform"

@@ -18,8 +18,8 @@ from rest_framework.exceptions import ValidationError
 
 from events.currencies import money_text
 from events.models import EventType
+from lib.admin_permissions import ReadOnlyAdminMixin
 from partners.models import Partner
-from postback_platform.admin_permissions import ReadOnlyAdminMixin
 
 from .api import csv_response, with_as_of
 from .export_jobs import export_file_path

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPlatformOrAdminKey
 from deliveries.api_docs import DELIVERY_FILTERS
 from events.api_docs import EVENT_FILTERS
-from postback_platform.api_docs import DATE, common_errors, invalid
+from lib.api_docs import DATE, common_errors, invalid
 
 from .exports import (
     DELIVERY_COLUMNS,

@@ -25,7 +25,7 @@ from django.http import QueryDict
 from django.test import RequestFactory
 from django.utils import timezone
 
-from postback_platform.queue import enqueue_on_commit
+from lib.queue import enqueue_on_commit
 
 from .exports import table_chunks
 from .models import ExportJob

@@ -73,7 +73,7 @@ def _api_authentication_fresh():
 @pytest.fixture
 def sender_asleep(monkeypatch):
     """For tests that commit: the sender, which runs inline in tests, is not woken to send what they store."""
-    monkeypatch.setattr("deliveries.wakeup._SenderWakeUp.apply_async", lambda self, args=(), kwargs=None: None)
+    monkeypatch.setattr("deliveries.tasks._SenderWakeUp.apply_async", lambda self, args=(), kwargs=None: None)
 
 
 @pytest.fixture(autouse=True)

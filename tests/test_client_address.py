@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from postback_platform.client_address import client_address
+from lib.client_address import client_address
 
 
 def _address(proxies: int, settings, peer: str = "10.0.0.2", forwarded: str | None = None) -> str:

@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from postback_platform.logs import JsonFormatter, RedactingTextFormatter, redact
+from lib.logs import JsonFormatter, RedactingTextFormatter, redact
 
 KEY = "pbk_1a2b3c4d_Zm9vYmFyYmF6cXV4cXV1eHh5enp5MTIzNDU2Nzg5MA"
 

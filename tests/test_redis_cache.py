@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from postback_platform.redis_cache import RedisCache, redis_client_of
+from lib.redis_cache import RedisCache, redis_client_of
 from tests.support.services import redis_url
 
 

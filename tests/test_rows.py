@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from events.models import Event, Player
-from postback_platform.rows import rows_insert
+from lib.rows import rows_insert
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from postback_platform.migration_operations import drop_foreign_key_indexes
+from lib.migration_operations import drop_foreign_key_indexes
 
 
 class Migration(migrations.Migration):

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from postback_platform.migration_operations import AddIndexWithoutLocking
+from lib.migration_operations import AddIndexWithoutLocking
 
 
 class Migration(migrations.Migration):

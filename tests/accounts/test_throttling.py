@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from accounts.models import ApiKey
 from accounts.throttling import ApiKeyRateThrottle
-from postback_platform.redis_cache import redis_client_of
+from lib.redis_cache import redis_client_of
 
 pytestmark = pytest.mark.django_db
 

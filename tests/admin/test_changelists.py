@@ -7,9 +7,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from postback_platform.admin_paginator import CappedCountPaginator
+from lib.admin_paginator import CappedCountPaginator
 from tests.factories import (
-    DeliveryFactory, EventFactory, PartnerFactory, PayoutRuleFactory, PlayerFactory, PostbackEndpointFactory,
+    DeliveryFactory,
+    EventFactory,
+    PartnerFactory,
+    PayoutRuleFactory,
+    PlayerFactory,
+    PostbackEndpointFactory,
 )
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from accounts.services import api_key_revoke
 from accounts.throttling import ApiKeyRateThrottle
 from events.models import Event
-from postback_platform.api_errors import PayloadTooLarge, api_exception_handler, field_errors
-from postback_platform.parsers import SizeLimitedJSONParser
+from lib.api_errors import PayloadTooLarge, api_exception_handler, field_errors
+from lib.parsers import SizeLimitedJSONParser
 from tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deliveries.address_guard import embedded_ipv4, refusal
+from lib.address_guard import embedded_ipv4, refusal
 
 # IANA IPv4 Special-Purpose Address Registry.
 IPV4_SPECIAL_PURPOSE = {

@@ -14,9 +14,9 @@ from deliveries.models import DeliveryAttempt
 from deliveries.rendering import render_request
 from deliveries.sender import deliveries_send_due
 from deliveries.services import deliveries_create_for_events, template_preview
-from deliveries.signing import MASK
-from deliveries.templating import SECRET_MASK
 from partners.models import PostbackEndpoint
+from partners.signing import MASK
+from partners.templating import SECRET_MASK
 from tests.admin.conftest import member_of
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 

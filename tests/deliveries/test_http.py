@@ -8,10 +8,11 @@ from unittest import mock
 import pytest
 from werkzeug import Response
 
-from deliveries import http
-from deliveries.http import OutboundRequest, Verdict, address_refusal, parse_retry_after
+from lib import http
+from lib.http import OutboundRequest, Verdict, address_refusal, parse_retry_after
 from tests.support.network import resolve_to
 from tests.support.partner import partner_server
+
 
 def _get(url, **kwargs):
     return http.send(OutboundRequest(method="GET", url=url, headers={}, **kwargs))

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from pytest_httpserver import HTTPServer
 
-from deliveries import http
-from deliveries.http import OutboundRequest, Verdict
+from lib import http
+from lib.http import OutboundRequest, Verdict
 from tests.support.network import resolve_to
 
 pytestmark = pytest.mark.usefixtures("loopback_allowed")

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deliveries.json_templates import MAX_JSON_DEPTH, check_json, render_json
-from deliveries.templating import TemplateError
+from partners.json_templates import MAX_JSON_DEPTH, check_json, render_json
+from partners.templating import TemplateError
 
 values_text = st.text(max_size=40)
 

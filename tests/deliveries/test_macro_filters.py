@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deliveries.macro_filters import FILTERS, FilterContext, FilterError, filter_parse, filters_apply
+from partners.macro_filters import FILTERS, FilterContext, FilterError, filter_parse, filters_apply
 
 
 def _apply(text: str, chain: str, currency: str = "EUR") -> str:

@@ -13,7 +13,7 @@ from deliveries import sender
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import deliveries_claim_due, deliveries_send_due
 from deliveries.services import deliveries_create_for_events
-from deliveries.signing import secret_generate
+from partners.signing import secret_generate
 from tests.factories import (
     DeliveryFactory,
     EventFactory,

@@ -6,11 +6,11 @@ from django.utils import timezone
 from werkzeug import Response
 
 from deliveries import ratelimit, retry
+from deliveries.housekeeping import attempt_bodies_prune
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import deliveries_send_due
 from deliveries.services import (
     DeliveryStateError,
-    attempt_bodies_prune,
     deliveries_create_for_events,
     deliveries_resend,
     delivery_cancel,

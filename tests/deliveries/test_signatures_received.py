@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deliveries.sender import deliveries_send_due
 from deliveries.services import deliveries_create_for_events
-from deliveries.signing import secret_generate
+from partners.signing import secret_generate
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]

@@ -6,7 +6,7 @@ import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deliveries import templating
+from partners import templating
 
 values_text = st.text(max_size=40)
 # Values that probe every URL rule: separators, dots, percent signs, non-ASCII, the empty string.

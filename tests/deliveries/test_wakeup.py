@@ -3,7 +3,7 @@ from unittest import mock
 import pytest
 
 from deliveries import tasks
-from deliveries.wakeup import SENDER_WAKE_UP, sender_woken
+from deliveries.tasks import SENDER_WAKE_UP, sender_woken
 
 
 @pytest.fixture

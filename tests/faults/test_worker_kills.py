@@ -16,7 +16,7 @@ import pytest
 
 from deliveries.models import Delivery
 from deliveries.services import deliveries_create_for_events
-from deliveries.wakeup import SENDER_WAKE_UP
+from deliveries.tasks import SENDER_WAKE_UP
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 from tests.support.partner import partner_server
 from tests.support.processes import stop_process_group, wait_until

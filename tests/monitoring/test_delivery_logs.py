@@ -5,8 +5,8 @@ import logging
 import pytest
 from werkzeug import Response
 
-from deliveries.signing import secret_generate
-from postback_platform.logs import JsonFormatter, RedactingTextFormatter
+from lib.logs import JsonFormatter, RedactingTextFormatter
+from partners.signing import secret_generate
 from tests.factories import PartnerFactory, PostbackEndpointFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]

@@ -6,8 +6,8 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from deliveries.signing import secret_generate
 from partners.models import Partner, PostbackEndpoint
+from partners.signing import secret_generate
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from deliveries.services import template_preview
-from deliveries.signing import headers_for_record
 from events.models import Event
 from partners.models import PostbackEndpoint
+from partners.signing import headers_for_record
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ import json
 
 import pytest
 
-from deliveries.json_templates import check_json
-from deliveries.templating import TemplateError
 from events.models import Event
+from partners.json_templates import check_json
 from partners.models import PostbackEndpoint
+from partners.templating import TemplateError
 from reporting.formula_guard import neutralise
 from tests.factories import DeliveryFactory, PartnerFactory
 

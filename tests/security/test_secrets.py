@@ -18,8 +18,8 @@ from accounts.models import ApiKey
 from accounts.services import api_key_create
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.sender import deliveries_send_due
-from deliveries.signing import secret_generate
-from postback_platform.logs import JsonFormatter, RedactingTextFormatter
+from lib.logs import JsonFormatter, RedactingTextFormatter
+from partners.signing import secret_generate
 from tests.factories import PartnerFactory
 
 PARTNER_TOKEN = "partner-token-7f3a9c1e5b"

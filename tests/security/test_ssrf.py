@@ -19,10 +19,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from werkzeug import Response
 
-from deliveries import http
 from deliveries.models import Delivery
 from deliveries.sender import deliveries_send_due
 from deliveries.services import deliveries_create_for_events
+from lib import http
 from partners.models import PostbackEndpoint
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 from tests.support.network import resolve_to

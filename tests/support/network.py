@@ -3,7 +3,7 @@
 Connections to non-loopback addresses and look-ups of real host names are
 refused and recorded; the test that tried fails at teardown, even if the code
 under test swallowed the error. Postbacks connect inside libcurl, not through
-``socket.connect``: the socket libcurl asks ``deliveries.http`` for is checked
+``socket.connect``: the socket libcurl asks ``lib.http`` for is checked
 the same way. Tests that need a name to resolve patch ``socket.getaddrinfo``
 themselves (``resolve_to`` helps); the HTTP module resolves through it.
 """
@@ -15,7 +15,7 @@ from unittest import mock
 
 import pycurl
 
-from deliveries import http
+from lib import http
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

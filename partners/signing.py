@@ -5,8 +5,7 @@
 the ``whsec_…`` secret. The payload is the request body, or for a GET the
 query string as sent: rendering encodes the request once, in a form no HTTP
 client re-encodes, so the signed text is the sent text. The signature is made
-by the ``standardwebhooks`` package itself, the one partners verify with
-(8 µs a signature against 4 µs by hand: nothing beside an HTTP exchange).
+by the ``standardwebhooks`` package itself, the one partners verify with.
 While a rotated-out secret is in its grace period, both signatures go out,
 space-separated, so the partner can switch over at its own pace.
 """
@@ -14,11 +13,16 @@ space-separated, so the partner can switch over at its own pace.
 import base64
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
-from partners.models import PostbackEndpoint
+from .choices import Method
+
+if TYPE_CHECKING:  # annotations only: the model module imports this one
+    from .models import PostbackEndpoint
+
 
 SECRET_PREFIX = "whsec_"
 MASK = "********"
@@ -33,10 +37,10 @@ def signature(*, secret: str, msg_id: str, timestamp: int, payload: str) -> str:
 
 
 def signing_payload(*, method: str, url: str, body: str) -> str:
-    return urlsplit(url).query if method == PostbackEndpoint.Method.GET else body
+    return urlsplit(url).query if method == Method.GET else body
 
 
-def active_secrets(endpoint: PostbackEndpoint, now: datetime) -> list[str]:
+def active_secrets(endpoint: "PostbackEndpoint", now: datetime) -> list[str]:
     """The current secret, and the previous one while its grace period lasts."""
     found = [endpoint.signing_secret] if endpoint.signing_secret else []
     expires = endpoint.previous_secret_expires_at

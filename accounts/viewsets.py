@@ -2,9 +2,9 @@
 
 from rest_framework import viewsets
 
-from accounts.permissions import IsPlatformOrAdminKey
+from lib.pagination import NewestFirstCursorPagination
 
-from .pagination import NewestFirstCursorPagination
+from .permissions import IsPlatformOrAdminKey
 
 
 class StatusViewSet(viewsets.GenericViewSet):

@@ -2,8 +2,8 @@
 
 A macro is ``{NAME}`` or ``{params.NAME}``, optionally followed by filters:
 ``{params.email|trim|lower|sha256}``, ``{click_id|default:organic}``
-(see ``deliveries.macro_filters``). The same syntax holds in URLs, headers,
-form bodies and JSON bodies (``deliveries.json_templates``), and a template is
+(see ``partners.macro_filters``). The same syntax holds in URLs, headers,
+form bodies and JSON bodies (``partners.json_templates``), and a template is
 checked once, when it is saved, for unknown macros, unknown filters and
 filters used where they mean nothing.
 

@@ -1,0 +1,157 @@
+"""The packages form layers that point one way, read from the source itself (ast).
+
+Bottom to top: ``lib`` (helpers; imports no app), then the apps in ``LAYERS``
+order, then the project package (settings, URLs, dashboard, health). A module
+may import its own package and any package below it. Imports inside functions
+count: a deferred import still ties the two modules together. Imports under
+``if TYPE_CHECKING:`` do not, since they never run.
+
+``UPWARD_STILL`` lists the upward imports that remain, each to be removed by
+moving the code to the layer it belongs to; the test fails on any import not
+listed and on a listed one that is gone, so the list only shrinks.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ["lib", "accounts", "events", "partners", "deliveries", "reporting", "monitoring", "postback_platform"]
+
+UPWARD_STILL = {
+    # The ingest pipeline, the event API, player erasure and the event admin sit in events but
+    # store deliveries, evaluate partners' rules, mark statistics and count metrics.
+    ("events.admin", "deliveries.models"),
+    ("events.admin", "reporting.admin_export"),
+    ("events.admin", "reporting.exports"),
+    ("events.api", "deliveries.reversals"),
+    ("events.api_docs", "deliveries.api_docs"),
+    ("events.erasure", "deliveries.bulk"),
+    ("events.erasure", "deliveries.models"),
+    ("events.erasure", "partners.models"),
+    ("events.erasure", "reporting.rollup"),
+    ("events.selectors", "deliveries.models"),
+    ("events.serializers", "deliveries.serializers"),
+    ("events.services", "deliveries.models"),
+    ("events.services", "deliveries.services"),
+    ("events.services", "monitoring.observe"),
+    ("events.services", "partners.config_cache"),
+    ("events.services", "partners.models"),
+    ("events.services", "partners.qualification"),
+    # The endpoint's admin and API send test postbacks and preview them through the sender.
+    ("partners.admin", "deliveries.dashboard_selectors"),
+    ("partners.admin", "deliveries.services"),
+    ("partners.api", "deliveries.serializers"),
+    ("partners.api", "deliveries.services"),
+    ("partners.services", "deliveries.tasks"),
+    # Deliveries report to monitoring (metrics, circuit alerts) and mark statistics stale.
+    ("deliveries.admin", "reporting.admin_export"),
+    ("deliveries.admin", "reporting.exports"),
+    ("deliveries.circuit", "monitoring.services"),
+    ("deliveries.dashboard_selectors", "monitoring.selectors"),
+    ("deliveries.reversals", "reporting.rollup"),
+    ("deliveries.sender", "monitoring.observe"),
+    ("deliveries.services", "reporting.rollup"),
+}
+CYCLES_STILL = [
+    {"reporting.export_jobs", "reporting.tasks"},
+]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in LAYERS:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node except those under ``if TYPE_CHECKING:``."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in [child, *_runtime_nodes(child)])
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The modules of ``modules`` that ``name`` imports, anywhere in its body."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+        else:
+            continue
+        found.update(target for target in targets if target in modules and target != name)
+    return found
+
+
+GRAPH = {name: _imports(name, path, _modules()) for name, path in _modules().items()}
+
+
+def _layer(module: str) -> int:
+    return LAYERS.index(module.partition(".")[0])
+
+
+def test_lib_imports_no_app():
+    assert not {(name, target) for name, targets in GRAPH.items() if name.startswith("lib.")
+                for target in targets if not target.startswith("lib")}
+
+
+def test_imports_point_down_the_layers():
+    upward = {(name, target) for name, targets in GRAPH.items() for target in targets if _layer(target) > _layer(name)}
+    assert upward - UPWARD_STILL == set(), "an import points up the layers: move the code to the layer it belongs to"
+    assert UPWARD_STILL - upward == set(), "an upward import is gone: take it off UPWARD_STILL"
+
+
+def test_no_module_imports_itself_through_others():
+    assert sorted(map(sorted, _cycles())) == sorted(map(sorted, CYCLES_STILL))
+
+
+def _cycles() -> list[set[str]]:
+    """Strongly connected groups of more than one module (Tarjan), iteratively."""
+    index, low, on_stack, stack, groups = {}, {}, set(), [], []
+    for root in GRAPH:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(GRAPH[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(GRAPH[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.add(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    groups.append(group)
+    return groups
