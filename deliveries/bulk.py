@@ -2,10 +2,14 @@
 
 Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per
 row and column, and wants a model instance per row; at a sender's rates that
-Python work, not the database, was most of the time a postback took. This
-takes tuples of values ready for the database (``db_datetime`` for
-timestamps) and writes them with one ``WITH v(…) AS (VALUES …) UPDATE … FROM
-v``, on PostgreSQL and on SQLite (3.35+). Inserts: ``postback_platform.rows``.
+Python work, not the database, was most of the time a postback took
+(bench/RESULTS.md, "Bulk writes"). It cannot say "only the rows still leased
+to this sender, and which were they" either. This takes tuples of values
+ready for the database (``db_datetime`` for timestamps, a field's
+``get_db_prep_save`` for JSON) and writes them with one ``WITH v(…) AS
+(VALUES …) UPDATE … FROM v``, on PostgreSQL and on SQLite (3.35+). It is the
+product's only way of updating many rows with values of their own; inserts:
+``postback_platform.rows``.
 """
 
 from collections.abc import Sequence

@@ -6,7 +6,8 @@ and 2,000 deliveries that was a third of the request's CPU, more than the
 database's own work. Here only the values that need it (times, decimals,
 JSON) are prepared, fields the caller leaves out take their defaults once
 per statement, and ids come back with ``RETURNING``, on PostgreSQL and
-SQLite (3.35+) alike.
+SQLite (3.35+) alike (figures: bench/RESULTS.md, "Bulk writes"). Events,
+players, deliveries and attempts are inserted only through here.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
