@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events.models import Event, EventType
+from lib.rows import rows_insert
 from partners.models import Qualification
 from reporting.rollup import stats_days_mark, stats_days_of_events
 
@@ -86,14 +87,15 @@ def _follow_up(*, original: Event, reversal: Event, now) -> int:
     # A delivery in flight may reach the partner: it gets the reversal too.
     gone_nowhere = (Delivery.Status.FAILED, Delivery.Status.CANCELLED)
     reached = [item for item in deliveries if item.pk not in unsent and item.status not in gone_nowhere]
-    Delivery.objects.bulk_create([
-        Delivery(
-            event=reversal, endpoint_id=item.endpoint_id, partner_id=item.partner_id,
-            event_type_id=EventType.REVERSAL, is_test=item.is_test, order_key=item.order_key, next_attempt_at=now,
-            created_at=now, updated_at=now,
-        )
-        for item in reached
-    ])
+    rows_insert(
+        Delivery,
+        columns=["event", "endpoint", "partner", "event_type", "is_test", "order_key"],
+        rows=[
+            (reversal.pk, item.endpoint_id, item.partner_id, EventType.REVERSAL, item.is_test, item.order_key)
+            for item in reached
+        ],
+        shared={"next_attempt_at": now, "created_at": now, "updated_at": now},
+    )
     if reached:
         sender_wake_on_commit()
     return len(unsent)

@@ -41,7 +41,7 @@ from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from lib import http
-from lib.rows import rows_insert
+from lib.rows import db_datetime, rows_insert, rows_update
 from monitoring import observe
 from partners import signing
 from partners.credentials import OAUTH2_TYPES
@@ -51,7 +51,6 @@ from partners.templating import TemplateError
 
 from . import circuit, oauth2, ratelimit, retry
 from .auth import Secrets, authorization
-from .bulk import db_datetime, rows_update
 from .masking import scrub
 from .models import Delivery, DeliveryAttempt
 from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request

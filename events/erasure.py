@@ -25,9 +25,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from deliveries.bulk import rows_update
 from deliveries.models import Delivery, DeliveryAttempt
 from lib.queue import enqueue_on_commit
+from lib.rows import rows_update
 from partners.models import Qualification
 from reporting.rollup import attempt_look_back_seconds, stats_days_mark, stats_days_of_events
 

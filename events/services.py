@@ -7,7 +7,7 @@ stores with set-based statements whatever the batch size:
     already stored event_ids      1 read
     existing players              1 SELECT … FOR UPDATE
     earlier first deposits        1 read, only for known players with no first deposit yet
-    players                       1 INSERT of the new ones, 1 UPDATE of known ones that changed
+    players                       1 INSERT of the new ones, 1 UPDATE of known ones that changed (rows_update)
     events                        1 INSERT
     deliveries                    1 INSERT when any endpoint matched
 
@@ -24,12 +24,12 @@ batches cannot deadlock.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery
 from deliveries.services import deliveries_add_for_events, deliveries_create_for_events
-from lib.rows import rows_insert
+from lib.rows import rows_insert, rows_update
 from monitoring import observe
 from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
@@ -258,8 +258,11 @@ def _players_save(*, new: dict[str, Player], changed: dict[str, Player], now) ->
         shared={"created_at": now},
     )
     updated = [player for player_id, player in changed.items() if player_id not in new]
-    if updated:
-        Player.objects.bulk_update(updated, _PLAYER_FIELDS)
+    fields = [Player._meta.get_field(name) for name in _PLAYER_FIELDS]
+    rows_update(Player, ("player_id",), _PLAYER_FIELDS, [
+        (player.player_id, *(field.get_db_prep_save(getattr(player, field.attname), connection) for field in fields))
+        for player in updated
+    ])
 
 
 def _players_with_first_deposit(*, players: dict[str, Player], inputs: list[EventInput]) -> set[str]:

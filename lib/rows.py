@@ -1,18 +1,30 @@
-"""Insert many rows from plain tuples, in as few statements as the database allows.
+"""Insert and update many rows from plain tuples, in as few statements as the database allows.
 
 ``bulk_create`` wants a model instance per row and passes every value of
 every field through the field's preparation; for a batch of 1,000 events
 and 2,000 deliveries that was a third of the request's CPU, more than the
-database's own work. Here only the values that need it (times, decimals,
-JSON) are prepared, fields the caller leaves out take their defaults once
-per statement, and ids come back with ``RETURNING``, on PostgreSQL and
-SQLite (3.35+) alike.
+database's own work. ``rows_insert`` prepares only the values that need it
+(times, decimals, JSON), lets fields the caller leaves out take their
+defaults once per statement, and gets ids back with ``RETURNING``.
+
+``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per row and
+column, and wants a model instance per row; at a sender's rates that Python
+work, not the database, was most of the time a postback took. It cannot say
+"only the rows still leased to this sender, and which were they" either.
+``rows_update`` takes tuples of values ready for the database
+(``db_datetime`` for timestamps, a field's ``get_db_prep_save`` for JSON) and
+writes them with one ``WITH v(…) AS (VALUES …) UPDATE … FROM v``.
+
+Both work on PostgreSQL and SQLite (3.35+); figures in bench/RESULTS.md,
+"Bulk writes". Events, players, deliveries and attempts are written in bulk
+only through here.
 """
+
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import DateTimeField, DecimalField, JSONField, Model
 
 _PREPARED = (DateTimeField, DecimalField, JSONField)
@@ -63,3 +75,52 @@ def _insert(db, meta, fields: list, values: list[tuple]) -> list:
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail, [value for item in chunk for value in item])
             keys.extend(key for (key,) in cursor.fetchall())
     return keys
+
+
+def db_datetime(value):
+    """A timestamp as the database driver wants it (SQLite stores text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def rows_update(
+    model: type[Model],
+    keys: Sequence[str],
+    field_names: Sequence[str],
+    rows: Sequence[tuple],
+    *,
+    where: dict | None = None,
+    returning: str | None = None,
+) -> list:
+    """Set ``field_names`` on the rows matching ``keys``: each tuple is the key values, then the field values.
+
+    ``where`` adds column = value conditions: rows that no longer match are
+    left alone. With ``returning``, that column of the rows updated comes back.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    fields = [meta.get_field(name) for name in [*keys, *field_names]]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    matches = [f"{table}.{quote(field.column)} = {_typed(field)}" for field in fields[: len(keys)]]
+    matches += [f"{table}.{quote(meta.get_field(name).column)} = %s" for name in where or {}]
+    assignments = ", ".join(f"{quote(field.column)} = {_typed(field)}" for field in fields[len(keys) :])
+    sql = (
+        f"WITH v ({', '.join(quote(field.column) for field in fields)}) AS (VALUES {', '.join([row] * len(rows))}) "
+        f"UPDATE {table} SET {assignments} FROM v WHERE {' AND '.join(matches)}"
+    )
+    if returning:
+        sql += f" RETURNING {table}.{quote(returning)}"
+    params = [value for values in rows for value in values] + list((where or {}).values())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [found for (found,) in cursor.fetchall()] if returning else []
+
+
+def _typed(field) -> str:
+    expression = f"v.{connection.ops.quote_name(field.column)}"
+    # PostgreSQL reads untyped VALUES as text; SQLite stores whatever it is given.
+    if connection.vendor == "postgresql":
+        return f"CAST({expression} AS {field.cast_db_type(connection)})"
+    return expression

@@ -25,7 +25,6 @@ UPWARD_STILL = {
     ("events.admin", "reporting.exports"),
     ("events.api", "deliveries.reversals"),
     ("events.api_docs", "deliveries.api_docs"),
-    ("events.erasure", "deliveries.bulk"),
     ("events.erasure", "deliveries.models"),
     ("events.erasure", "partners.models"),
     ("events.erasure", "reporting.rollup"),

@@ -1,4 +1,4 @@
-"""Rows inserted from plain tuples read back as the ORM would have stored them."""
+"""Rows inserted and updated from plain tuples read back as the ORM would have stored them."""
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 
 from events.models import Event, Player
-from lib.rows import rows_insert
+from lib.rows import rows_insert, rows_update
+from tests.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +38,22 @@ def test_more_rows_than_one_statement_may_bind_are_split(monkeypatch):
 
     assert keys == [f"p-{n}" for n in range(5)]
     assert Player.objects.count() == 5
+
+
+def test_rows_update_sets_json_times_and_null_keys_prepared_by_their_fields():
+    # given a player attributed to a partner, and one that is not
+    partner = PartnerFactory()
+    Player.objects.create(player_id="p-1", partner=partner, tracking_params={"old": 1})
+    Player.objects.create(player_id="p-2")
+    fields = [Player._meta.get_field(name) for name in ("partner", "tracking_params", "first_deposit_at")]
+
+    # when one loses its partner and the other gains one, each with new tracking params and a time
+    rows_update(Player, ("player_id",), ("partner", "tracking_params", "first_deposit_at"), [
+        (player_id, *(field.get_db_prep_save(value, connection) for field, value in zip(fields, values)))
+        for player_id, values in [("p-1", (None, {"sub1": "=x", "n": [1, 2.5]}, AT)), ("p-2", (partner.pk, {}, None))]
+    ])
+
+    # then both read back as the ORM would have stored them
+    first, second = Player.objects.order_by("player_id")
+    assert (first.partner_id, first.tracking_params, first.first_deposit_at) == (None, {"sub1": "=x", "n": [1, 2.5]}, AT)
+    assert (second.partner_id, second.tracking_params, second.first_deposit_at) == (partner.pk, {}, None)
