@@ -11,11 +11,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from lib.daily_counts import counts_per_day
-from monitoring.selectors import BACKLOG_COUNT_CAP, Backlog, backlog_of, paused_endpoints, sendable_backlog
 from partners.models import PostbackEndpoint
 
 from .models import Delivery, DeliveryAttempt
-from .selectors import held_deliveries
+from .selectors import BACKLOG_COUNT_CAP, Backlog, held_deliveries, paused_endpoints, sendable_backlog
 from .services import TEST_PLAYER_ID
 
 FAILING_ENDPOINTS_SHOWN = 50

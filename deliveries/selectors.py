@@ -1,4 +1,4 @@
-"""Reads of deliveries that the status API, the admin and exports share."""
+"""Reads of deliveries that the status API, the admin, exports and monitoring share."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,3 +105,60 @@ def selection_by_endpoint(queryset: QuerySet[Delivery]) -> list[EndpointShare]:
                       row["delivered"], row["open"])
         for row in rows
     ]
+
+
+# Counting stops here, so a huge backlog costs a bounded scan at every scrape.
+BACKLOG_COUNT_CAP = 100_000
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Deliveries due now: how many (counted up to the cap) and when the oldest became due."""
+
+    due: int  # capped at BACKLOG_COUNT_CAP + 1
+    oldest_due_at: datetime | None
+
+    @property
+    def is_capped(self) -> bool:
+        return self.due > BACKLOG_COUNT_CAP
+
+    def oldest_age_seconds(self, now: datetime) -> float:
+        return max((now - self.oldest_due_at).total_seconds(), 0.0) if self.oldest_due_at else 0.0
+
+
+def backlog_of(due: QuerySet) -> Backlog:
+    due = due.order_by()
+    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return Backlog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)
+
+
+def sendable_backlog(*, now: datetime | None = None) -> Backlog:
+    """What the sender has yet to send. Held deliveries (a paused endpoint, an open circuit) wait on purpose
+    and are left out, as are those waiting behind an earlier postback of their player (not due before it is).
+
+    The partial ``delivery_due`` index serves both the count and the oldest, as it does the sender's claim.
+    """
+    now = now or timezone.now()
+    return backlog_of(
+        Delivery.objects.filter(
+            status__in=Delivery.OPEN_STATUSES,
+            next_attempt_at__lte=now,
+            endpoint__is_active=True,
+            endpoint__circuit_opened_at__isnull=True,
+            partner__is_active=True,
+        ).exclude(behind_an_earlier_one(now))
+    )
+
+
+def paused_endpoints() -> QuerySet:
+    """Endpoints holding their deliveries: paused themselves or through their partner."""
+    return PostbackEndpoint.objects.filter(Q(is_active=False) | Q(partner__is_active=False))
+
+
+def paused_endpoint_count() -> int:
+    return paused_endpoints().count()
+
+
+def open_circuits() -> list[PostbackEndpoint]:
+    """Endpoints whose circuit is open (a small set: only partners failing right now)."""
+    return list(PostbackEndpoint.objects.filter(circuit_opened_at__isnull=False).select_related("partner"))

@@ -18,9 +18,9 @@ from partners.config_cache import routing_config
 from partners.models import PostbackEndpoint
 from partners.routing import routes_for
 from partners.selectors import EndpointRoute, payout_rules_by_partner_type
-from reporting.rollup import stats_days_mark, stats_days_of
 
-from .models import Delivery, DeliveryAttempt, Heartbeat
+from .models import Delivery, DeliveryAttempt
+from .signals import outcomes_rewriting
 from .ordering import player_order_key
 from .rendering import RenderedRequest, event_request, event_view, preview_type, sample_event
 from .sender import deliveries_send_claimed, outbound_request
@@ -113,17 +113,17 @@ def deliveries_resend(*, queryset: QuerySet[Delivery], include_delivered: bool =
     now = timezone.now()
     if not include_delivered:
         queryset = queryset.exclude(status=Delivery.Status.DELIVERED)
-    stale_days = stats_days_of(deliveries=queryset)
-    count = queryset.exclude(claimed_until__gt=now).exclude(_of_erased_player()).update(
-        status=Delivery.Status.PENDING,
-        next_attempt_at=Greatest(Coalesce("held_until", Value(now)), Value(now)),
-        claimed_until=None,
-        claimed_by="",
-        delivered_at=None,
-        retry_base=F("attempt_count"),
-        updated_at=now,
-    )
-    stats_days_mark(days=stale_days)
+    with transaction.atomic():
+        outcomes_rewriting.send(sender=Delivery, deliveries=queryset)
+        count = queryset.exclude(claimed_until__gt=now).exclude(_of_erased_player()).update(
+            status=Delivery.Status.PENDING,
+            next_attempt_at=Greatest(Coalesce("held_until", Value(now)), Value(now)),
+            claimed_until=None,
+            claimed_by="",
+            delivered_at=None,
+            retry_base=F("attempt_count"),
+            updated_at=now,
+        )
     if count:
         sender_wake_on_commit()
     return count
@@ -146,12 +146,12 @@ def delivery_resend(*, delivery: Delivery) -> Delivery:
 def deliveries_cancel(*, queryset: QuerySet[Delivery]) -> int:
     """Stop the pending and retrying ones among ``queryset`` for good; returns how many (the rest are left as they are)."""
     cancelling = queryset.filter(status__in=Delivery.OPEN_STATUSES)
-    stale_days = stats_days_of(deliveries=cancelling)
-    count = cancelling.update(
-        status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="",
-        updated_at=timezone.now(),
-    )
-    stats_days_mark(days=stale_days)
+    with transaction.atomic():
+        outcomes_rewriting.send(sender=Delivery, deliveries=cancelling)
+        count = cancelling.update(
+            status=Delivery.Status.CANCELLED, next_attempt_at=None, claimed_until=None, claimed_by="",
+            updated_at=timezone.now(),
+        )
     return count
 
 

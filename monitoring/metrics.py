@@ -25,6 +25,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from deliveries import selectors as delivery_reads
+
 from . import selectors
 
 # The platform's own series, apart from prometheus-client's default registry,
@@ -75,9 +77,9 @@ class DatabaseCollector:
     def collect(self):
         now = timezone.now()
         try:
-            backlog = selectors.sendable_backlog(now=now)
-            paused = selectors.paused_endpoint_count()
-            circuits = selectors.open_circuits()
+            backlog = delivery_reads.sendable_backlog(now=now)
+            paused = delivery_reads.paused_endpoint_count()
+            circuits = delivery_reads.open_circuits()
             alerts = selectors.open_alert_counts()
             heartbeat = selectors.scheduler_heartbeat_at()
         except DatabaseError:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils.timesince import timesince
 
+from deliveries import selectors as delivery_reads
 from partners.models import AUTO_PAUSE_REASON_PREFIX, PostbackEndpoint
 
 from . import selectors
@@ -91,7 +92,7 @@ def _held_while_paused() -> list[Condition]:
 
 
 def _old_backlog(now: datetime) -> list[Condition]:
-    backlog = selectors.sendable_backlog(now=now)
+    backlog = delivery_reads.sendable_backlog(now=now)
     if backlog.oldest_age_seconds(now) <= settings.ALERT_BACKLOG_AGE_SECONDS:
         return []
     limit = timesince(now - timedelta(seconds=settings.ALERT_BACKLOG_AGE_SECONDS), now)

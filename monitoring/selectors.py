@@ -1,78 +1,19 @@
 """Reads behind /metrics, the alert rules, the dashboard's alert block and ``postback_status``.
 
 Each one is cheap enough to run at every scrape: it walks an index over a
-bounded range (the partial ``delivery_due`` index, ``attempt_started`` over
-a short window) or a small table (endpoints, alerts).
+bounded range (``attempt_started`` over a short window) or a small table
+(alerts). The backlog and the endpoints holding deliveries are read by
+``deliveries.selectors``.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, Q
 
-from deliveries.models import Delivery, DeliveryAttempt, Heartbeat
-from deliveries.selectors import behind_an_earlier_one
-from partners.models import PostbackEndpoint
+from deliveries.models import DeliveryAttempt, Heartbeat
 
 from .models import Alert
-
-# Counting stops here, so a huge backlog costs a bounded scan at every scrape.
-BACKLOG_COUNT_CAP = 100_000
-
-
-@dataclass(frozen=True)
-class Backlog:
-    """Deliveries due now: how many (counted up to the cap) and when the oldest became due."""
-
-    due: int  # capped at BACKLOG_COUNT_CAP + 1
-    oldest_due_at: datetime | None
-
-    @property
-    def is_capped(self) -> bool:
-        return self.due > BACKLOG_COUNT_CAP
-
-    def oldest_age_seconds(self, now: datetime) -> float:
-        return max((now - self.oldest_due_at).total_seconds(), 0.0) if self.oldest_due_at else 0.0
-
-
-def backlog_of(due: QuerySet) -> Backlog:
-    due = due.order_by()
-    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
-    return Backlog(due=due.values("pk")[: BACKLOG_COUNT_CAP + 1].count(), oldest_due_at=oldest)
-
-
-def sendable_backlog(*, now: datetime | None = None) -> Backlog:
-    """What the sender has yet to send. Held deliveries (a paused endpoint, an open circuit) wait on purpose
-    and are left out, as are those waiting behind an earlier postback of their player (not due before it is).
-
-    The partial ``delivery_due`` index serves both the count and the oldest, as it does the sender's claim.
-    """
-    now = now or timezone.now()
-    return backlog_of(
-        Delivery.objects.filter(
-            status__in=Delivery.OPEN_STATUSES,
-            next_attempt_at__lte=now,
-            endpoint__is_active=True,
-            endpoint__circuit_opened_at__isnull=True,
-            partner__is_active=True,
-        ).exclude(behind_an_earlier_one(now))
-    )
-
-
-def paused_endpoints() -> QuerySet:
-    """Endpoints holding their deliveries: paused themselves or through their partner."""
-    return PostbackEndpoint.objects.filter(Q(is_active=False) | Q(partner__is_active=False))
-
-
-def paused_endpoint_count() -> int:
-    return paused_endpoints().count()
-
-
-def open_circuits() -> list[PostbackEndpoint]:
-    """Endpoints whose circuit is open (a small set: only partners failing right now)."""
-    return list(PostbackEndpoint.objects.filter(circuit_opened_at__isnull=False).select_related("partner"))
-
 
 @dataclass(frozen=True)
 class EndpointFailureRate:

@@ -1,7 +1,8 @@
 """Writes for partners, postback endpoints and payout rules.
 
 Pausing holds deliveries (they stay pending and are not sent); resuming
-wakes the sender, so what piled up goes out at once.
+announces ``sending_resumed``, on which the sender wakes, so what piled up
+goes out at once.
 """
 
 from datetime import timedelta
@@ -10,9 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deliveries.tasks import sender_wake_on_commit
-
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
+from .signals import sending_resumed
 
 
 def partner_save(*, partner: Partner, fields: dict) -> Partner:
@@ -23,7 +23,7 @@ def partner_save(*, partner: Partner, fields: dict) -> Partner:
     with transaction.atomic():
         partner.save()
         if resumes:
-            sender_wake_on_commit()
+            sending_resumed.send(sender=Partner, partner=partner)
     return partner
 
 
@@ -82,7 +82,7 @@ def endpoint_resume(*, endpoint: PostbackEndpoint) -> PostbackEndpoint:
             "is_active", "paused_at", "pause_reason", "consecutive_failures", "circuit_opened_at",
             "circuit_next_probe_at", "circuit_probe_seconds", "updated_at",
         ])
-        sender_wake_on_commit()
+        sending_resumed.send(sender=PostbackEndpoint, endpoint=endpoint)
     return endpoint
 
 

@@ -6,15 +6,21 @@ types all send these signals. ``QuerySet.update`` sends none: code that
 updates a field the routing configuration holds (an endpoint's partner or
 filters, a partner's slug or scope, an event type's ``requires_amount``)
 must call ``routing_config_changed`` itself.
+
+``sending_resumed`` is this app's own: a paused partner or endpoint sends
+again, and the deliveries app (which listens) wakes its sender.
 """
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from events.models import EventType
 
 from .config_cache import routing_config_changed
 from .models import Partner, PostbackEndpoint, QualificationRule
+
+# Sent inside the transaction that resumes a partner or an endpoint.
+sending_resumed = Signal()
 
 
 @receiver(post_save, sender=Partner)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "deliveries",
     "reporting",
     "monitoring",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -3,11 +3,12 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from console import dashboard
 from lib.api_errors import not_found
 from monitoring.views import metrics
 from reporting.landing import admin_login
 
-from . import dashboard, health
+from . import health
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard.dashboard), name="admin-dashboard"),

@@ -15,14 +15,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["lib", "accounts", "events", "partners", "deliveries", "reporting", "monitoring", "postback_platform"]
+LAYERS = [
+    "lib", "accounts", "events", "partners", "deliveries", "reporting", "monitoring", "console", "postback_platform",
+]
 
 UPWARD_STILL = {
-    # The ingest pipeline, the event API, player erasure and the event admin sit in events but
+    # The ingest pipeline, the event API and player erasure sit in events but
     # store deliveries, evaluate partners' rules, mark statistics and count metrics.
-    ("events.admin", "deliveries.models"),
-    ("events.admin", "reporting.admin_export"),
-    ("events.admin", "reporting.exports"),
     ("events.api", "deliveries.reversals"),
     ("events.api_docs", "deliveries.api_docs"),
     ("events.erasure", "deliveries.models"),
@@ -36,20 +35,13 @@ UPWARD_STILL = {
     ("events.services", "partners.config_cache"),
     ("events.services", "partners.models"),
     ("events.services", "partners.qualification"),
-    # The endpoint's admin and API send test postbacks and preview them through the sender.
-    ("partners.admin", "deliveries.dashboard_selectors"),
-    ("partners.admin", "deliveries.services"),
+    # The endpoint API sends test postbacks and previews them through the sender.
     ("partners.api", "deliveries.serializers"),
     ("partners.api", "deliveries.services"),
-    ("partners.services", "deliveries.tasks"),
     # Deliveries report to monitoring (metrics, circuit alerts) and mark statistics stale.
-    ("deliveries.admin", "reporting.admin_export"),
-    ("deliveries.admin", "reporting.exports"),
     ("deliveries.circuit", "monitoring.services"),
-    ("deliveries.dashboard_selectors", "monitoring.selectors"),
     ("deliveries.reversals", "reporting.rollup"),
     ("deliveries.sender", "monitoring.observe"),
-    ("deliveries.services", "reporting.rollup"),
 }
 CYCLES_STILL = [
     {"reporting.export_jobs", "reporting.tasks"},

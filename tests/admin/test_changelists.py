@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from console.paginator import CappedCountPaginator
 from deliveries.models import Delivery
-from lib.admin_paginator import CappedCountPaginator
 from tests.factories import (
     DeliveryFactory,
     EventFactory,

@@ -6,8 +6,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.utils import timezone
 
+from console.dashboard import SERIES_CACHE_KEY
 from deliveries.models import Delivery
-from postback_platform.dashboard import SERIES_CACHE_KEY
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db

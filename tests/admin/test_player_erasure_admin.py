@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from console.events import MAX_ERASURES_PER_ACTION
 from deliveries.models import Delivery
-from events.admin import MAX_ERASURES_PER_ACTION
 from events.models import Event, Player, PlayerErasure
 from tests.admin.conftest import member_of
 from tests.factories import PlayerFactory

@@ -8,9 +8,9 @@ from django.db.models import QuerySet
 from django.shortcuts import redirect
 from django.urls import path
 
-from .api import csv_response
-from .export_jobs import export_file_name, export_job_request
-from .exports import table_chunks
+from reporting.api import csv_response
+from reporting.export_jobs import export_file_name, export_job_request
+from reporting.exports import table_chunks
 
 
 class CsvExportAdminMixin:

@@ -10,19 +10,24 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from console.confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
+from console.export import CsvExportAdminMixin
+from console.filters import PREFIX_MATCHES_MAX, RecentListFilter
+from console.paginator import HugeTableAdminMixin
+from console.permissions import ReadOnlyAdminMixin
+from console.times import console_time
+from deliveries import selectors as delivery_reads
+from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.services import (
+    DeliveryStateError,
+    deliveries_cancel,
+    deliveries_resend,
+    delivery_cancel,
+    delivery_resend,
+)
 from events.models import Event
-from lib.admin_confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
-from lib.admin_filters import PREFIX_MATCHES_MAX, RecentListFilter
-from lib.admin_paginator import HugeTableAdminMixin
-from lib.admin_permissions import ReadOnlyAdminMixin
-from lib.console_time import console_time
 from partners.models import PostbackEndpoint
-from reporting.admin_export import CsvExportAdminMixin
 from reporting.exports import DELIVERY_COLUMNS
-
-from . import selectors as delivery_reads
-from .models import Delivery, DeliveryAttempt
-from .services import DeliveryStateError, deliveries_cancel, deliveries_resend, delivery_cancel, delivery_resend
 
 FAILING_WINDOW = timedelta(hours=24)
 # Characters of a delivery's last error the list shows; the rest is on hover and on the delivery's page.

@@ -16,23 +16,23 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from console.confirm import Confirmation, confirmation_response, history_write, is_confirmed
+from console.permissions import ReadOnlyAdminMixin
+from console.times import console_time
 from deliveries import dashboard_selectors as delivery_reads
 from deliveries.services import endpoint_send_test, template_preview
 from events import dashboard_selectors as event_reads
 from events.currencies import money_text
 from events.models import EventType
-from lib.admin_confirm import Confirmation, confirmation_response, history_write, is_confirmed
-from lib.admin_permissions import ReadOnlyAdminMixin
-from lib.console_time import console_time
 from lib.subqueries import count_subquery
-from .signing import headers_for_record
+from partners import templating
+from partners.credentials import CLEARED_NOTICE
+from partners.models import Partner, PayoutRule, PostbackEndpoint, Qualification, QualificationRule
+from partners.services import endpoint_pause, endpoint_resume, endpoint_save, partner_save
+from partners.signing import headers_for_record
+from partners.validation import endpoint_config_errors
 
-from . import templating
-from .admin_forms import EndpointAdminForm
-from .credentials import CLEARED_NOTICE
-from .models import Partner, PayoutRule, PostbackEndpoint, Qualification, QualificationRule
-from .services import endpoint_pause, endpoint_resume, endpoint_save, partner_save
-from .validation import endpoint_config_errors
+from .endpoint_form import EndpointAdminForm
 
 ACTIVITY_WINDOW = timedelta(hours=24)
 _MACRO_MEANINGS = {

@@ -16,18 +16,17 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import ValidationError
 
+from console.permissions import ReadOnlyAdminMixin
 from events.currencies import money_text
 from events.models import EventType
-from lib.admin_permissions import ReadOnlyAdminMixin
 from partners.models import Partner
-
-from .api import csv_response, with_as_of
-from .export_jobs import export_file_path
-from .exports import stats_chunks
-from .models import ExportJob, Statistics
-from .params import stats_query_from_params
-from .rollup import stats_as_of
-from .selectors import (
+from reporting.api import csv_response, with_as_of
+from reporting.export_jobs import export_file_path
+from reporting.exports import stats_chunks
+from reporting.models import ExportJob, Statistics
+from reporting.params import stats_query_from_params
+from reporting.rollup import stats_as_of
+from reporting.selectors import (
     GROUP_BY_FIELDS,
     Cohort,
     StatsQuery,

@@ -5,17 +5,16 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from console.export import CsvExportAdminMixin
+from console.filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
+from console.paginator import HugeTableAdminMixin
+from console.permissions import ReadOnlyAdminMixin
 from deliveries.models import Delivery
-from lib.admin_filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
-from lib.admin_paginator import HugeTableAdminMixin
-from lib.admin_permissions import ReadOnlyAdminMixin
-from reporting.admin_export import CsvExportAdminMixin
+from events.currencies import money_text
+from events.erasure import PlayerErasureLimit, player_erase
+from events.models import Event, EventType, Player, PlayerErasure
+from events.params import params_inherited
 from reporting.exports import EVENT_COLUMNS
-
-from .currencies import money_text
-from .erasure import PlayerErasureLimit, player_erase
-from .models import Event, EventType, Player, PlayerErasure
-from .params import params_inherited
 
 UNATTRIBUTED = "(unattributed)"
 

@@ -1,8 +1,7 @@
 from django.contrib import admin
 
-from lib.admin_permissions import ReadOnlyAdminMixin
-
-from .models import Alert
+from console.permissions import ReadOnlyAdminMixin
+from monitoring.models import Alert
 
 
 @admin.register(Alert)

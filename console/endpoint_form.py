@@ -6,13 +6,12 @@ import json
 from django import forms
 
 from events.models import EventType
-from .signing import headers_for_record, headers_unmask, secret_generate
-
-from .credentials import credentials_after
-from .filters import FIELDS as FILTER_FIELDS
-from .filters import OPERATOR_LABELS
-from .models import PostbackEndpoint
-from .validation import hold_event_types_error, signing_secret_error
+from partners.credentials import credentials_after
+from partners.filters import FIELDS as FILTER_FIELDS
+from partners.filters import OPERATOR_LABELS
+from partners.models import PostbackEndpoint
+from partners.signing import headers_for_record, headers_unmask, secret_generate
+from partners.validation import hold_event_types_error, signing_secret_error
 
 SECRET_FIELDS = ["signing_secret", "previous_signing_secret", "previous_secret_expires_at", "credentials"]
 

@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 
-from .models import ApiKey
-from .services import api_key_create, api_key_revoke
+from accounts.models import ApiKey
+from accounts.services import api_key_create, api_key_revoke
 
 
 class ApiKeyCreateForm(forms.ModelForm):
