@@ -193,7 +193,8 @@ class Moment:
             return None, f"Not a valid date-time ({exc}). {hint}"
         if not EARLIEST_OCCURRED_AT <= in_utc <= datetime.now(UTC) + MAX_CLOCK_AHEAD:
             return None, "Must lie between 2000-01-01 and one day from now; check the platform's clock and time zone."
-        return moment, None
+        # In UTC: RFC 3339 offsets go to ±23:59, PostgreSQL's stop at ±15:59.
+        return in_utc, None
 
     def json_schema(self, catalog: Catalog) -> dict:
         # The years that lie wholly within the accepted span; leap days and this year are left
