@@ -21,18 +21,10 @@ from .serializers import (
     ReversalSerializer,
     ReverseByEventIdInputSerializer,
     ReverseInputSerializer,
-    ingested_event_body,
+    ingested_event_data,
 )
-from .services import (
-    CONFLICT,
-    CREATED,
-    ERROR,
-    INGEST_STATUSES,
-    MAX_BATCH_SIZE,
-    IngestResult,
-    event_ingest,
-    events_ingest,
-)
+from .services import CONFLICT, CREATED, ERROR, INGEST_STATUSES, IngestResult, event_ingest, events_ingest
+from .validation import BATCH_BODY
 
 
 class ErasureRefused(APIException):
@@ -72,12 +64,14 @@ class EventViewSet(StatusViewSet):
         else:
             event = event_get(pk=result.event.pk)
             deliveries = event.deliveries.all()
-        body = ingested_event_body(event, deliveries=deliveries, warnings=result.warnings)
+        body = ingested_event_data(event, deliveries=deliveries, warnings=result.warnings)
         return Response(body, status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK)
 
     @action(detail=False, methods=["post"])
     def batch(self, request):
-        items = _batch_items(request.data)
+        items = BATCH_BODY.validate(request.data)
+        if isinstance(items, dict):
+            raise ValidationError(items)
         results = [_batch_item(index, result) for index, result in enumerate(events_ingest(items=items))]
         counts = dict.fromkeys(INGEST_STATUSES, 0)
         for item in results:
@@ -140,19 +134,6 @@ class PlayerEraseView(APIView):
         except PlayerErasureLimit as exc:
             raise ErasureRefused(str(exc)) from None
         return Response(PlayerErasureSerializer(erasure).data)
-
-
-def _batch_items(data) -> list:
-    if not isinstance(data, dict) or set(data) != {"events"}:
-        raise ValidationError({"events": ['Send {"events": [event, …]}: an object whose only key is events.']})
-    items = data["events"]
-    if not isinstance(items, list) or not items:
-        raise ValidationError({"events": ["Must be a non-empty list of events."]})
-    if len(items) > MAX_BATCH_SIZE:
-        raise ValidationError(
-            {"events": [f"At most {MAX_BATCH_SIZE:,} events per batch; this one has {len(items):,}. Split it."]}
-        )
-    return items
 
 
 def _batch_item(index: int, result: IngestResult) -> dict:

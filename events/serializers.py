@@ -1,11 +1,9 @@
 """Event bodies of the REST API.
 
-Incoming events are validated by ``events.validation`` (plain Python, fast
-for batches); ``EventInputSerializer`` only documents that body in the
-OpenAPI schema, and a test keeps its fields equal to the validator's.
+Incoming events are validated, and documented, by ``events.validation``'s
+declarative definition (plain Python, fast for batches); the serializers here
+write the answers.
 """
-
-from datetime import datetime
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,8 +14,7 @@ from lib.json_types import JsonTypesMixin
 from .currencies import smallest_unit
 from .models import Event, PlayerErasure
 from .params import params_inherited
-from .services import INGEST_STATUSES, MAX_BATCH_SIZE
-from .validation import MAX_PARAMS
+from .services import INGEST_STATUSES
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -51,8 +48,13 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class IngestedEventSerializer(EventSerializer):
-    """The answer to an ingest: the stored event, and notes about how it was taken in."""
+    """The answer to an ingest: the stored event, its deliveries as the ingest left them, and how it was taken in.
 
+    Ingest sets ``ingested_deliveries`` and ``warnings`` on the event (``ingested_event_data``): a new event's
+    deliveries were just made, so they are not read back.
+    """
+
+    deliveries = DeliverySerializer(many=True, read_only=True, source="ingested_deliveries")
     warnings = serializers.ListField(
         child=serializers.CharField(),
         read_only=True,
@@ -64,50 +66,16 @@ class IngestedEventSerializer(EventSerializer):
         read_only_fields = fields
 
 
-def ingested_event_body(event: Event, *, deliveries, warnings: list[str]) -> dict:
-    """``IngestedEventSerializer``'s body, built directly: ingest answers every event with it.
-
-    A ``ModelSerializer`` builds its fields again for every instance; this
-    costs a dict. The serializer stays as the schema's documentation, and a
-    test keeps the two bodies equal.
-    """
-    return {
-        "id": event.pk,
-        "event_id": event.event_id,
-        "type": event.type_id,
-        "player_id": event.player_id,
-        "partner": event.partner.slug if event.partner_id else None,
-        "click_id": event.click_id,
-        "amount": amount_text(event),
-        "currency": event.currency,
-        "params": event.params,
-        "inherited_params": params_inherited(params=event.params, tracking_params=event.player.tracking_params),
-        "occurred_at": _datetime_text(event.occurred_at),
-        "received_at": _datetime_text(event.received_at),
-        "is_first_deposit": event.is_first_deposit,
-        "reversed_at": _datetime_text(event.reversed_at),
-        "deliveries": [_delivery_body(delivery) for delivery in deliveries],
-        "warnings": warnings,
-    }
+# One instance per process: a ModelSerializer works out its fields each time it is made, which
+# costs several times the whole answer; writing an event keeps no state on it, so requests share it.
+_INGESTED_EVENT = IngestedEventSerializer()
 
 
-def _delivery_body(delivery) -> dict:
-    """``DeliverySerializer``'s body of one delivery."""
-    return {
-        "id": delivery.pk,
-        "event": delivery.event_id,
-        "endpoint": delivery.endpoint_id,
-        "partner": delivery.partner.slug,
-        "event_type": delivery.event_type_id,
-        "status": delivery.status,
-        "attempts": delivery.attempt_count,
-        "next_attempt_at": _datetime_text(delivery.next_attempt_at),
-        "held_until": _datetime_text(delivery.held_until),
-        "delivered_at": _datetime_text(delivery.delivered_at),
-        "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error,
-        "created_at": _datetime_text(delivery.created_at),
-    }
+def ingested_event_data(event: Event, *, deliveries, warnings: list[str]) -> dict:
+    """The answer to an ingest of ``event``, as ``IngestedEventSerializer`` writes (and documents) it."""
+    event.ingested_deliveries = deliveries
+    event.warnings = warnings
+    return _INGESTED_EVENT.to_representation(event)
 
 
 def amount_text(event: Event) -> str | None:
@@ -115,45 +83,6 @@ def amount_text(event: Event) -> str | None:
         return None
     step = smallest_unit(event.currency)
     return str(event.amount if step is None else event.amount.quantize(step))
-
-
-_DATETIME = serializers.DateTimeField()
-
-
-def _datetime_text(value: datetime | None) -> str | None:
-    """As the serializers write it (DRF's ``DateTimeField``)."""
-    return None if value is None else _DATETIME.to_representation(value)
-
-
-class EventInputSerializer(serializers.Serializer):
-    """The event body a platform sends (documentation of ``events.validation``)."""
-
-    event_id = serializers.CharField(max_length=128, help_text="The platform's unique id for this event.")
-    type = serializers.CharField(help_text="registration, first_deposit, deposit, game_activity, withdrawal, "
-                                 "conversion, or a custom type configured on the platform.")
-    player_id = serializers.CharField(max_length=128)
-    occurred_at = serializers.DateTimeField(
-        required=False, allow_null=True, help_text="RFC 3339 with an offset; defaults to the time of receipt."
-    )
-    partner = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, max_length=64,
-        help_text="Slug of the partner that brought the player; binds the player on its first event.",
-    )
-    click_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=256)
-    amount = serializers.CharField(
-        required=False, allow_null=True,
-        help_text="Positive decimal at the currency's precision; required for deposit, first_deposit, withdrawal.",
-    )
-    currency = serializers.CharField(
-        required=False, allow_null=True, min_length=3, max_length=3, help_text="ISO 4217 code, with amount."
-    )
-    params = serializers.DictField(
-        required=False, allow_null=True, help_text=f"Up to {MAX_PARAMS} flat values (string, number, boolean)."
-    )
-
-
-class EventBatchInputSerializer(serializers.Serializer):
-    events = EventInputSerializer(many=True, max_length=MAX_BATCH_SIZE)
 
 
 class BatchItemResultSerializer(serializers.Serializer):

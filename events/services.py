@@ -41,7 +41,6 @@ from .validation import Catalog, EventInput, differing_fields, validate_event
 
 CREATED, DUPLICATE, CONFLICT, ERROR = "created", "duplicate", "conflict", "error"
 INGEST_STATUSES = (CREATED, DUPLICATE, CONFLICT, ERROR)
-MAX_BATCH_SIZE = 1000
 # A retry only follows a concurrent insert of the same event_id, which the
 # retry then sees; a handful of rounds covers any realistic pile-up.
 MAX_STORE_ROUNDS = 5

@@ -1,10 +1,15 @@
-"""Validation of an incoming event body, and its canonical content.
+"""The event body a platform sends, as one declarative definition that validates it and states it as JSON Schema.
+
+``EVENT_BODY`` lists the fields; each one checks a value (every message names
+the reason and what to send instead) and describes what it takes as JSON
+Schema. The OpenAPI documentation of the ingest routes is generated from the
+same definition (``events.api_docs``), so what is documented is what is
+enforced. ``BATCH_BODY`` does the same for the ``{"events": [...]}`` envelope.
 
 Plain Python rather than a DRF serializer: a batch of 1,000 events is
-validated in a few milliseconds this way, and every message names the field,
-the reason and what to send instead. Looking up event types and partners
-needs the database, so the caller loads them once (``Catalog``) and passes
-them in.
+validated in a few milliseconds this way, where a serializer costs many times
+as much per event. Looking up event types and partners needs the database, so
+the caller loads them once (``Catalog``) and passes them in.
 """
 
 import hashlib
@@ -13,22 +18,23 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
-from .currencies import minor_units, smallest_unit
+from lib.api_docs import MONTH_DAY, OFFSET
+
+from .currencies import MINOR_UNITS, minor_units, smallest_unit
 from .models import EventType
 
-FIELDS = ("event_id", "type", "player_id", "occurred_at", "partner", "click_id", "amount", "currency", "params")
-REQUIRED = ("event_id", "type", "player_id")
 ID_MAX_LENGTH = 128
 CLICK_ID_MAX_LENGTH = 256
 PARTNER_MAX_LENGTH = 64
 MAX_PARAMS = 50
 PARAM_NAME_MAX_LENGTH = 64
 PARAM_VALUE_MAX_LENGTH = 512
+MAX_BATCH_SIZE = 1000
 # Events from before online gaming platforms, or far ahead of the receiving
 # clock, are mistakes (a wrong unit or time zone), not history.
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -52,8 +58,13 @@ INVISIBLE_CHARACTERS = re.compile(
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
+# The same rule for JSON Schema readers: printed first and last characters, no control characters
+# (JSON Schema patterns cannot name every invisible character's class; the check above does).
+_PRINTED = r"[^\s\x00-\x1f\x7f]"
+TEXT_PATTERN = rf"^{_PRINTED}(?:[^\x00-\x1f\x7f]*{_PRINTED})?$"
 
 Errors = dict[str, list[str]]
+Checked = tuple[Any, str | None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,11 @@ class Catalog:
 
     amount_required: Mapping[str, bool]
     partners: Mapping[str, Any]
+
+    @property
+    def ingestible_types(self) -> dict[str, bool]:
+        """The types a platform may send, each with whether it needs an amount."""
+        return {slug: needs for slug, needs in sorted(self.amount_required.items()) if slug not in EventType.DERIVED}
 
 
 @dataclass(frozen=True)
@@ -99,29 +115,245 @@ class EventInput:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def validate_event(raw: Any, catalog: Catalog) -> EventInput | Errors:
-    """Return the validated event, or every problem found as ``{field: [message]}``."""
-    if not isinstance(raw, dict):
-        return {"non_field_errors": [f"Each event must be a JSON object, not {_json_type(raw)}."]}
-    errors: Errors = {}
-    for name in sorted(set(raw) - set(FIELDS)):
-        errors[name] = [f"Unknown field. Event fields are: {', '.join(FIELDS)}."]
-    for name in REQUIRED:
-        if raw.get(name) in (None, ""):
-            errors[name] = ["This field is required."]
-    values = {}
-    for name, check in _CHECKS.items():
-        if name in errors or raw.get(name) in (None, ""):
-            continue
-        value, problem = check(raw[name], catalog)
+class FieldDef(Protocol):
+    """One field of a body: how a sent value is checked, and how that is stated as JSON Schema."""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked: ...
+
+    def json_schema(self, catalog: Catalog) -> dict: ...
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain visible text, bounded: an id the platform or the partner made."""
+
+    max_length: int
+    description: str = ""
+    what: str = "a string"
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        return _text(value, self.max_length, self.what)
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        return _described({"type": "string", "maxLength": self.max_length, "pattern": TEXT_PATTERN}, self.description)
+
+
+@dataclass(frozen=True)
+class PartnerSlug(Text):
+    """The slug of a partner configured on the platform."""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        slug, problem = super().check(value, catalog)
         if problem:
-            errors[name] = [problem]
-        else:
-            values[name] = value
-    _check_money(raw, values, errors, catalog)
-    if errors:
-        return errors
-    return EventInput(**values)
+            return "", problem
+        if slug not in catalog.partners:
+            return "", (
+                f"Unknown partner {slug!r}. Send the slug of a partner configured on the platform, or leave it out."
+            )
+        return slug, None
+
+
+@dataclass(frozen=True)
+class EventTypeSlug:
+    """A built-in or custom event type; the derived ones (reversal, qualified) are made here, never sent."""
+
+    description: str = ""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        if value == EventType.REVERSAL:
+            return "", "Reversals are not ingested: POST /api/v1/events/{id}/reverse/ reverses a stored event."
+        if value == EventType.QUALIFIED:
+            return "", "Qualified events are made by the partners' qualification rules, not ingested."
+        if isinstance(value, str) and value in catalog.amount_required:
+            return value, None
+        return "", f"Unknown event type {value!r}. Allowed types: {', '.join(catalog.ingestible_types)}."
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        return _described({"type": "string", "enum": list(catalog.ingestible_types)}, self.description)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """An RFC 3339 date-time with an offset, from 2000-01-01 to a day from now."""
+
+    description: str = ""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        hint = "Send an RFC 3339 time with an offset, such as 2026-11-23T10:00:00Z or 2026-11-23T12:00:00+02:00."
+        match = _RFC3339.match(value) if isinstance(value, str) else None
+        if not match:
+            return None, f"Not an RFC 3339 date-time with an offset. {hint}"
+        # Python keeps microseconds; finer fractions are cut, not rounded, so a replay hashes the same.
+        fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+        offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
+        try:
+            moment = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}")
+            in_utc = moment.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
+            return None, f"Not a valid date-time ({exc}). {hint}"
+        if not EARLIEST_OCCURRED_AT <= in_utc <= datetime.now(UTC) + MAX_CLOCK_AHEAD:
+            return None, "Must lie between 2000-01-01 and one day from now; check the platform's clock and time zone."
+        # In UTC: RFC 3339 offsets go to ±23:59, PostgreSQL's stop at ±15:59.
+        return in_utc, None
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        # The years that lie wholly within the accepted span; leap days and this year are left
+        # out of the pattern, still accepted.
+        years = "|".join(str(year) for year in range(EARLIEST_OCCURRED_AT.year + 1, datetime.now(UTC).year))
+        seconds = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+        return _described(
+            {"type": "string", "pattern": rf"^(?:{years})-{MONTH_DAY}T{seconds}{OFFSET}$"}, self.description
+        )
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A positive decimal; its precision is the currency's, checked with it (``_money``)."""
+
+    description: str = ""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        hint = 'Send a positive decimal, preferably as a string such as "25.00".'
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return None, f"Must be a decimal number, not {_json_type(value)}. {hint}"
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            return None, f"{str(value)[:40]!r} is not a number. {hint}"
+        if not number.is_finite() or number <= 0:
+            return None, f"Must be greater than zero. {hint}"
+        if number.adjusted() >= AMOUNT_MAX_INTEGER_DIGITS:
+            return None, f"Too large: at most {AMOUNT_MAX_INTEGER_DIGITS} digits before the decimal point."
+        return number, None
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        pattern = rf"^[0-9]{{1,{AMOUNT_MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,4}})?$"
+        return _described({"type": "string", "minLength": 1, "pattern": pattern}, self.description)
+
+
+@dataclass(frozen=True)
+class Currency:
+    """An ISO 4217 code."""
+
+    description: str = ""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        if isinstance(value, str) and minor_units(value) is not None:
+            return value, None
+        return "", f"{value!r} is not an ISO 4217 currency code. Use upper case, e.g. EUR, USD, BRL."
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        schema = {"type": "string", "minLength": 3, "maxLength": 3, "enum": [*sorted(MINOR_UNITS), None]}
+        return _described(schema, self.description)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Up to ``MAX_PARAMS`` flat, named values (``{params.NAME}`` in templates)."""
+
+    description: str = ""
+
+    def check(self, value: Any, catalog: Catalog) -> Checked:
+        if not isinstance(value, dict):
+            return {}, f"Must be an object of name/value pairs, not {_json_type(value)}."
+        if len(value) > MAX_PARAMS:
+            return {}, f"At most {MAX_PARAMS} params; this object has {len(value)}."
+        for name, item in value.items():
+            problem = _param_problem(name, item)
+            if problem:
+                return {}, problem
+        return value, None
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        value = {
+            "nullable": True,
+            "anyOf": [{"type": "string", "maxLength": PARAM_VALUE_MAX_LENGTH, "pattern": r"^[^\x00]*$"},
+                      {"type": "number"}, {"type": "boolean"}],
+        }
+        return _described(
+            {"type": "object", "maxProperties": MAX_PARAMS, "additionalProperties": value}, self.description
+        )
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: drf-spectacular keys its components by the definition
+class EventBody:
+    """An event body: its fields in order, which are required, and the rule that ties amount to currency."""
+
+    name: str
+    description: str
+    fields: Mapping[str, FieldDef]
+    required: tuple[str, ...]
+
+    def validate(self, raw: Any, catalog: Catalog) -> EventInput | Errors:
+        """The validated event, or every problem found as ``{field: [message]}``."""
+        if not isinstance(raw, dict):
+            return {"non_field_errors": [f"Each event must be a JSON object, not {_json_type(raw)}."]}
+        errors: Errors = {}
+        for name in raw.keys() - self.fields.keys():
+            errors[name] = [f"Unknown field. Event fields are: {', '.join(self.fields)}."]
+        if len(errors) > 1:
+            errors = dict(sorted(errors.items()))
+        values = {}
+        for name, definition in self.fields.items():
+            value = raw.get(name)
+            if value is None or value == "":
+                if name in self.required:
+                    errors[name] = ["This field is required."]
+                continue
+            checked, problem = definition.check(value, catalog)
+            if problem:
+                errors[name] = [problem]
+            else:
+                values[name] = checked
+        _money(raw, values, errors, catalog)
+        return errors or EventInput(**values)
+
+    def json_schema(self, catalog: Catalog) -> dict:
+        properties = {name: definition.json_schema(catalog) for name, definition in self.fields.items()}
+        for name, schema in properties.items():
+            if name in self.required:
+                schema["minLength"] = 1
+            else:
+                _optional(schema)
+        monetary = [slug for slug, needs in catalog.ingestible_types.items() if needs]
+        return {
+            "type": "object",
+            "description": self.description,
+            "properties": properties,
+            "required": list(self.required),
+            "additionalProperties": False,  # an unknown field is a 400
+            # amount and currency are required for the types that need an amount. Said with "not" so
+            # that drf-spectacular's enum hook, which names each "enum" under "properties", leaves it as is.
+            "anyOf": [{"not": {"properties": {"type": {"enum": monetary}}}}, {"required": ["amount", "currency"]}],
+        }
+
+
+def _optional(schema: dict) -> None:
+    """Left out, null and (for text) empty all mean "not sent"."""
+    schema["nullable"] = True
+    if schema.get("pattern") == TEXT_PATTERN:
+        schema["pattern"] = f"^$|{TEXT_PATTERN}"
+
+
+def _money(raw: dict, values: dict, errors: Errors, catalog: Catalog) -> None:
+    """amount and currency go together, are required for monetary event types, and the amount has the currency's
+    precision."""
+    event_type = values.get("type")
+    if catalog.amount_required.get(event_type) and raw.get("amount") in (None, ""):
+        errors.setdefault("amount", [f"Required for {event_type} events, e.g. \"25.00\"."])
+    if raw.get("amount") not in (None, "") and raw.get("currency") in (None, ""):
+        errors.setdefault("currency", ["Required with an amount: an ISO 4217 code such as EUR."])
+    if "amount" not in values:
+        return
+    number = values.pop("amount")
+    step = smallest_unit(values.get("currency", ""))
+    if step is None:  # no currency, or not one: named under currency
+        return
+    if number != number.quantize(step):
+        errors["amount"] = [f"{values['currency']} has {minor_units(values['currency'])} decimal places; "
+                            f"{raw['amount']} has more."]
+    else:
+        values["amount"] = number.quantize(step)
 
 
 def _json_type(value: Any) -> str:
@@ -143,64 +375,6 @@ def _text(value: Any, max_length: int, what: str = "a string") -> tuple[str, str
     return value, None
 
 
-def _check_identifier(value: Any, catalog: Catalog) -> tuple[str, str | None]:
-    return _text(value, ID_MAX_LENGTH)
-
-
-def _check_type(value: Any, catalog: Catalog) -> tuple[str, str | None]:
-    if value == EventType.REVERSAL:
-        return "", "Reversals are not ingested: POST /api/v1/events/{id}/reverse/ reverses a stored event."
-    if value == EventType.QUALIFIED:
-        return "", "Qualified events are made by the partners' qualification rules, not ingested."
-    if isinstance(value, str) and value in catalog.amount_required:
-        return value, None
-    allowed = ", ".join(sorted(set(catalog.amount_required) - set(EventType.DERIVED)))
-    return "", f"Unknown event type {value!r}. Allowed types: {allowed}."
-
-
-def _check_partner(value: Any, catalog: Catalog) -> tuple[str, str | None]:
-    slug, problem = _text(value, PARTNER_MAX_LENGTH, "a partner slug (a string)")
-    if problem:
-        return "", problem
-    if slug not in catalog.partners:
-        return "", f"Unknown partner {slug!r}. Send the slug of a partner configured on the platform, or leave it out."
-    return slug, None
-
-
-def _check_click_id(value: Any, catalog: Catalog) -> tuple[str, str | None]:
-    return _text(value, CLICK_ID_MAX_LENGTH)
-
-
-def _check_occurred_at(value: Any, catalog: Catalog) -> tuple[datetime | None, str | None]:
-    hint = "Send an RFC 3339 time with an offset, such as 2026-11-23T10:00:00Z or 2026-11-23T12:00:00+02:00."
-    match = _RFC3339.match(value) if isinstance(value, str) else None
-    if not match:
-        return None, f"Not an RFC 3339 date-time with an offset. {hint}"
-    # Python keeps microseconds; finer fractions are cut, not rounded, so a replay hashes the same.
-    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-    offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
-    try:
-        moment = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}")
-        in_utc = moment.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        return None, f"Not a valid date-time ({exc}). {hint}"
-    if not EARLIEST_OCCURRED_AT <= in_utc <= datetime.now(UTC) + MAX_CLOCK_AHEAD:
-        return None, "Must lie between 2000-01-01 and one day from now; check the platform's clock and time zone."
-    return moment, None
-
-
-def _check_params(value: Any, catalog: Catalog) -> tuple[dict, str | None]:
-    if not isinstance(value, dict):
-        return {}, f"Must be an object of name/value pairs, not {_json_type(value)}."
-    if len(value) > MAX_PARAMS:
-        return {}, f"At most {MAX_PARAMS} params; this object has {len(value)}."
-    for name, item in value.items():
-        problem = _param_problem(name, item)
-        if problem:
-            return {}, problem
-    return value, None
-
-
 def _param_problem(name: str, item: Any) -> str | None:
     if not (0 < len(name) <= PARAM_NAME_MAX_LENGTH and _PARAM_NAME.match(name)):
         return (
@@ -219,65 +393,77 @@ def _param_problem(name: str, item: Any) -> str | None:
     return None
 
 
-def _check_money(raw: dict, values: dict, errors: Errors, catalog: Catalog) -> None:
-    """amount and currency go together, and are required for monetary event types."""
-    amount, currency = raw.get("amount"), raw.get("currency")
-    event_type = values.get("type")
-    if catalog.amount_required.get(event_type) and amount in (None, ""):
-        errors.setdefault("amount", [f"Required for {event_type} events, e.g. \"25.00\"."])
-    if amount not in (None, "") and currency in (None, ""):
-        errors.setdefault("currency", ["Required with an amount: an ISO 4217 code such as EUR."])
-    if currency not in (None, "") and "currency" not in errors:
-        _check_currency(currency, values, errors)
-    if amount not in (None, "") and "amount" not in errors:
-        _check_amount(amount, values, errors)
 
 
-def _check_currency(currency: Any, values: dict, errors: Errors) -> None:
-    if isinstance(currency, str) and minor_units(currency) is not None:
-        values["currency"] = currency
-    else:
-        errors["currency"] = [f"{currency!r} is not an ISO 4217 currency code. Use upper case, e.g. EUR, USD, BRL."]
+def _described(schema: dict, description: str) -> dict:
+    return {**schema, "description": description} if description else schema
 
 
-def _check_amount(amount: Any, values: dict, errors: Errors) -> None:
-    number, problem = _positive_decimal(amount)
-    step = smallest_unit(values.get("currency", ""))
-    if problem is None and step is not None:
-        if number != number.quantize(step):
-            problem = f"{values['currency']} has {minor_units(values['currency'])} decimal places; {amount} has more."
-        else:
-            number = number.quantize(step)
-    if problem:
-        errors["amount"] = [problem]
-    elif step is not None:
-        values["amount"] = number
+EVENT_BODY = EventBody(
+    name="EventInput",
+    description="The event body a platform sends.",
+    fields={
+        "event_id": Text(ID_MAX_LENGTH, "The platform's unique id for this event."),
+        "type": EventTypeSlug("registration, first_deposit, deposit, game_activity, withdrawal, conversion, or a "
+                              "custom type configured on the platform."),
+        "player_id": Text(ID_MAX_LENGTH),
+        "occurred_at": Moment("RFC 3339 with an offset; defaults to the time of receipt."),
+        "partner": PartnerSlug(
+            PARTNER_MAX_LENGTH, "Slug of the partner that brought the player; binds the player on its first event.",
+            what="a partner slug (a string)",
+        ),
+        "click_id": Text(CLICK_ID_MAX_LENGTH),
+        "amount": Amount("Positive decimal at the currency's precision; required for deposit, first_deposit, "
+                         "withdrawal."),
+        "currency": Currency("ISO 4217 code, with amount."),
+        "params": Params(f"Up to {MAX_PARAMS} flat values (string, number, boolean)."),
+    },
+    required=("event_id", "type", "player_id"),
+)
 
 
-def _positive_decimal(amount: Any) -> tuple[Decimal | None, str | None]:
-    hint = 'Send a positive decimal, preferably as a string such as "25.00".'
-    if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
-        return None, f"Must be a decimal number, not {_json_type(amount)}. {hint}"
-    try:
-        number = Decimal(str(amount))
-    except InvalidOperation:
-        return None, f"{str(amount)[:40]!r} is not a number. {hint}"
-    if not number.is_finite() or number <= 0:
-        return None, f"Must be greater than zero. {hint}"
-    if number.adjusted() >= AMOUNT_MAX_INTEGER_DIGITS:
-        return None, f"Too large: at most {AMOUNT_MAX_INTEGER_DIGITS} digits before the decimal point."
-    return number, None
+def validate_event(raw: Any, catalog: Catalog) -> EventInput | Errors:
+    """Return the validated event, or every problem found as ``{field: [message]}``."""
+    return EVENT_BODY.validate(raw, catalog)
 
 
-_CHECKS = {
-    "event_id": _check_identifier,
-    "type": _check_type,
-    "player_id": _check_identifier,
-    "occurred_at": _check_occurred_at,
-    "partner": _check_partner,
-    "click_id": _check_click_id,
-    "params": _check_params,
-}
+@dataclass(frozen=True, eq=False)
+class BatchBody:
+    """The envelope of a batch. Its items are checked one by one as events: one bad item gets its own
+    error result and never rejects the others, so the envelope takes any item."""
+
+    name: str
+    max_items: int
+
+    def validate(self, raw: Any) -> list | Errors:
+        """The submitted items, or what is wrong with the envelope as ``{"events": [message]}``."""
+        if not isinstance(raw, dict) or raw.keys() != {"events"}:
+            return {"events": ['Send {"events": [event, …]}: an object whose only key is events.']}
+        items = raw["events"]
+        if not isinstance(items, list) or not items:
+            return {"events": ["Must be a non-empty list of events."]}
+        if len(items) > self.max_items:
+            return {"events": [f"At most {self.max_items:,} events per batch; this one has {len(items):,}. Split it."]}
+        return items
+
+    def json_schema(self, item: dict) -> dict:
+        """``item`` is the schema of one event (a reference to ``EVENT_BODY``'s)."""
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["events"],
+            "properties": {
+                "events": {
+                    "type": "array", "minItems": 1, "maxItems": self.max_items,
+                    "items": {"anyOf": [item, {}],
+                              "description": "An event as POST /api/v1/events/ takes it; anything else is an error "
+                                             "result."},
+                },
+            },
+        }
+
+
+BATCH_BODY = BatchBody(name="EventBatchInput", max_items=MAX_BATCH_SIZE)
 
 
 def differing_fields(event_input: EventInput, stored) -> list[str]:

@@ -81,6 +81,14 @@ def test_the_answer_to_a_new_event_reads_as_the_stored_one(platform_client):
     assert created["amount"] == "7.00"
 
 
+def test_any_rfc3339_offset_is_stored_as_the_same_moment(platform_client):
+    # PostgreSQL refuses offsets beyond ±15:59, RFC 3339 allows up to ±23:59.
+    response = platform_client.post(URL, deposit(occurred_at="2022-10-08T00:56:29.695530-21:09"), format="json")
+
+    assert response.status_code == 201
+    assert response.json()["occurred_at"] == "2022-10-08T22:05:29.695530Z"
+
+
 def test_occurred_at_defaults_to_the_time_of_receipt(platform_client):
     response = platform_client.post(URL, deposit(occurred_at=None), format="json")
 

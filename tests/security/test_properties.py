@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.validation import FIELDS, MAX_PARAMS, Catalog, EventInput, validate_event
+from events.validation import EVENT_BODY, MAX_PARAMS, Catalog, EventInput, validate_event
 
 CATALOG = Catalog(
     amount_required={"registration": False, "deposit": True, "first_deposit": True, "withdrawal": True},
@@ -59,7 +59,7 @@ def test_validation_accepts_only_storable_events_and_names_only_real_fields(body
         assert result.content_hash == validate_event(body, CATALOG).content_hash
     else:
         assert result and all(messages for messages in result.values())
-        assert set(result) <= set(FIELDS) | set(body) | {"non_field_errors"}
+        assert set(result) <= set(EVENT_BODY.fields) | set(body) | {"non_field_errors"}
 
 
 # Visible text: no control, surrogate or unassigned code points, nor invisible format characters (refused in ids).
