@@ -111,8 +111,8 @@ def _child_links(collection: str, routes: tuple[str, ...]) -> dict:
 
 def _partner_links() -> dict:
     slug = {"partner_slug": "$response.body#/slug"}
-    links = {route: (f"v1_partners_{route}", {"slug": "$response.body#/slug"})
-             for route in ("retrieve", "update", "partial_update")}
+    # Not to its update: a new slug there renames the partner, and the links below it would name the old one.
+    links = {"retrieve": ("v1_partners_retrieve", {"slug": "$response.body#/slug"})}
     return links | {
         f"{collection}_{route}": (f"v1_partners_{collection}_{route}", slug)
         for collection in ("endpoints", "payouts", "qualification_rules") for route in ("list", "create")
