@@ -98,8 +98,9 @@ def properties_constrain(schema: dict, components: tuple[str, ...], constraints:
 
 
 # Which answer feeds which operation: OpenAPI links, so a client (or a fuzzer) can follow
-# a created partner to its endpoints and an endpoint to its preview. Keyed by the operation
-# and status that answers; each link names the operation it feeds and the parameters it fills.
+# a created partner to its endpoints, an endpoint to its preview and to an event it receives,
+# and that event to its delivery. Keyed by the operation and status that answers; each link
+# names the operation it feeds, the parameters it fills and, for some, the body it sends.
 _PARTNER_CHILD = {"partner_slug": "$request.path.partner_slug", "id": "$response.body#/id"}
 _CHILD_ROUTES = ("retrieve", "update", "partial_update")
 
@@ -110,6 +111,7 @@ def _child_links(collection: str, routes: tuple[str, ...]) -> dict:
 
 def _partner_links() -> dict:
     slug = {"partner_slug": "$response.body#/slug"}
+    # Not to its update: a new slug there renames the partner, and the links below it would name the old one.
     links = {"retrieve": ("v1_partners_retrieve", {"slug": "$response.body#/slug"})}
     return links | {
         f"{collection}_{route}": (f"v1_partners_{collection}_{route}", slug)
@@ -117,12 +119,26 @@ def _partner_links() -> dict:
     }
 
 
-LINKS: dict[tuple[str, str], dict[str, tuple[str, dict]]] = {
+# An event the endpoint just created receives: its partner's player (a new one per endpoint, so the player is
+# attributed to that partner) doing the first of the endpoint's event types, with an amount for the types that
+# need one. Its answer lists the delivery the next links follow. The whole body, not merged into a generated one:
+# a generated player id may already belong to another partner, and then the event is not this endpoint's.
+_ENDPOINT_EVENT = {
+    "event_id": "endpoint-{$response.body#/id}-first-event",
+    "type": "$response.body#/event_types/0",
+    "player_id": "endpoint-{$response.body#/id}-player",
+    "partner": "$request.path.partner_slug",
+    "amount": "25.00",
+    "currency": "EUR",
+}
+
+LINKS: dict[tuple[str, str], dict[str, tuple]] = {
     ("v1_partners_create", "201"): _partner_links(),
     ("v1_partners_update", "200"): _partner_links(),
-    ("v1_partners_endpoints_create", "201"): _child_links(
-        "endpoints", (*_CHILD_ROUTES, "preview_create", "test_create")
-    ),
+    ("v1_partners_endpoints_create", "201"): {
+        **_child_links("endpoints", (*_CHILD_ROUTES, "preview_create", "test_create")),
+        "event_create": ("v1_events_create", {}, _ENDPOINT_EVENT),
+    },
     ("v1_partners_payouts_create", "201"): _child_links("payouts", (*_CHILD_ROUTES, "destroy")),
     ("v1_partners_qualification_rules_create", "201"): _child_links(
         "qualification_rules", (*_CHILD_ROUTES, "destroy")
@@ -148,7 +164,14 @@ def links_declare(result: dict, generator, request, public) -> dict:
         if response is None:
             continue
         response["links"] = {
-            name: {"operationId": target, "parameters": parameters}
-            for name, (target, parameters) in links.items() if target in operations
+            name: _link(*link) for name, link in links.items() if link[0] in operations
         }
     return result
+
+
+def _link(target: str, parameters: dict, body: dict | None = None) -> dict:
+    if body is None:
+        return {"operationId": target, "parameters": parameters}
+    # x-schemathesis: send this body as it is, rather than some of its fields in a generated one.
+    return {"operationId": target, "parameters": parameters, "requestBody": body,
+            "x-schemathesis": {"merge_body": False}}

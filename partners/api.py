@@ -5,7 +5,6 @@ answer. Partners and endpoints are paused (``is_active: false``) rather
 than deleted, so delivery history is never lost with them.
 """
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -122,7 +121,11 @@ class EndpointViewSet(
             setattr(endpoint, name, value)  # never saved: a preview of what the changes would send
         event = None
         if "event" in body.validated_data:
-            event = get_object_or_404(Event.objects.select_related("player"), pk=body.validated_data["event"])
+            event = Event.objects.select_related("player").filter(pk=body.validated_data["event"]).first()
+            if event is None:
+                # A 404 would say the endpoint is missing; what is wrong is a field of the body.
+                raise ValidationError({"event": [f"No event with id {body.validated_data['event']}; send the id "
+                                                 "of a stored event, or leave it out for a sample."]})
         try:
             rendered = template_preview(endpoint=endpoint, event=event)
         except TemplateError as exc:

@@ -21,30 +21,35 @@ BAD_CURSOR = error_response("A cursor that was not given by this list", "Invalid
 INVALID_ENDPOINT = invalid({"url_template": ["Unknown macro {clickid}; use one of {click_id}, …"]})
 
 
-def _crud(serializer, noun: str, *, invalid_answer, nested: bool = True, deletable: bool = False) -> dict:
+def _crud(
+    serializer, noun: str, *, invalid_answer, nested: bool = True, deletable: bool = False, conflict=None
+) -> dict:
     """extend_schema_view arguments for list / create / retrieve / update (and delete) of ``noun``.
 
-    Under ``/partners/{slug}/`` an unknown partner is a 404 on every route, lists included.
+    Under ``/partners/{slug}/`` an unknown partner is a 404 on every route, lists included. ``conflict``
+    is the 409 of the writes whose body clashes with another stored object.
     """
     missing = {404: NO_PARTNER} if nested else {}
+    clash = {409: conflict} if conflict else {}
     views = {
         "list": extend_schema(
             summary=f"List {noun}s",
             responses={200: serializer(many=True), 400: BAD_CURSOR, **missing, **common_errors()},
         ),
         "create": extend_schema(
-            summary=f"Create a {noun}", responses={201: serializer, 400: invalid_answer, **missing, **common_errors()}
+            summary=f"Create a {noun}",
+            responses={201: serializer, 400: invalid_answer, **clash, **missing, **common_errors()},
         ),
         "retrieve": extend_schema(
             summary=f"One {noun}", responses={200: serializer, 404: NOT_FOUND, **common_errors()}
         ),
         "update": extend_schema(
             summary=f"Replace a {noun}",
-            responses={200: serializer, 400: invalid_answer, 404: NOT_FOUND, **common_errors()},
+            responses={200: serializer, 400: invalid_answer, **clash, 404: NOT_FOUND, **common_errors()},
         ),
         "partial_update": extend_schema(
             summary=f"Change some fields of a {noun}",
-            responses={200: serializer, 400: invalid_answer, 404: NOT_FOUND, **common_errors()},
+            responses={200: serializer, 400: invalid_answer, **clash, 404: NOT_FOUND, **common_errors()},
         ),
     }
     if deletable:
@@ -55,7 +60,11 @@ def _crud(serializer, noun: str, *, invalid_answer, nested: bool = True, deletab
 
 
 PARTNER_VIEWS = _crud(
-    PartnerSerializer, "partner", nested=False, invalid_answer=invalid({"slug": ["Enter a valid slug …"]})
+    PartnerSerializer, "partner", nested=False, invalid_answer=invalid({"slug": ["Enter a valid slug …"]}),
+    conflict=error_response(
+        "Another partner has this slug", "Partner 'acme' exists already; choose another slug, or change that "
+        "partner at its own URL.", {"slug": ["Partner 'acme' exists already; …"]},
+    ),
 )
 ENDPOINT_VIEWS = _crud(EndpointSerializer, "postback endpoint", invalid_answer=INVALID_ENDPOINT)
 PAYOUT_VIEWS = _crud(

@@ -8,7 +8,8 @@ says whether one is set, never what it is.
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 
 from events.currencies import minor_units
 from events.models import EventType
@@ -20,11 +21,31 @@ from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 from .validation import endpoint_changes_errors, hold_event_types_error, signing_secret_error
 
 
+class SlugTaken(APIException):
+    """A well-formed body whose slug another partner holds: a conflict with what is stored, not bad input."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, slug: str):
+        reason = f"Partner {slug!r} exists already; choose another slug, or change that partner at its own URL."
+        super().__init__(reason)
+        self.field_errors = {"slug": [reason]}
+
+
 class PartnerSerializer(JsonTypesMixin, serializers.ModelSerializer):
     class Meta:
         model = Partner
         fields = ["slug", "name", "scope", "is_active", "notes", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness is checked once the body is otherwise valid (``validate``), to answer 409 rather than 400.
+        extra_kwargs = {"slug": {"validators": []}}
+
+    def validate(self, attrs: dict) -> dict:
+        others = Partner.objects.exclude(pk=self.instance.pk) if self.instance else Partner.objects.all()
+        if "slug" in attrs and others.filter(slug=attrs["slug"]).exists():
+            raise SlugTaken(attrs["slug"])
+        return attrs
 
 
 class EndpointSerializer(JsonTypesMixin, serializers.ModelSerializer):

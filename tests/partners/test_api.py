@@ -81,6 +81,40 @@ def test_a_payout_value_as_a_json_number_is_a_400(admin_client_api):
     assert list(response.json()["errors"]) == ["value"]
 
 
+@pytest.mark.parametrize("write", ["create", "update", "partial_update"])
+def test_a_slug_another_partner_holds_is_a_409_naming_it(admin_client_api, write):
+    PartnerFactory(slug="acme")
+    PartnerFactory(slug="globex")
+    body = {"slug": "acme", "name": "Renamed"}
+    requests = {
+        "create": lambda: admin_client_api.post("/api/v1/partners/", body, format="json"),
+        "update": lambda: admin_client_api.put("/api/v1/partners/globex/", body, format="json"),
+        "partial_update": lambda: admin_client_api.patch("/api/v1/partners/globex/", {"slug": "acme"}, format="json"),
+    }
+
+    response = requests[write]()
+
+    assert response.status_code == 409, response.json()
+    assert "'acme' exists already" in response.json()["errors"]["slug"][0]
+    assert set(Partner.objects.values_list("slug", "name")) == {("acme", "Acme"), ("globex", "Globex")}
+
+
+def test_a_partner_keeps_its_own_slug_on_update(admin_client_api):
+    PartnerFactory(slug="acme")
+
+    response = admin_client_api.put("/api/v1/partners/acme/", {"slug": "acme", "name": "ACME"}, format="json")
+
+    assert response.status_code == 200, response.json()
+
+
+def test_a_bad_body_with_a_taken_slug_is_a_400_for_its_fields(admin_client_api):
+    PartnerFactory(slug="acme")
+
+    response = admin_client_api.post("/api/v1/partners/", {"slug": "acme", "scope": "everyone"}, format="json")
+
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"name", "scope"}
+
+
 def test_partners_are_not_deleted(admin_client_api):
     PartnerFactory(slug="acme")
 
@@ -229,6 +263,16 @@ def test_preview_of_a_stored_event_with_unsaved_changes(admin_client_api):
     assert json.loads(response.json()["body"]) == {"click": "real-click"}
     endpoint.refresh_from_db()
     assert endpoint.method == "GET" and endpoint.body_template == ""
+
+
+def test_preview_of_an_event_that_does_not_exist_is_a_400_naming_the_field(admin_client_api):
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"))
+
+    response = admin_client_api.post(
+        f"/api/v1/partners/acme/endpoints/{endpoint.pk}/preview/", {"event": 727494}, format="json"
+    )
+
+    assert response.status_code == 400 and "No event with id 727494" in response.json()["errors"]["event"][0]
 
 
 def test_preview_refuses_invalid_changes(admin_client_api):
