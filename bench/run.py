@@ -107,9 +107,12 @@ def in_process_only(names: list[str]) -> int:
     for name in names:
         _step(out, name, IN_PROCESS[name])
         out[name]["separate_run"] = report.separate_run_facts()
-    report.merge(out)
-    print(f"merged {', '.join(names)} into {report.JSON_PATH} and {report.MD_PATH}")
-    return 0
+    # A failed measurement keeps the last figures it had rather than replacing them with its error.
+    measured = {name: result for name, result in out.items() if result["status"] == "measured"}
+    if measured:
+        report.merge(measured)
+        print(f"merged {', '.join(measured)} into {report.JSON_PATH} and {report.MD_PATH}")
+    return 0 if len(measured) == len(out) else 1
 
 
 def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: bool) -> None:
