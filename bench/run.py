@@ -7,6 +7,13 @@
 Everything runs on loopback: its own PostgreSQL database (bench_main, dropped
 and recreated), Redis dbs 10-12, a sink, gunicorn and Celery workers it
 starts itself and kills at the end, whatever happens.
+
+    .venv/bin/python -m bench.run --only libraries bulk_writes
+
+``--only`` naming in-process measurements alone (``IN_PROCESS``) starts
+nothing, keeps bench_main and Redis as they are (creating and migrating the
+database if it is missing), and merges its figures into latest.json beside
+the last full run's.
 """
 
 import argparse
@@ -18,9 +25,12 @@ import time
 import traceback
 
 from . import env as bench_env
+from . import bulk_writes, libraries, procs, report
 from . import measurements as m
-from . import procs, report
-from .stack import Gunicorn, Sink, StackConfig, cpu_meter, database_recreate, redis_flush
+from .stack import Gunicorn, Sink, StackConfig, cpu_meter, database_create, database_recreate, redis_flush
+
+# Measured in this process on the bench's database and Redis cache, with no server of the stack.
+IN_PROCESS = {"libraries": libraries.measure, "bulk_writes": bulk_writes.measure}
 
 
 def arguments() -> argparse.Namespace:
@@ -40,6 +50,8 @@ def arguments() -> argparse.Namespace:
 
 def main() -> int:
     args = arguments()
+    if args.only and set(args.only) <= IN_PROCESS.keys():
+        return in_process_only(args.only)
     started = time.time()
     os.environ.setdefault("BENCH_SECRET_KEY", secrets.token_urlsafe(50))
     config = StackConfig(args.gunicorn_workers, args.gunicorn_threads, args.celery_workers, args.celery_pool,
@@ -79,6 +91,30 @@ def main() -> int:
     return 0
 
 
+def in_process_only(names: list[str]) -> int:
+    if not report.JSON_PATH.exists():
+        sys.exit(f"{report.JSON_PATH} is missing: a full run (make bench) writes the figures these are merged into")
+    os.environ.setdefault("BENCH_SECRET_KEY", secrets.token_urlsafe(50))
+    env = bench_env.product_env()
+    database_create(bench_env.MAIN_DB)
+    os.environ.update({k: v for k, v in env.items() if k not in ("PYTHONUNBUFFERED", "CELERY_BROKER_URL")})
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    out = {}
+    for name in names:
+        _step(out, name, IN_PROCESS[name])
+        out[name]["separate_run"] = report.separate_run_facts()
+    # A failed measurement keeps the last figures it had rather than replacing them with its error.
+    measured = {name: result for name, result in out.items() if result["status"] == "measured"}
+    if measured:
+        report.merge(measured)
+        print(f"merged {', '.join(measured)} into {report.JSON_PATH} and {report.MD_PATH}")
+    return 0 if len(measured) == len(out) else 1
+
+
 def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: bool) -> None:
     steps = [
         ("noop_view", lambda: m.noop_view(ctx)),
@@ -100,6 +136,8 @@ def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: b
             ("profile_ingest", lambda: _if_missed(out, "single_ingest", lambda: m.profile_ingest(ctx))),
             ("profile_delivery", lambda: _if_missed(out, "delivery", lambda: m.delivery_profile(ctx))),
         ]
+    # In-process, before the export: they add rows of their own and remove them, and the export drops the database.
+    steps += [(name, measure) for name, measure in IN_PROCESS.items()]
     # Last: the export script drops the database when it is done.
     steps.append(("export", lambda: m.export(ctx)))
     if profile:
@@ -110,15 +148,19 @@ def measure_all(ctx: m.Context, out: dict, *, only: list[str] | None, profile: b
         if ctx.seconds_left() < 20:
             out[name] = {"status": "skipped", "reason": "the run's time limit was reached"}
             continue
-        began = time.time()
-        print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
-        try:
-            out[name] = step()
-        except Exception as exc:  # noqa: BLE001 - one broken measurement must not lose the others
-            traceback.print_exc()
-            out[name] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500]}
-        out[name]["step_s"] = round(time.time() - began, 1)
-        print(f"    {json.dumps(report.brief(out[name]))}", flush=True)
+        _step(out, name, step)
+
+
+def _step(out: dict, name: str, step) -> None:
+    began = time.time()
+    print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+    try:
+        out[name] = step()
+    except Exception as exc:  # noqa: BLE001 - one broken measurement must not lose the others
+        traceback.print_exc()
+        out[name] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500]}
+    out[name]["step_s"] = round(time.time() - began, 1)
+    print(f"    {json.dumps(report.brief(out[name]))}", flush=True)
 
 
 def _noted(ctx: m.Context, key: str, result: dict) -> dict:

@@ -46,6 +46,19 @@ def database_recreate(name: str) -> None:
     connection.close()
 
 
+def database_create(name: str) -> None:
+    """Create one of the benchmark's own databases if it is missing; one that exists is left as it is."""
+    if name not in (bench_env.MAIN_DB, bench_env.SCALE_DB):
+        raise ValueError(f"refusing to create {name!r}: only the benchmark databases are the bench's to make")
+    connection = psycopg2.connect(bench_env.database_url("postgres"))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+
+
 def redis_flush() -> None:
     for db in (bench_env.BROKER_DB, bench_env.CACHE_DB, bench_env.PEER_BROKER_DB):
         redis.Redis.from_url(bench_env.redis_url(db)).flushdb()
