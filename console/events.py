@@ -11,9 +11,9 @@ from console.paginator import HugeTableAdminMixin
 from console.permissions import ReadOnlyAdminMixin
 from deliveries.models import Delivery
 from events.currencies import money_text
-from events.erasure import PlayerErasureLimit, player_erase
 from events.models import Event, EventType, Player, PlayerErasure
 from events.params import params_inherited
+from ingest.erasure import PlayerErasureLimit, player_erase
 from reporting.exports import EVENT_COLUMNS
 
 UNATTRIBUTED = "(unattributed)"

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from events.models import Event
 from partners.models import Partner, PostbackEndpoint
 
 from .models import Delivery
@@ -31,6 +32,16 @@ def delivery_list(
         "created_at__lt": created_to,
     }
     return deliveries.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
+
+
+def events_with_deliveries(events: QuerySet[Event]) -> QuerySet[Event]:
+    """The events with their deliveries loaded in one more query, for the status API."""
+    deliveries = Delivery.objects.select_related("partner", "endpoint").order_by("id")
+    return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
+
+
+def event_get(*, pk: int) -> Event | None:
+    return events_with_deliveries(Event.objects.select_related("partner", "player")).filter(pk=pk).first()
 
 
 def held(now: datetime | None = None) -> Q:

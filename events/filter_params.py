@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
-from .models import EventType
-from .validation import CONTROL_CHARACTERS, ID_MAX_LENGTH
+from .models import CONTROL_CHARACTERS, ID_MAX_LENGTH, EventType
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -1,7 +1,14 @@
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# An id the platform sends (event, player) and a click id: their columns' widths, which the API checks first.
+ID_MAX_LENGTH = 128
+CLICK_ID_MAX_LENGTH = 256
+# Never part of an id; in a query parameter or a stored value they only break CSV lines and log lines.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 class EventType(models.Model):
     """A kind of player event. Built-ins are seeded; managers may add more."""
@@ -39,13 +46,13 @@ class Player(models.Model):
     player without a look-up and batch inserts need no id round trip.
     """
 
-    player_id = models.CharField(max_length=128, primary_key=True)
+    player_id = models.CharField(max_length=ID_MAX_LENGTH, primary_key=True)
     # Foreign keys here and on Event and Delivery lead a composite index in Meta, which
     # serves the same look-ups: a second index on the bare column only costs every insert.
     partner = models.ForeignKey(
         "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="players", db_index=False
     )
-    click_id = models.CharField(max_length=256, blank=True)
+    click_id = models.CharField(max_length=CLICK_ID_MAX_LENGTH, blank=True)
     tracking_params = models.JSONField(default=dict, blank=True)
     attributed_at = models.DateTimeField(null=True, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)
@@ -73,7 +80,9 @@ class Event(models.Model):
         FRAUD = "fraud", "Fraud"
         CANCELLED = "cancelled", "Cancelled"
 
-    event_id = models.CharField(max_length=128, unique=True, help_text="The platform's id, unique across all events.")
+    event_id = models.CharField(
+        max_length=ID_MAX_LENGTH, unique=True, help_text="The platform's id, unique across all events."
+    )
     type = models.ForeignKey(EventType, to_field="slug", on_delete=models.PROTECT, related_name="events", db_index=False)
     player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="events", db_index=False)
     partner = models.ForeignKey(
@@ -85,7 +94,7 @@ class Event(models.Model):
         db_index=False,
         help_text="The partner the player is attributed to, when the event was stored.",
     )
-    click_id = models.CharField(max_length=256, blank=True)
+    click_id = models.CharField(max_length=CLICK_ID_MAX_LENGTH, blank=True)
     amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     params = models.JSONField(default=dict, blank=True)

@@ -1,11 +1,9 @@
-"""Reads of events that the status API, the admin and exports share."""
+"""Reads of events that the API, the admin and exports share; an event with its deliveries: ``deliveries.selectors``."""
 
 from datetime import datetime
 
 from django.db import DatabaseError
-from django.db.models import Prefetch, QuerySet
-
-from deliveries.models import Delivery
+from django.db.models import QuerySet
 
 from .builtins import BUILTIN_TYPES
 from .models import Event, EventType
@@ -31,16 +29,6 @@ def event_list(
         "occurred_at__lt": occurred_to,
     }
     return events.filter(**{lookup: value for lookup, value in conditions.items() if value is not None})
-
-
-def events_with_deliveries(events: QuerySet[Event]) -> QuerySet[Event]:
-    """The events with their deliveries loaded in one more query, for the status API."""
-    deliveries = Delivery.objects.select_related("partner", "endpoint").order_by("id")
-    return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
-
-
-def event_get(*, pk: int) -> Event | None:
-    return events_with_deliveries(Event.objects.select_related("partner", "player")).filter(pk=pk).first()
 
 
 def event_types_requiring_amount() -> dict[str, bool]:

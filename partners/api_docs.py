@@ -2,18 +2,18 @@
 
 import re
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 
 from events.api_docs import CURRENCY_CODES
 from events.selectors import event_types_requiring_amount
 from lib.api_docs import NOT_FOUND, common_errors, error_response, invalid, properties_constrain
-from .macro_filters import FILTERS, MAX_ARGUMENT
-from .templating import MACROS
 
 from .filters import FIELDS as FILTER_FIELDS
 from .filters import MAX_FILTERS, OPERATORS
+from .macro_filters import FILTERS, MAX_ARGUMENT
 from .models import QualificationRule
 from .serializers import EndpointSerializer, PartnerSerializer, PayoutRuleSerializer, QualificationRuleSerializer
+from .templating import MACROS
 from .validation import MAX_EVENT_NAMES, MAX_HEADERS
 
 NO_PARTNER = error_response("No such partner or object", "No partner with slug 'acme'; list them at /api/v1/partners/.")

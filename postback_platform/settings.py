@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "deliveries",
     "reporting",
     "monitoring",
+    "ingest",
     "console",
 ]
 
@@ -237,13 +238,13 @@ SPECTACULAR_SETTINGS = {
     # Constraints validation enforces that fields cannot state, and the links between operations.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "events.api_docs.event_input_constraints",
+        "ingest.api_docs.event_input_constraints",
         "partners.api_docs.configuration_constraints",
         "lib.api_docs.links_declare",
     ],
     "ENUM_NAME_OVERRIDES": {
         "DeliveryStatusEnum": "deliveries.models.Delivery.Status",
-        "IngestStatusEnum": "events.services.INGEST_STATUSES",
+        "IngestStatusEnum": "ingest.services.INGEST_STATUSES",
     },
 }
 

@@ -18,7 +18,7 @@ urlpatterns = [
     path("healthz/live", health.live, name="healthz-live"),
     path("healthz/ready", health.ready, name="healthz-ready"),
     path("metrics", metrics, name="metrics"),
-    path("api/v1/", include("events.urls")),
+    path("api/v1/", include("ingest.urls")),
     path("api/v1/", include("deliveries.urls")),
     path("api/v1/", include("partners.urls")),
     path("api/v1/", include(("reporting.urls", "reporting"))),

@@ -16,31 +16,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
-    "lib", "accounts", "events", "partners", "deliveries", "reporting", "monitoring", "console", "postback_platform",
+    "lib", "accounts", "events", "partners", "deliveries", "reporting", "monitoring", "ingest", "console",
+    "postback_platform",
 ]
 
 UPWARD_STILL = {
-    # The ingest pipeline, the event API and player erasure sit in events but
-    # store deliveries, evaluate partners' rules, mark statistics and count metrics.
-    ("events.api", "deliveries.reversals"),
-    ("events.api_docs", "deliveries.api_docs"),
-    ("events.erasure", "deliveries.models"),
-    ("events.erasure", "partners.models"),
-    ("events.erasure", "reporting.rollup"),
-    ("events.selectors", "deliveries.models"),
-    ("events.serializers", "deliveries.serializers"),
-    ("events.services", "deliveries.models"),
-    ("events.services", "deliveries.services"),
-    ("events.services", "monitoring.observe"),
-    ("events.services", "partners.config_cache"),
-    ("events.services", "partners.models"),
-    ("events.services", "partners.qualification"),
     # The endpoint API sends test postbacks and previews them through the sender.
     ("partners.api", "deliveries.serializers"),
     ("partners.api", "deliveries.services"),
     # Deliveries report to monitoring (metrics, circuit alerts) and mark statistics stale.
     ("deliveries.circuit", "monitoring.services"),
-    ("deliveries.reversals", "reporting.rollup"),
     ("deliveries.sender", "monitoring.observe"),
 }
 CYCLES_STILL = [

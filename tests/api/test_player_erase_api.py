@@ -116,7 +116,7 @@ def test_an_id_no_player_can_have_is_404(admin_client_api, player_id):
 
 
 def test_an_id_erased_more_often_than_pseudonyms_are_kept_is_refused(admin_client_api, monkeypatch):
-    monkeypatch.setattr("events.erasure.player_pseudonyms", lambda player_id: ["erased-only"])
+    monkeypatch.setattr("ingest.erasure.player_pseudonyms", lambda player_id: ["erased-only"])
     PlayerFactory(player_id="erased-only")
     PlayerFactory(player_id="comes-back")
 

@@ -5,8 +5,8 @@ from drf_spectacular.validation import validate_schema
 
 from deliveries import api_docs as delivery_docs
 from deliveries.serializers import DeliveryAttemptSerializer
-from events import api_docs as event_docs
 from events.models import EventType
+from ingest import api_docs as event_docs
 from tests.factories import DeliveryFactory, PartnerFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,10 @@ from django.utils import timezone
 from werkzeug import Response
 
 from deliveries.models import Delivery
-from deliveries.reversals import event_reverse
 from deliveries.sender import deliveries_claim_due, deliveries_send_due
 from deliveries.services import deliveries_create_for_events, deliveries_resend
 from events.models import Event, EventType
+from ingest.reversals import event_reverse
 from partners.models import QualificationRule
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 

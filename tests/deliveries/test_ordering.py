@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from deliveries.models import Delivery
 from deliveries.ordering import player_order_key
-from deliveries.reversals import event_reverse
 from deliveries.selectors import sendable_backlog
 from deliveries.sender import deliveries_claim_due, deliveries_send_due, seconds_until_next_due
 from deliveries.services import deliveries_create_for_events
-from events.erasure import player_erase
 from events.models import EventType
+from ingest.erasure import player_erase
+from ingest.reversals import event_reverse
 from tests.factories import EventFactory, PartnerFactory, PlayerFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from django.utils import timezone
 from werkzeug import Response
 
 from deliveries.models import Delivery
-from deliveries.reversals import ReversalError, event_reverse
 from deliveries.sender import deliveries_send_due
 from deliveries.services import deliveries_create_for_events
 from events.models import Event, EventType
+from ingest.reversals import ReversalError, event_reverse
 from reporting.models import DailyMoney
 from reporting.rollup import stats_rollup_refresh
 from tests.factories import EventFactory, PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory

@@ -2,7 +2,7 @@ import pytest
 
 from deliveries.models import Delivery
 from events.models import Event, Player
-from events.services import event_ingest, events_ingest
+from ingest.services import event_ingest, events_ingest
 from tests.factories import PartnerFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db

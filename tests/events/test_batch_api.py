@@ -78,7 +78,7 @@ def _store_and_check(client, size: int, max_queries: int, django_assert_max_num_
     partner = PartnerFactory(slug="acme")
     PostbackEndpointFactory(partner=partner, event_types=["registration", "deposit", "first_deposit"])
     # Key and routing configuration are then known: what is counted is the batch's own work, BEGIN,
-    # stored event ids, player lock, player, event and delivery inserts, COMMIT (see events.services).
+    # stored event ids, player lock, player, event and delivery inserts, COMMIT (see ingest.services).
     client.post(URL, {"events": [registration(-1)]}, format="json")
 
     with django_assert_max_num_queries(max_queries):

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from events import erasure
 from events.models import Event, Player
-from events.services import event_ingest
+from ingest import erasure
+from ingest.services import event_ingest
 from tests.factories import PartnerFactory
 from tests.support.services import require_postgres
 

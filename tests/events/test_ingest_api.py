@@ -190,7 +190,7 @@ def test_single_ingest_stays_within_a_small_number_of_queries(
     platform_client.post(URL, deposit(event_id="warm-up", player_id="p-0"), format="json")
 
     # Key and routing configuration are known from the first request; the answer needs no read-back.
-    # BEGIN, stored event ids, player lock, player, event and delivery inserts, COMMIT (see events.services).
+    # BEGIN, stored event ids, player lock, player, event and delivery inserts, COMMIT (see ingest.services).
     with django_assert_max_num_queries(7):
         response = platform_client.post(URL, deposit(partner="acme", click_id="c-1"), format="json")
 

@@ -1,9 +1,9 @@
 import pytest
 from django.db import IntegrityError
 
-from events import services
 from events.models import Event
-from events.services import event_ingest
+from ingest import services
+from ingest.services import event_ingest
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,12 +7,12 @@ from django.db import IntegrityError, OperationalError
 
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.services import DeliveryStateError, deliveries_resend, delivery_resend
-from events import erasure as erasure_module
-from events.erasure import CANCEL_REASON, PlayerNotFound, player_erase
 from events.models import Event, Player, PlayerErasure
 from events.pseudonyms import player_pseudonyms
-from events.services import event_ingest
-from events.tasks import settle_player_erasure
+from ingest import erasure as erasure_module
+from ingest.erasure import CANCEL_REASON, PlayerNotFound, player_erase
+from ingest.services import event_ingest
+from ingest.tasks import settle_player_erasure
 from reporting.models import DailyPlayers
 from reporting.rollup import stats_rollup_refresh
 from reporting.sketch import Sketch, player_hash
@@ -216,7 +216,7 @@ def test_the_erased_content_digest_is_not_the_plain_one(world):
 
 def test_a_response_written_after_the_erasure_is_cleared_by_the_settling_pass(world, monkeypatch):
     published = []
-    monkeypatch.setattr("events.erasure.enqueue_on_commit", published.append)
+    monkeypatch.setattr("ingest.erasure.enqueue_on_commit", published.append)
     delivery = Delivery.objects.filter(event__player_id=PLAYER_ID, status=Delivery.Status.PENDING).first()
     DeliveryAttempt.objects.create(delivery=delivery, number=1, request_method="GET", request_url="http://x/")
 
@@ -235,7 +235,7 @@ def test_a_response_written_after_the_erasure_is_cleared_by_the_settling_pass(wo
 
 def test_nothing_is_scheduled_when_no_attempt_is_in_flight(world, monkeypatch):
     published = []
-    monkeypatch.setattr("events.erasure.enqueue_on_commit", published.append)
+    monkeypatch.setattr("ingest.erasure.enqueue_on_commit", published.append)
 
     player_erase(player_id=PLAYER_ID)
 
@@ -246,7 +246,7 @@ def test_a_failed_erasure_leaves_everything_as_it_was(world, monkeypatch):
     def broken(**kwargs):
         raise IntegrityError("disk full")
 
-    monkeypatch.setattr("events.erasure.stats_days_mark", broken)
+    monkeypatch.setattr("ingest.erasure.stats_days_mark", broken)
 
     with pytest.raises(IntegrityError):
         player_erase(player_id=PLAYER_ID)

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from events.validation import MAX_PARAMS, Catalog, EventInput, validate_event
+from ingest.validation import MAX_PARAMS, Catalog, EventInput, validate_event
 
 CATALOG = Catalog(
     amount_required={"registration": False, "deposit": True, "game_activity": False, "vip_upgrade": False},

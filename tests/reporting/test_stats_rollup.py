@@ -11,7 +11,7 @@ from deliveries.models import Delivery
 from deliveries.sender import deliveries_send_due
 from deliveries.services import delivery_cancel, delivery_resend
 from events.models import Event, EventType, Player
-from events.services import event_ingest
+from ingest.services import event_ingest
 from postback_platform.celery import app as celery_app
 from reporting import rollup
 from reporting.models import DailyPlayers, RollupState, StaleDay

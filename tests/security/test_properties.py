@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.validation import EVENT_BODY, MAX_PARAMS, Catalog, EventInput, validate_event
+from ingest.validation import EVENT_BODY, MAX_PARAMS, Catalog, EventInput, validate_event
 
 CATALOG = Catalog(
     amount_required={"registration": False, "deposit": True, "first_deposit": True, "withdrawal": True},

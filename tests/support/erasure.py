@@ -16,7 +16,7 @@ from werkzeug import Response
 from deliveries.models import Delivery
 from deliveries.sender import deliveries_send_due
 from events.models import EventType, Player
-from events.services import event_ingest
+from ingest.services import event_ingest
 from partners.models import Partner
 from tests.factories import PartnerFactory, PayoutRuleFactory, PostbackEndpointFactory
 

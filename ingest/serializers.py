@@ -1,6 +1,6 @@
 """Event bodies of the REST API.
 
-Incoming events are validated, and documented, by ``events.validation``'s
+Incoming events are validated, and documented, by ``ingest.validation``'s
 declarative definition (plain Python, fast for batches); the serializers here
 write the answers.
 """
@@ -9,11 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deliveries.serializers import DeliverySerializer
+from events.currencies import smallest_unit
+from events.models import Event, PlayerErasure
+from events.params import params_inherited
 from lib.json_types import JsonTypesMixin
 
-from .currencies import smallest_unit
-from .models import Event, PlayerErasure
-from .params import params_inherited
 from .services import INGEST_STATUSES
 
 

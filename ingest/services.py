@@ -29,14 +29,14 @@ from django.utils import timezone
 
 from deliveries.models import Delivery
 from deliveries.services import deliveries_add_for_events, deliveries_create_for_events
+from events.models import Event, EventType, Player
+from events.pseudonyms import content_hash_erased
 from lib.rows import rows_insert, rows_update
 from monitoring import observe
 from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
 from partners.qualification import qualifications_evaluate
 
-from .models import Event, EventType, Player
-from .pseudonyms import content_hash_erased
 from .validation import Catalog, EventInput, differing_fields, validate_event
 
 CREATED, DUPLICATE, CONFLICT, ERROR = "created", "duplicate", "conflict", "error"
@@ -123,7 +123,7 @@ def _result_for(raw, outcome, stored: dict[str, _Stored], inputs: dict[str, Even
 
 
 def _replays_erased(event: Event, event_input: EventInput) -> bool:
-    """The same content sent again for an event whose player was erased (``events.erasure`` keyed its digest)."""
+    """The same content sent again for an event whose player was erased (``ingest.erasure`` keyed its digest)."""
     return event.content_hash == content_hash_erased(event_input.content_hash)
 
 

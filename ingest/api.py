@@ -9,12 +9,13 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminKey
 from accounts.viewsets import StatusViewSet
-from deliveries.reversals import ReversalError, event_reverse
+from deliveries.selectors import event_get, events_with_deliveries
+from events.filter_params import event_filters
+from events.selectors import event_list
+from ingest.reversals import ReversalError, event_reverse
 
 from . import api_docs
 from .erasure import PlayerErasureLimit, PlayerNotFound, player_erase
-from .filter_params import event_filters
-from .selectors import event_get, event_list, events_with_deliveries
 from .serializers import (
     EventSerializer,
     PlayerErasureSerializer,
@@ -121,7 +122,7 @@ def _reversed(event, reason: str) -> Response:
 
 
 class PlayerEraseView(APIView):
-    """Erasure of a player's personal values (``events.erasure``); admin keys only."""
+    """Erasure of a player's personal values (``ingest.erasure``); admin keys only."""
 
     permission_classes = [IsAdminKey]
 

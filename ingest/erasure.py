@@ -26,18 +26,16 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from deliveries.models import Delivery, DeliveryAttempt
+from events.models import CONTROL_CHARACTERS, ID_MAX_LENGTH, Event, Player, PlayerErasure
+from events.pseudonyms import MAX_GENERATIONS, content_hash_erased, player_pseudonyms
 from lib.queue import enqueue_on_commit
 from lib.rows import rows_update
 from partners.models import Qualification
 from reporting.rollup import attempt_look_back_seconds, stats_days_mark, stats_days_of_events
 
-from .models import Event, Player, PlayerErasure
-from .pseudonyms import MAX_GENERATIONS, content_hash_erased, player_pseudonyms
-from .validation import CONTROL_CHARACTERS, ID_MAX_LENGTH
-
 CANCEL_REASON = "player erased"
 NOT_FOUND = "No player with this id, and none was erased under it."
-SETTLE_TASK = "events.tasks.settle_player_erasure"
+SETTLE_TASK = "ingest.tasks.settle_player_erasure"
 # A sender recording an attempt locks the attempt, then its delivery; the erasure takes them the other
 # way round, so the two can deadlock. PostgreSQL then aborts one of them, and an aborted erasure runs again.
 DEADLOCK_DETECTED = "40P01"
@@ -185,7 +183,7 @@ def _scrub(erasure: PlayerErasure, *, events_moved: int) -> bool:
 def _settle_later(erasure: PlayerErasure) -> None:
     """Clear the in-flight attempts' responses once every sender must have written them.
 
-    Published by name: ``events.tasks`` imports this module, and workers know the task.
+    Published by name: ``ingest.tasks`` imports this module, and workers know the task.
     """
     settle = signature(SETTLE_TASK, args=(erasure.pk,), countdown=attempt_look_back_seconds())
     enqueue_on_commit(settle)

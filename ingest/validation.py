@@ -3,7 +3,7 @@
 ``EVENT_BODY`` lists the fields; each one checks a value (every message names
 the reason and what to send instead) and describes what it takes as JSON
 Schema. The OpenAPI documentation of the ingest routes is generated from the
-same definition (``events.api_docs``), so what is documented is what is
+same definition (``ingest.api_docs``), so what is documented is what is
 enforced. ``BATCH_BODY`` does the same for the ``{"events": [...]}`` envelope.
 
 Plain Python rather than a DRF serializer: a batch of 1,000 events is
@@ -23,13 +23,10 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, Protocol
 
+from events.currencies import MINOR_UNITS, minor_units, smallest_unit
+from events.models import CLICK_ID_MAX_LENGTH, CONTROL_CHARACTERS, ID_MAX_LENGTH, EventType
 from lib.api_docs import MONTH_DAY, OFFSET
 
-from .currencies import MINOR_UNITS, minor_units, smallest_unit
-from .models import EventType
-
-ID_MAX_LENGTH = 128
-CLICK_ID_MAX_LENGTH = 256
 PARTNER_MAX_LENGTH = 64
 MAX_PARAMS = 50
 PARAM_NAME_MAX_LENGTH = 64
@@ -47,7 +44,6 @@ _RFC3339 = re.compile(
     r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})$"
 )
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 # Format characters (Unicode category Cf: zero-width, bidi controls, tags) are never
 # part of a real id; in one they only disguise it, on admin pages and in exported
 # files, where a right-to-left override or a zero-width space can hide a formula.

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from deliveries.models import Delivery
+from deliveries.tasks import sender_wake_on_commit
 from events.models import Event, EventType
 from lib.rows import rows_insert
 from partners.models import Qualification
 from reporting.rollup import stats_days_mark, stats_days_of_events
-
-from .models import Delivery
-from .tasks import sender_wake_on_commit
 
 
 class ReversalError(Exception):
