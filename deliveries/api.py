@@ -1,6 +1,8 @@
-"""The delivery status API: lists and details of deliveries with their attempts.
+"""The delivery status API: lists and details of deliveries with their attempts; and trying an endpoint.
 
-A ViewSet, so actions on one delivery (resend) sit beside the reads.
+A ViewSet, so actions on one delivery (resend) sit beside the reads. Rendering
+an endpoint's request and sending it a test postback go through the sender,
+so they are served here, under the endpoint's path.
 """
 
 from drf_spectacular.utils import extend_schema_view
@@ -11,12 +13,17 @@ from rest_framework.response import Response
 
 from accounts.permissions import IsAdminKey, is_admin_key
 from accounts.viewsets import StatusViewSet
+from events.models import Event
+from partners.api import PartnerChildViewSet
+from partners.models import PostbackEndpoint
+from partners.serializers import PreviewSerializer, RenderedRequestSerializer, TestPostbackSerializer
+from partners.templating import TemplateError
 
 from . import api_docs
 from .filter_params import delivery_filters
 from .selectors import delivery_get, delivery_list
-from .serializers import DeliveryDetailSerializer, DeliverySerializer
-from .services import DeliveryStateError, deliveries_resend, delivery_resend
+from .serializers import DeliveryAttemptSerializer, DeliveryDetailSerializer, DeliverySerializer
+from .services import DeliveryStateError, deliveries_resend, delivery_resend, endpoint_send_test, template_preview
 
 
 class DeliveryBusy(APIException):
@@ -85,3 +92,46 @@ def _filter_type_fits(name: str, value) -> bool:
 
 def _detail(request, delivery) -> dict:
     return DeliveryDetailSerializer(delivery, context={"show_partner_exchange": is_admin_key(request)}).data
+
+
+@extend_schema_view(preview=api_docs.ENDPOINT_PREVIEW, test=api_docs.ENDPOINT_TEST)
+class EndpointTryViewSet(PartnerChildViewSet):
+    """Trying an endpoint (``/partners/{slug}/endpoints/{id}/``): its request rendered, or a test postback sent."""
+
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self):
+        return PostbackEndpoint.objects.filter(partner=self.partner()).prefetch_related("event_types")
+
+    @action(detail=True, methods=["post"])
+    def preview(self, request, partner_slug: str, pk: str):
+        endpoint = self.get_object()
+        body = PreviewSerializer(data=request.data, context={"endpoint": endpoint})
+        body.is_valid(raise_exception=True)
+        changes = {name: value for name, value in body.validated_data.items() if name != "event"}
+        for name, value in changes.items():
+            setattr(endpoint, name, value)  # never saved: a preview of what the changes would send
+        event = None
+        if "event" in body.validated_data:
+            event = Event.objects.select_related("player").filter(pk=body.validated_data["event"]).first()
+            if event is None:
+                # A 404 would say the endpoint is missing; what is wrong is a field of the body.
+                raise ValidationError({"event": [f"No event with id {body.validated_data['event']}; send the id "
+                                                 "of a stored event, or leave it out for a sample."]})
+        try:
+            rendered = template_preview(endpoint=endpoint, event=event)
+        except TemplateError as exc:
+            # A value of this event that the template cannot carry (a path segment of ".."): the sender refuses it too.
+            raise ValidationError({"event": [f"This event cannot be sent to the endpoint: {exc}"]}) from None
+        return Response(RenderedRequestSerializer(rendered).data)
+
+    @action(detail=True, methods=["post"])
+    def test(self, request, partner_slug: str, pk: str):
+        endpoint = self.get_object()
+        body = TestPostbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event_type = body.validated_data.get("event_type")
+        attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type.slug if event_type else None)
+        # An admin-key route: the caller configured this partner and sees its answer.
+        shown = DeliveryAttemptSerializer(attempt, context={"show_partner_exchange": True})
+        return Response(shown.data, status=status.HTTP_200_OK)

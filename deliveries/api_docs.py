@@ -12,9 +12,11 @@ from lib.api_docs import (
     invalid,
     time_range_parameters,
 )
+from partners.api_docs import INVALID_ENDPOINT
+from partners.serializers import PreviewSerializer, RenderedRequestSerializer, TestPostbackSerializer
 
 from .models import Delivery
-from .serializers import DeliveryDetailSerializer, DeliverySerializer
+from .serializers import DeliveryAttemptSerializer, DeliveryDetailSerializer, DeliverySerializer
 
 DELIVERY = {
     "id": 5012,
@@ -123,4 +125,21 @@ DELIVERY_RESEND_MANY = extend_schema(
     request={"application/json": RESEND_FILTERS},
     responses={202: {"type": "object", "properties": {"resent": {"type": "integer"}}},
                400: invalid({"non_field_errors": ["Give at least one filter …"]}), **common_errors()},
+)
+
+
+ENDPOINT_PREVIEW = extend_schema(
+    summary="Render the endpoint's request without sending it",
+    description="For a stored event (`event`) or a sample one; unsaved template changes may be given to try them "
+    "first. The signature header is masked.",
+    request=PreviewSerializer,
+    responses={200: RenderedRequestSerializer, 400: INVALID_ENDPOINT, 404: NOT_FOUND, **common_errors()},
+)
+ENDPOINT_TEST = extend_schema(
+    summary="Send a test postback now",
+    description="Sends a sample event to the endpoint, paused or not, and answers with the attempt. Test events "
+    "are kept out of statistics and are not retried.",
+    request=TestPostbackSerializer,
+    responses={200: DeliveryAttemptSerializer, 400: invalid({"event_type": ["Object with slug=x does not exist."]}),
+               404: NOT_FOUND, **common_errors()},
 )

@@ -5,18 +5,11 @@ answer. Partners and endpoints are paused (``is_active: false``) rather
 than deleted, so delivery history is never lost with them.
 """
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
+from drf_spectacular.utils import extend_schema_view
+from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.response import Response
 
-from deliveries.serializers import DeliveryAttemptSerializer
-from deliveries.services import endpoint_send_test, template_preview
-from events.models import Event
-from lib.api_docs import NOT_FOUND, common_errors, invalid
 from lib.pagination import NewestFirstCursorPagination
-from .templating import TemplateError
 
 from . import api_docs
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
@@ -24,10 +17,7 @@ from .serializers import (
     EndpointSerializer,
     PartnerSerializer,
     PayoutRuleSerializer,
-    PreviewSerializer,
     QualificationRuleSerializer,
-    RenderedRequestSerializer,
-    TestPostbackSerializer,
 )
 from .services import (
     RuleInUseError,
@@ -59,8 +49,8 @@ class PartnerViewSet(
         serializer.instance = partner_save(partner=serializer.instance, fields=serializer.validated_data)
 
 
-class _PartnerChildViewSet(viewsets.GenericViewSet):
-    """Objects under ``/partners/{slug}/``; an unknown slug is a clear 404."""
+class PartnerChildViewSet(viewsets.GenericViewSet):
+    """Objects under ``/partners/{slug}/``, here and in ``deliveries.api``; an unknown slug is a clear 404."""
 
     pagination_class = NewestFirstCursorPagination
 
@@ -75,27 +65,10 @@ class _PartnerChildViewSet(viewsets.GenericViewSet):
         return {**super().get_serializer_context(), "partner": self.partner()}
 
 
-@extend_schema_view(
-    **api_docs.ENDPOINT_VIEWS,
-    preview=extend_schema(
-        summary="Render the endpoint's request without sending it",
-        description="For a stored event (`event`) or a sample one; unsaved template changes may be given to try them "
-        "first. The signature header is masked.",
-        request=PreviewSerializer,
-        responses={200: RenderedRequestSerializer, 400: api_docs.INVALID_ENDPOINT, 404: NOT_FOUND, **common_errors()},
-    ),
-    test=extend_schema(
-        summary="Send a test postback now",
-        description="Sends a sample event to the endpoint, paused or not, and answers with the attempt. Test events "
-        "are kept out of statistics and are not retried.",
-        request=TestPostbackSerializer,
-        responses={200: DeliveryAttemptSerializer, 400: invalid({"event_type": ["Object with slug=x does not exist."]}),
-                   404: NOT_FOUND, **common_errors()},
-    ),
-)
+@extend_schema_view(**api_docs.ENDPOINT_VIEWS)
 class EndpointViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-    _PartnerChildViewSet,
+    PartnerChildViewSet,
 ):
     serializer_class = EndpointSerializer
     http_method_names = _READ_WRITE
@@ -111,44 +84,11 @@ class EndpointViewSet(
     def perform_update(self, serializer):
         serializer.instance = endpoint_save(endpoint=serializer.instance, **serializer.save_kwargs())
 
-    @action(detail=True, methods=["post"])
-    def preview(self, request, partner_slug: str, pk: str):
-        endpoint = self.get_object()
-        body = PreviewSerializer(data=request.data, context={"endpoint": endpoint})
-        body.is_valid(raise_exception=True)
-        changes = {name: value for name, value in body.validated_data.items() if name != "event"}
-        for name, value in changes.items():
-            setattr(endpoint, name, value)  # never saved: a preview of what the changes would send
-        event = None
-        if "event" in body.validated_data:
-            event = Event.objects.select_related("player").filter(pk=body.validated_data["event"]).first()
-            if event is None:
-                # A 404 would say the endpoint is missing; what is wrong is a field of the body.
-                raise ValidationError({"event": [f"No event with id {body.validated_data['event']}; send the id "
-                                                 "of a stored event, or leave it out for a sample."]})
-        try:
-            rendered = template_preview(endpoint=endpoint, event=event)
-        except TemplateError as exc:
-            # A value of this event that the template cannot carry (a path segment of ".."): the sender refuses it too.
-            raise ValidationError({"event": [f"This event cannot be sent to the endpoint: {exc}"]}) from None
-        return Response(RenderedRequestSerializer(rendered).data)
-
-    @action(detail=True, methods=["post"])
-    def test(self, request, partner_slug: str, pk: str):
-        endpoint = self.get_object()
-        body = TestPostbackSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        event_type = body.validated_data.get("event_type")
-        attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type.slug if event_type else None)
-        # An admin-key route: the caller configured this partner and sees its answer.
-        shown = DeliveryAttemptSerializer(attempt, context={"show_partner_exchange": True})
-        return Response(shown.data, status=status.HTTP_200_OK)
-
 
 @extend_schema_view(**api_docs.PAYOUT_VIEWS)
 class PayoutRuleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin, _PartnerChildViewSet,
+    mixins.DestroyModelMixin, PartnerChildViewSet,
 ):
     serializer_class = PayoutRuleSerializer
     lookup_value_regex = "[0-9]{1,18}"
@@ -167,7 +107,7 @@ class PayoutRuleViewSet(
 @extend_schema_view(**api_docs.QUALIFICATION_VIEWS)
 class QualificationRuleViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin, _PartnerChildViewSet,
+    mixins.DestroyModelMixin, PartnerChildViewSet,
 ):
     serializer_class = QualificationRuleSerializer
     lookup_value_regex = "[0-9]{1,18}"

@@ -21,9 +21,6 @@ LAYERS = [
 ]
 
 UPWARD_STILL = {
-    # The endpoint API sends test postbacks and previews them through the sender.
-    ("partners.api", "deliveries.serializers"),
-    ("partners.api", "deliveries.services"),
     # Deliveries report to monitoring (metrics, circuit alerts) and mark statistics stale.
     ("deliveries.circuit", "monitoring.services"),
     ("deliveries.sender", "monitoring.observe"),
