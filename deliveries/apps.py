@@ -6,4 +6,4 @@ class DeliveriesConfig(AppConfig):
     verbose_name = "Postback deliveries"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the sender's wake-up to resumed partners and endpoints)
+        from . import receivers  # noqa: F401  (connects the sender's wake-up to resumed partners and endpoints)

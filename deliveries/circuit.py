@@ -23,10 +23,10 @@ from django.db import transaction
 from django.db.models import F
 
 from lib import http
-from monitoring import services as alerts
 from partners.models import AUTO_PAUSE_REASON_PREFIX, PostbackEndpoint
 
 from .models import Delivery
+from .signals import circuit_closed, circuit_opened
 
 NOT_ABOUT_THE_PARTNER = {"internal", "lease_lost"}
 
@@ -69,7 +69,7 @@ def _record(endpoint: PostbackEndpoint, jobs: list, now: datetime) -> None:
         circuit_next_probe_at=now + timedelta(seconds=settings.POSTBACK_CIRCUIT_PROBE_MIN_SECONDS),
     )
     if opened:
-        _announce_on_commit(alerts.circuit_alert_open, endpoint_id=endpoint.pk, last_error=last_error, now=now)
+        _announce_on_commit(circuit_opened, endpoint_id=endpoint.pk, last_error=last_error, now=now)
     elif any(job.is_probe for job in jobs):
         _probe_failed(endpoint, now, last_error)
 
@@ -101,12 +101,13 @@ def circuit_close(*, endpoint: PostbackEndpoint, now: datetime, failures: int = 
     held = Delivery.objects.filter(endpoint_id=endpoint.pk, status__in=Delivery.OPEN_STATUSES)
     # Retries scheduled before the circuit opened need not wait any longer: they are due from when they were made.
     held.filter(next_attempt_at__gt=F("created_at")).update(next_attempt_at=F("created_at"))
-    _announce_on_commit(alerts.circuit_alert_resolve, endpoint_id=endpoint.pk, held=held.count(), now=now)
+    _announce_on_commit(circuit_closed, endpoint_id=endpoint.pk, held=held.count(), now=now)
 
 
 def _interval(endpoint: PostbackEndpoint) -> float:
     return max(endpoint.circuit_probe_seconds, settings.POSTBACK_CIRCUIT_PROBE_MIN_SECONDS)
 
 
-def _announce_on_commit(action, **kwargs) -> None:
-    transaction.on_commit(lambda: action(**kwargs))
+def _announce_on_commit(signal, **kwargs) -> None:
+    # Monitoring listens and opens or resolves the alert; a rolled-back change announces nothing.
+    transaction.on_commit(lambda: signal.send(sender=PostbackEndpoint, **kwargs))

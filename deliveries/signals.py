@@ -1,17 +1,11 @@
-"""Signals deliveries sends to the apps above it (``reporting.signals`` listens), and those it listens to."""
+"""Signals deliveries sends to the apps above it; ``reporting.signals`` and ``monitoring.signals`` listen."""
 
-from django.dispatch import Signal, receiver
-
-from partners.signals import sending_resumed
-
-from .tasks import sender_wake_on_commit
+from django.dispatch import Signal
 
 # Sent with ``deliveries`` (a queryset) inside the transaction of a change to their outcome made outside the
 # sender (a resend, a cancel), before the change: the days those deliveries count on must be counted again.
 outcomes_rewriting = Signal()
-
-
-@receiver(sending_resumed)
-def _sending_resumed(sender, **kwargs) -> None:
-    # What piled up while paused goes out right after the resume commits.
-    sender_wake_on_commit()
+# Sent once the change commits, with ``endpoint_id`` and ``now``: an endpoint's circuit opened (with ``last_error``)
+# or closed (with ``held``, how many deliveries it held).
+circuit_opened = Signal()
+circuit_closed = Signal()

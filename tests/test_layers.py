@@ -21,8 +21,7 @@ LAYERS = [
 ]
 
 UPWARD_STILL = {
-    # Deliveries report to monitoring (metrics, circuit alerts) and mark statistics stale.
-    ("deliveries.circuit", "monitoring.services"),
+    # The sender reports attempts to monitoring (metrics, log lines).
     ("deliveries.sender", "monitoring.observe"),
 }
 CYCLES_STILL = [
