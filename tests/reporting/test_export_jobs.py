@@ -212,15 +212,13 @@ def test_a_worker_whose_job_was_taken_over_changes_nothing_and_leaves_no_file(ma
 
 @pytest.mark.timeout(60)
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_a_slow_worker_taken_over_mid_export_does_not_touch_the_new_attempt(marketer, monkeypatch):
+def test_a_slow_worker_taken_over_mid_export_does_not_touch_the_new_attempt(marketer, monkeypatch):
     import threading
 
     from django.db import connection, connections
 
     from reporting import export_jobs
 
-    if connection.vendor != "postgresql":
-        pytest.skip("two workers writing at once need a database server: SQLite locks the file for one writer")
     monkeypatch.setattr("reporting.csv_export.ROWS_PER_CHUNK", 1)
     monkeypatch.setattr(export_jobs, "PROGRESS_WRITE_SECONDS", 0)
     DeliveryFactory.create_batch(4)
