@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.http import QueryDict
 from django.test import RequestFactory
@@ -89,7 +89,7 @@ def export_job_run(*, job_id: int) -> None:
     progress = _progress_recorder(job)
     try:
         queryset, columns = _list_as_requested(job)
-        _update(job, updated_at=timezone.now())  # the count, then the COPY's sort, come before any progress
+        _update(job, updated_at=timezone.now())  # the count, then the query's sort, come before any progress
         job.rows_total = queryset.count()
         _update(job, rows_total=job.rows_total, updated_at=timezone.now())
         partial = _write(job, table_chunks(queryset, columns, bom=job.bom, progress=progress))
@@ -101,8 +101,6 @@ def export_job_run(*, job_id: int) -> None:
         logger.exception("export %s failed", job.pk)
         _failed(job, f"The export stopped: {type(exc).__name__}. Export anew; if it fails again, tell an operator.")
         return
-    finally:
-        progress.close()
     _finish(job, partial)
 
 
@@ -154,48 +152,19 @@ def _list_as_requested(job: ExportJob):
 def _progress_recorder(job: ExportJob):
     """Adds up the rows written and records them every PROGRESS_WRITE_SECONDS.
 
-    On PostgreSQL the export's own connection is busy: the COPY runs on it, in a read-only transaction,
-    from another thread (``copy_export``). Progress goes through a connection of its own, in autocommit,
-    opened at the first write and closed when the export ends.
+    The writer reads its rows in this thread, so progress goes through the same connection between two
+    fetches; the export is not in a transaction, so each update is seen at once.
     """
     last_written = time.monotonic()
-    side = None
 
     def record(rows: int) -> None:
-        nonlocal last_written, side
+        nonlocal last_written
         job.rows_done += rows
         if time.monotonic() - last_written >= PROGRESS_WRITE_SECONDS:
-            if side is None:
-                side = _progress_connection()
-            _record_progress(job, side, job.rows_done)
+            _update(job, rows_done=job.rows_done, updated_at=timezone.now())
             last_written = time.monotonic()
 
-    def close() -> None:
-        if side is not None and side is not connections[ExportJob.objects.db]:
-            side.close()
-
-    record.close = close
     return record
-
-
-def _progress_connection():
-    """A connection apart from the export's where the export borrows its own (PostgreSQL); elsewhere the export's."""
-    alias = ExportJob.objects.db
-    if connections[alias].vendor != "postgresql":
-        return connections[alias]  # the Python writer reads in this thread, between its own writes
-    side = connections.create_connection(alias)
-    side.ensure_connection()
-    side.set_autocommit(True)
-    return side
-
-
-def _record_progress(job: ExportJob, side, rows_done: int) -> None:
-    table = side.ops.quote_name(ExportJob._meta.db_table)
-    with side.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET rows_done = %s, updated_at = %s WHERE id = %s AND attempt = %s AND status = %s",
-            [rows_done, timezone.now(), job.pk, job.attempt, ExportJob.Status.RUNNING],
-        )
 
 
 def _write(job: ExportJob, chunks) -> Path:

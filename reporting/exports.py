@@ -11,22 +11,19 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
-from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from deliveries.filter_params import delivery_filters
 from deliveries.selectors import delivery_list
 from events.filter_params import event_filters
 from events.selectors import event_list
 
-from .copy_export import copy_pieces
-from .csv_export import csv_chunks, csv_pieces, jsonb_text
+from .csv_export import ROWS_PER_CHUNK, TEXT_FIELDS, Formatter, csv_chunks, field_formatter, formatted_pieces, with_clean
 from .selectors import StatsRow
 
-# Rows fetched per round trip by the Python writer (SQLite), so memory stays
-# flat however many rows match.
-FETCH_SIZE = 2000
 ZERO = Decimal("0.00")
 
 
@@ -34,30 +31,18 @@ ZERO = Decimal("0.00")
 class Column:
     header: str
     source: str  # a ``values_list`` path
-    clean: Callable[[object], str] | None = None
-    # ``clean`` in SQL: the expression and its parameters, given the cell's
-    # text. None where PostgreSQL's own text form already is what ``clean``
-    # makes (``jsonb_text``).
-    clean_sql: Callable[[str], tuple[str, list]] | None = None
+    # Text cleaning before the formula guard, for text columns that may quote a secret.
+    clean: Callable[[str], str] | None = None
 
 
 # Partners often put their own tokens in postback query strings, and
 # connection errors quote the URL they failed on. A query string ends at
-# whitespace (Python's \s, spelled out: PostgreSQL's \s depends on the
-# locale), a quote or a closing parenthesis.
-QUERY_STRING_END = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000'\")"
-QUERY_STRING = f"\\?[^{QUERY_STRING_END}]+"
-_QUERY_STRING = re.compile(QUERY_STRING)
+# white space, a quote or a closing parenthesis.
+_QUERY_STRING = re.compile(r"\?[^\s'\")]+")
 
 
 def without_query_strings(text: str) -> str:
-    return _QUERY_STRING.sub("?…", text)
-
-
-def without_query_strings_sql(text: str) -> tuple[str, list]:
-    return f"CASE WHEN strpos({text}, '?') > 0 THEN regexp_replace({text}, %s, '?…', 'g') ELSE {text} END", [
-        QUERY_STRING
-    ]
+    return _QUERY_STRING.sub("?…", text) if "?" in text else text
 
 
 EVENT_COLUMNS = (
@@ -73,7 +58,7 @@ EVENT_COLUMNS = (
     Column("received_at", "received_at"),
     Column("is_first_deposit", "is_first_deposit"),
     Column("is_test", "is_test"),
-    Column("params", "params", clean=jsonb_text),
+    Column("params", "params"),
 )
 
 DELIVERY_COLUMNS = (
@@ -91,7 +76,7 @@ DELIVERY_COLUMNS = (
     Column("next_attempt_at", "next_attempt_at"),
     Column("delivered_at", "delivered_at"),
     Column("last_status_code", "last_status_code"),
-    Column("last_error", "last_error", clean=without_query_strings, clean_sql=without_query_strings_sql),
+    Column("last_error", "last_error", clean=without_query_strings),
 )
 
 STATS_MEASURES = (
@@ -117,38 +102,55 @@ def deliveries_matching(params) -> QuerySet:
     return delivery_list(**delivery_filters(params))
 
 
-def table_rows(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[tuple]:
-    """The columns' values of ``queryset``, oldest row first, fetched ``FETCH_SIZE`` at a time."""
-    rows = queryset.order_by("id").values_list(*(column.source for column in columns))
-    rows = rows.iterator(chunk_size=FETCH_SIZE)
-    cleaners = [(position, column.clean) for position, column in enumerate(columns) if column.clean]
-    return (_cleaned(row, cleaners) for row in rows) if cleaners else rows
-
-
-def _cleaned(row: tuple, cleaners: list) -> list:
-    values = list(row)
-    for position, clean in cleaners:
-        if values[position] is not None:
-            values[position] = clean(values[position])
-    return values
-
-
 def table_chunks(
     queryset: QuerySet, columns: Sequence[Column], *, bom: bool = False, progress: Callable[[int], object] | None = None
 ) -> Iterator[str]:
-    """Stream ``queryset`` as CSV without loading it into memory; ``progress`` hears each chunk's row count.
+    """Stream ``queryset`` as CSV, oldest row first, without loading it; ``progress`` hears each chunk's row count.
 
-    PostgreSQL writes the file itself (``COPY``, see ``copy_export``);
-    elsewhere the Python writer does, to the same bytes.
+    The rows come through one query (on PostgreSQL a server-side cursor, so the
+    file is one snapshot), ``ROWS_PER_CHUNK`` per fetch and per chunk of text.
     """
-    if connections[queryset.db].vendor == "postgresql":
-        pieces = copy_pieces(queryset, columns, bom=bom)
-    else:
-        pieces = csv_pieces(headers(columns), table_rows(queryset, columns), bom=bom)
-    for rows, text in pieces:
+    fields = [_field_of(queryset.model, column.source) for column in columns]
+    values = [_fetched(column, field) for column, field in zip(columns, fields, strict=True)]
+    formatters = [_formatter(column, field) for column, field in zip(columns, fields, strict=True)]
+    rows = queryset.order_by("id").values_list(*values).iterator(chunk_size=ROWS_PER_CHUNK)
+    for count, text in formatted_pieces(headers(columns), rows, formatters, bom=bom):
         if progress:
-            progress(rows)
+            progress(count)
         yield text
+
+
+def _formatter(column: Column, field: "_Field") -> Formatter:
+    if column.clean:
+        if field.type not in TEXT_FIELDS:
+            raise ValueError(f"{column.source} is cleaned but is no text ({field.type})")
+        return with_clean(column.clean)
+    try:
+        return field_formatter(field.type, nullable=field.nullable)
+    except KeyError:
+        raise ValueError(f"no CSV format for {field.type} ({column.source})") from None
+
+
+def _fetched(column: Column, field: "_Field") -> str | Cast:
+    # A JSON value is fetched as the database's own text of it: decoding it into
+    # Python objects and encoding it again cost more than the rest of the row.
+    return Cast(column.source, TextField()) if field.type == "JSONField" else column.source
+
+
+class _Field(NamedTuple):
+    type: str  # Django's internal type of the field a column's path ends on
+    nullable: bool  # a NULL on the way (an empty foreign key) counts
+
+
+def _field_of(model: type[Model], path: str) -> _Field:
+    *relations, name = path.split("__")
+    nullable = False
+    for relation in relations:
+        field = model._meta.get_field(relation)
+        nullable |= field.null
+        model = field.related_model
+    field = model._meta.get_field(name)
+    return _Field((field.target_field if field.is_relation else field).get_internal_type(), nullable or field.null)
 
 
 def headers(columns: Sequence[Column]) -> list[str]:

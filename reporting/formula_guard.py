@@ -1,4 +1,4 @@
-"""Which text cells a spreadsheet could run as a formula, for both CSV writers.
+"""Which text cells a spreadsheet could run as a formula, for the CSV writer.
 
 A cell is neutralised (a single quote put before it) when it starts with a
 formula start, after any run of characters a reader does not see:
@@ -12,9 +12,8 @@ formula start, after any run of characters a reader does not see:
   RLO and LRM, variation selectors, fillers, tags), which some spreadsheets
   skip before looking for a formula and which hide a formula from a reader.
 
-The rule is written once, as one regular expression that Python's ``re``
-and PostgreSQL's ARE read alike (``\\uXXXX`` and ``\\UXXXXXXXX`` escapes in
-bracket expressions), so the COPY export and the Python writer cannot drift.
+The rule is one regular expression built from the code point ranges below,
+which the tests also draw their examples from.
 """
 
 import re

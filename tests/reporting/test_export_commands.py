@@ -81,7 +81,6 @@ def test_progress_bar_redraws_at_most_twice_a_second():
 
 
 def test_progress_counts_every_row_of_a_long_export(monkeypatch):
-    monkeypatch.setattr("reporting.copy_export.ROWS_PER_PIECE", 2)
     monkeypatch.setattr("reporting.csv_export.ROWS_PER_CHUNK", 2)
     for n in range(5):
         EventFactory(event_id=f"e-{n}", occurred_at=NOON)
