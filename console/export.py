@@ -9,7 +9,8 @@ from django.shortcuts import redirect
 from django.urls import path
 
 from reporting.api import csv_response
-from reporting.export_jobs import export_file_name, export_job_request
+from reporting.export_jobs import export_file_name
+from reporting.tasks import export_job_request
 from reporting.exports import table_chunks
 
 

@@ -25,7 +25,6 @@ from django.http import QueryDict
 from django.test import RequestFactory
 from django.utils import timezone
 
-from lib.queue import enqueue_on_commit
 
 from .exports import table_chunks
 from .models import ExportJob
@@ -61,19 +60,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:40]
 
 
-def export_job_request(*, user, model_label: str, params: QueryDict, file_name: str, bom: bool) -> ExportJob:
-    """Queue the export of the list ``model_label`` under ``params``; a worker writes it after commit."""
-    job = ExportJob.objects.create(
+def export_job_create(*, user, model_label: str, params: QueryDict, file_name: str, bom: bool) -> ExportJob:
+    """The job of exporting the list ``model_label`` under ``params``; ``tasks.export_job_request`` queues it."""
+    return ExportJob.objects.create(
         requested_by=user, model=model_label, query_string=params.urlencode(), file_name=file_name, bom=bom
     )
-    _enqueue(job.pk)
-    return job
-
-
-def _enqueue(job_id: int) -> None:
-    from .tasks import run_export_job  # the tasks module imports this one
-
-    enqueue_on_commit(run_export_job, job_id)
 
 
 def export_job_run(*, job_id: int) -> None:
@@ -210,16 +201,18 @@ def exports_ready_to_announce(user) -> list[ExportJob]:
     return ready
 
 
-def export_jobs_tend(*, now: dt.datetime | None = None) -> int:
-    """Queue again the jobs whose message or worker was lost; remove those requested more than
-    EXPORT_KEEP_HOURS ago, files included. Returns how many were removed."""
+def export_jobs_lost(*, now: dt.datetime | None = None) -> list[int]:
+    """The jobs whose message or worker was lost: queued long ago, or running without progress."""
     now = now or timezone.now()
-    lost = ExportJob.objects.filter(
+    return list(ExportJob.objects.filter(
         Q(status=ExportJob.Status.QUEUED, created_at__lt=now - QUEUED_GRACE)
         | Q(status=ExportJob.Status.RUNNING, updated_at__lt=now - STALLED_AFTER)
-    ).values_list("pk", flat=True)
-    for job_id in lost:
-        _enqueue(job_id)
+    ).values_list("pk", flat=True))
+
+
+def export_jobs_prune(*, now: dt.datetime | None = None) -> int:
+    """Remove the jobs requested more than EXPORT_KEEP_HOURS ago, files included; returns how many."""
+    now = now or timezone.now()
     old = list(ExportJob.objects.filter(created_at__lt=now - dt.timedelta(hours=settings.EXPORT_KEEP_HOURS)))
     for job in old:
         for path in _export_files(job):

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.roles import MARKETING
 from deliveries.models import Delivery
-from reporting.export_jobs import export_file_name, export_file_path, export_job_run, export_jobs_tend
+from reporting.export_jobs import export_file_name, export_file_path, export_job_run
+from reporting.tasks import tend_export_jobs
 from reporting.models import ExportJob
 from tests.admin.conftest import member_of
 from tests.factories import DeliveryFactory
@@ -146,7 +147,7 @@ def test_tending_queues_lost_jobs_again_and_removes_old_ones_with_their_files(ma
     assert export_file_path(old).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        removed = export_jobs_tend()
+        removed = tend_export_jobs()
 
     assert removed == 1 and not ExportJob.objects.filter(pk=old.pk).exists() and not export_file_path(old).exists()
     assert queued == [lost.pk]
