@@ -69,7 +69,12 @@ PARTNER_VIEWS = _crud(
 ENDPOINT_VIEWS = _crud(EndpointSerializer, "postback endpoint", invalid_answer=INVALID_ENDPOINT)
 PAYOUT_VIEWS = _crud(
     PayoutRuleSerializer, "payout rule", deletable=True,
-    invalid_answer=invalid({"event_type": ["acme already has a payout rule for deposit; change that one instead."]}),
+    invalid_answer=invalid({"currency": ["'EURO' is not an ISO 4217 currency code; use one such as EUR."]}),
+    conflict=error_response(
+        "The partner has a payout rule for this event type already",
+        "acme already has a payout rule for deposit; change that one instead.",
+        {"event_type": ["acme already has a payout rule for deposit; change that one instead."]},
+    ),
 )
 QUALIFICATION_VIEWS = _crud(
     QualificationRuleSerializer, "qualification rule", deletable=True,
