@@ -104,11 +104,15 @@ def properties_constrain(schema: dict, components: tuple[str, ...], constraints:
 # and that event to its delivery. Keyed by the operation and status that answers; each link
 # names the operation it feeds, the parameters it fills and, for some, the body it sends.
 _PARTNER_CHILD = {"partner_slug": "$request.path.partner_slug", "id": "$response.body#/id"}
-_CHILD_ROUTES = ("retrieve", "update", "partial_update")
+_CHILD_ROUTES = ("retrieve", "partial_update")
 
 
 def _child_links(collection: str, routes: tuple[str, ...]) -> dict:
-    return {f"{collection}_{route}": (f"v1_partners_{collection}_{route}", _PARTNER_CHILD) for route in routes}
+    links = {f"{collection}_{route}": (f"v1_partners_{collection}_{route}", _PARTNER_CHILD) for route in routes}
+    # Its update replaces it with its own answer, which the API takes back unchanged, where a generated
+    # replacement mostly clashes with what is stored (another rule's event type, conditions, a template's fields).
+    update = f"v1_partners_{collection}_update"
+    return links | {f"{collection}_update": (update, _PARTNER_CHILD, "$response.body")}
 
 
 def _partner_links() -> dict:
@@ -146,11 +150,10 @@ _ENDPOINT_EVENT = {
 
 
 def _endpoint_links() -> dict:
-    links = _child_links("endpoints", ("retrieve", "partial_update", "test_create"))
+    # Its own answer as its replacement keeps it too: masked header values keep the stored ones, and the
+    # credentials and signing secret, never answered, stay.
+    links = _child_links("endpoints", (*_CHILD_ROUTES, "test_create"))
     return links | {
-        # Its own answer as the replacement: what the API answered for an endpoint it takes back unchanged
-        # (masked header values keep the stored ones; credentials and the secret, never answered, stay).
-        "endpoints_update": ("v1_partners_endpoints_update", _PARTNER_CHILD, "$response.body"),
         # A preview of a sample event: an empty body always is one, where generated template changes rarely are.
         "endpoints_preview_create": ("v1_partners_endpoints_preview_create", _PARTNER_CHILD, {}),
         "event_create": ("v1_events_create", {}, _ENDPOINT_EVENT),
@@ -171,6 +174,12 @@ LINKS: dict[tuple[str, str], dict[str, tuple]] = {
         "delivery_retrieve": ("v1_deliveries_retrieve", {"id": "$response.body#/deliveries/0/id"}),
         "delivery_resend": ("v1_deliveries_resend_create", {"id": "$response.body#/deliveries/0/id"}),
         "player_erase": ("v1_players_erase_create", {"player_id": "$response.body#/player_id"}),
+    },
+    # The newest delivery, one step from a list that is always there to read, rather than at the end of a chain
+    # from a new partner (an endpoint, then an event it receives).
+    ("v1_deliveries_list", "200"): {
+        "retrieve": ("v1_deliveries_retrieve", {"id": "$response.body#/results/0/id"}),
+        "resend": ("v1_deliveries_resend_create", {"id": "$response.body#/results/0/id"}),
     },
 }
 
