@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 
 from lib.api_docs import (
+    ID_FILTER_PARAMETER,
     ID_PARAMETER,
     MOMENT_PARAMETER,
     NOT_FOUND,
@@ -50,7 +51,7 @@ ATTEMPT = {
 DELIVERY_FILTERS = [
     OpenApiParameter("status", {"type": "string", "enum": ["", *Delivery.Status.values]}),
     OpenApiParameter("partner", SLUG_PARAMETER, description="Partner slug."),
-    OpenApiParameter("endpoint", ID_PARAMETER, description="Postback endpoint id."),
+    OpenApiParameter("endpoint", ID_FILTER_PARAMETER, description="Postback endpoint id."),
     OpenApiParameter("event_type", str, description="The type the endpoint receives, e.g. first_deposit."),
     *time_range_parameters("created_at"),
 ]

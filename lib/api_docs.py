@@ -44,6 +44,8 @@ OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 # What ``events.filter_params`` takes for ``from`` and ``to``; empty is the same as leaving it out.
 MOMENT_PARAMETER = {"type": "string", "pattern": rf"^$|^{DATE}(?:T{_TIME}{OFFSET})?$"}
 ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+# An id filter of a list or export, as ``events.filter_params.id_param`` reads it: empty is the same as leaving it out.
+ID_FILTER_PARAMETER = {"anyOf": [ID_PARAMETER, {"type": "string", "enum": [""]}]}
 SLUG_PARAMETER = {"type": "string", "pattern": r"^[-a-zA-Z0-9_]{0,64}$"}
 
 
@@ -102,23 +104,37 @@ def properties_constrain(schema: dict, components: tuple[str, ...], constraints:
 # and that event to its delivery. Keyed by the operation and status that answers; each link
 # names the operation it feeds, the parameters it fills and, for some, the body it sends.
 _PARTNER_CHILD = {"partner_slug": "$request.path.partner_slug", "id": "$response.body#/id"}
-_CHILD_ROUTES = ("retrieve", "update", "partial_update")
+_CHILD_ROUTES = ("retrieve", "partial_update")
 
 
 def _child_links(collection: str, routes: tuple[str, ...]) -> dict:
-    return {f"{collection}_{route}": (f"v1_partners_{collection}_{route}", _PARTNER_CHILD) for route in routes}
+    links = {f"{collection}_{route}": (f"v1_partners_{collection}_{route}", _PARTNER_CHILD) for route in routes}
+    # Its update replaces it with its own answer, which the API takes back unchanged, where a generated
+    # replacement mostly clashes with what is stored (another rule's event type, conditions, a template's fields).
+    update = f"v1_partners_{collection}_update"
+    return links | {f"{collection}_update": (update, _PARTNER_CHILD, "$response.body")}
 
 
 def _partner_links() -> dict:
     slug = {"partner_slug": "$response.body#/slug"}
-    # Not to its update: a new slug there renames the partner, and the links below it would name the old one.
+    # Not to its updates: a follower of a link sends a generated body now and then instead of the linked one, and
+    # a new slug there would rename the partner under the links that follow, which name it by the old one.
     links = {"retrieve": ("v1_partners_retrieve", {"slug": "$response.body#/slug"})}
-    return links | {
+    links |= {
         f"{collection}_{route}": (f"v1_partners_{collection}_{route}", slug)
         for collection in ("endpoints", "payouts", "qualification_rules") for route in ("list", "create")
     }
+    # Beside the generated endpoints, one that is valid as it is, so that a chain of links always gets from a new
+    # partner to an endpoint, and from there to an event it receives and that event's delivery.
+    return links | {"endpoint_create_valid": ("v1_partners_endpoints_create", slug, _PARTNER_ENDPOINT)}
 
 
+_PARTNER_ENDPOINT = {
+    "name": "Partner postbacks",
+    # No macro: braces in a link's body hold runtime expressions.
+    "url_template": "https://postbacks.partner.example/first-deposit",
+    "event_types": ["first_deposit"],
+}
 # An event the endpoint just created receives: its partner's player (a new one per endpoint, so the player is
 # attributed to that partner) doing the first of the endpoint's event types, with an amount for the types that
 # need one. Its answer lists the delivery the next links follow. The whole body, not merged into a generated one:
@@ -132,13 +148,22 @@ _ENDPOINT_EVENT = {
     "currency": "EUR",
 }
 
+
+def _endpoint_links() -> dict:
+    # Its own answer as its replacement keeps it too: masked header values keep the stored ones, and the
+    # credentials and signing secret, never answered, stay.
+    links = _child_links("endpoints", (*_CHILD_ROUTES, "test_create"))
+    return links | {
+        # A preview of a sample event: an empty body always is one, where generated template changes rarely are.
+        "endpoints_preview_create": ("v1_partners_endpoints_preview_create", _PARTNER_CHILD, {}),
+        "event_create": ("v1_events_create", {}, _ENDPOINT_EVENT),
+    }
+
+
 LINKS: dict[tuple[str, str], dict[str, tuple]] = {
     ("v1_partners_create", "201"): _partner_links(),
     ("v1_partners_update", "200"): _partner_links(),
-    ("v1_partners_endpoints_create", "201"): {
-        **_child_links("endpoints", (*_CHILD_ROUTES, "preview_create", "test_create")),
-        "event_create": ("v1_events_create", {}, _ENDPOINT_EVENT),
-    },
+    ("v1_partners_endpoints_create", "201"): _endpoint_links(),
     ("v1_partners_payouts_create", "201"): _child_links("payouts", (*_CHILD_ROUTES, "destroy")),
     ("v1_partners_qualification_rules_create", "201"): _child_links(
         "qualification_rules", (*_CHILD_ROUTES, "destroy")
@@ -149,6 +174,12 @@ LINKS: dict[tuple[str, str], dict[str, tuple]] = {
         "delivery_retrieve": ("v1_deliveries_retrieve", {"id": "$response.body#/deliveries/0/id"}),
         "delivery_resend": ("v1_deliveries_resend_create", {"id": "$response.body#/deliveries/0/id"}),
         "player_erase": ("v1_players_erase_create", {"player_id": "$response.body#/player_id"}),
+    },
+    # The newest delivery, one step from a list that is always there to read, rather than at the end of a chain
+    # from a new partner (an endpoint, then an event it receives).
+    ("v1_deliveries_list", "200"): {
+        "retrieve": ("v1_deliveries_retrieve", {"id": "$response.body#/results/0/id"}),
+        "resend": ("v1_deliveries_resend_create", {"id": "$response.body#/results/0/id"}),
     },
 }
 

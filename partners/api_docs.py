@@ -69,7 +69,12 @@ PARTNER_VIEWS = _crud(
 ENDPOINT_VIEWS = _crud(EndpointSerializer, "postback endpoint", invalid_answer=INVALID_ENDPOINT)
 PAYOUT_VIEWS = _crud(
     PayoutRuleSerializer, "payout rule", deletable=True,
-    invalid_answer=invalid({"event_type": ["acme already has a payout rule for deposit; change that one instead."]}),
+    invalid_answer=invalid({"currency": ["'EURO' is not an ISO 4217 currency code; use one such as EUR."]}),
+    conflict=error_response(
+        "The partner has a payout rule for this event type already",
+        "acme already has a payout rule for deposit; change that one instead.",
+        {"event_type": ["acme already has a payout rule for deposit; change that one instead."]},
+    ),
 )
 QUALIFICATION_VIEWS = _crud(
     QualificationRuleSerializer, "qualification rule", deletable=True,
@@ -111,6 +116,8 @@ SIGNING_SECRET_PATTERN = r"^(?:whsec_(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{
 # 0.5 to 60 seconds, in hundredths.
 TIMEOUT_PATTERN = r"^(?:0\.[5-9][0-9]?|(?:[1-9]|[1-5][0-9])(?:\.[0-9]{1,2})?|60(?:\.0{1,2})?)$"
 _MONEY = r"^[0-9]{1,14}(?:\.[0-9]{1,4})?$"
+# Text as DRF takes it: no NUL character, and something left once white space around it is trimmed.
+_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
 FILTER = {
     "type": "object",
     "required": ["field", "op"],
@@ -131,6 +138,20 @@ _TEMPLATE_CHANGES = {
 }
 
 
+# What ``QualificationRule.clean`` asks of a new rule across its fields: at least one condition set (a
+# value, not null; countries, not an empty list), and a currency with any money condition. Only the
+# create body states them: an update's body may leave conditions out, and the stored rule's then apply.
+_SET = {"min_deposit_count": {"type": "integer"}, "allowed_countries": {"type": "array", "minItems": 1},
+        **{name: {"type": "string"} for name in QualificationRule.MONEY_CONDITIONS}}
+QUALIFICATION_RULE_CREATE = [
+    {"anyOf": [{"required": [name], "properties": {name: kind}} for name, kind in _SET.items()]},
+    {"anyOf": [
+        {"required": ["currency"], "properties": {"currency": {"type": "string", "minLength": 1}}},
+        {"properties": {name: {"enum": [None]} for name in QualificationRule.MONEY_CONDITIONS}},
+    ]},
+]
+
+
 def configuration_constraints(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing hook: what ``partners.validation`` and the serializers enforce, as JSON Schema."""
     event_type = {"type": "string", "enum": list(event_types_requiring_amount())}
@@ -148,8 +169,20 @@ def configuration_constraints(result: dict, generator, request, public) -> dict:
         "event_type": event_type, "value": {"pattern": _MONEY}, "currency": {"enum": CURRENCY_CODES},
     })
     properties_constrain(result, ("QualificationRuleRequest", "PatchedQualificationRuleRequest"), {
+        "name": {"pattern": _TEXT}, "wager_param": {"pattern": _TEXT},
         **{name: {"pattern": _MONEY} for name in QualificationRule.MONEY_CONDITIONS},
         "currency": {"enum": ["", *CURRENCY_CODES]},
         "allowed_countries": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"}},
     })
+    _request_bodies_constrain(result, "v1_partners_qualification_rules_create", QUALIFICATION_RULE_CREATE)
     return result
+
+
+def _request_bodies_constrain(result: dict, operation_id: str, constraints: list[dict]) -> None:
+    """Add ``constraints`` (JSON Schemas the body must also match) to one operation's request body, leaving
+    the component other operations share as it is."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                for content in operation.get("requestBody", {}).get("content", {}).values():
+                    content["schema"] = {"allOf": [content["schema"], *constraints]}

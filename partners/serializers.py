@@ -21,16 +21,16 @@ from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
 from .validation import endpoint_changes_errors, hold_event_types_error, signing_secret_error
 
 
-class SlugTaken(APIException):
-    """A well-formed body whose slug another partner holds: a conflict with what is stored, not bad input."""
+class Conflict(APIException):
+    """A well-formed body that clashes with another stored object (a slug another partner holds, a second
+    payout rule for an event type): a conflict with what is stored, not bad input, so a 409 naming the field."""
 
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
 
-    def __init__(self, slug: str):
-        reason = f"Partner {slug!r} exists already; choose another slug, or change that partner at its own URL."
+    def __init__(self, field: str, reason: str):
         super().__init__(reason)
-        self.field_errors = {"slug": [reason]}
+        self.field_errors = {field: [reason]}
 
 
 class PartnerSerializer(JsonTypesMixin, serializers.ModelSerializer):
@@ -44,7 +44,8 @@ class PartnerSerializer(JsonTypesMixin, serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         others = Partner.objects.exclude(pk=self.instance.pk) if self.instance else Partner.objects.all()
         if "slug" in attrs and others.filter(slug=attrs["slug"]).exists():
-            raise SlugTaken(attrs["slug"])
+            raise Conflict("slug", f"Partner {attrs['slug']!r} exists already; choose another slug, or change "
+                           "that partner at its own URL.")
         return attrs
 
 
@@ -218,9 +219,8 @@ class PayoutRuleSerializer(JsonTypesMixin, serializers.ModelSerializer):
         if self.instance is not None:
             duplicate = duplicate.exclude(pk=self.instance.pk)
         if duplicate.exists():
-            raise serializers.ValidationError(
-                {"event_type": f"{partner.slug} already has a payout rule for {event_type}; change that one instead."}
-            )
+            raise Conflict("event_type", f"{partner.slug} already has a payout rule for {event_type}; change that "
+                           "one instead.")
         return attrs
 
 

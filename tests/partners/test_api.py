@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -228,9 +229,36 @@ def test_payout_rules_crud_and_one_per_event_type(admin_client_api):
     assert created.json() | {"id": 0} == {
         "id": 0, "event_type": "first_deposit", "kind": "percent", "value": "25.0000", "currency": "EUR",
     }
-    assert duplicate.status_code == 400 and "already has a payout rule" in duplicate.json()["errors"]["event_type"][0]
+    assert duplicate.status_code == 409 and "already has a payout rule" in duplicate.json()["errors"]["event_type"][0]
     assert bad.status_code == 400 and {"kind", "value", "currency"} <= set(bad.json()["errors"])
     assert admin_client_api.delete(f"{url}{created.json()['id']}/").status_code == 204
+
+
+@pytest.mark.parametrize("write", ["create", "update", "partial_update"])
+def test_a_second_payout_rule_for_an_event_type_is_a_409_naming_it(admin_client_api, write):
+    # given: acme pays for deposits and for registrations
+    partner = PartnerFactory(slug="acme")
+    PayoutRuleFactory(partner=partner, event_type_id="deposit", kind="fixed", value="5")
+    other = PayoutRuleFactory(partner=partner, event_type_id="registration", kind="fixed", value="1")
+    url = "/api/v1/partners/acme/payouts/"
+    body = {"event_type": "deposit", "kind": "percent", "value": "10", "currency": "EUR"}
+    requests = {
+        "create": lambda: admin_client_api.post(url, body, format="json"),
+        "update": lambda: admin_client_api.put(f"{url}{other.pk}/", body, format="json"),
+        "partial_update": lambda: admin_client_api.patch(f"{url}{other.pk}/", {"event_type": "deposit"}, format="json"),
+    }
+
+    # when: a write would give deposits a second rule
+    response = requests[write]()
+
+    # then
+    assert response.status_code == 409, response.json()
+    assert response.json()["errors"] == {
+        "event_type": ["acme already has a payout rule for deposit; change that one instead."]
+    }
+    assert set(partner.payout_rules.values_list("event_type", "value")) == {
+        ("deposit", Decimal("5")), ("registration", Decimal("1")),
+    }
 
 
 def test_preview_renders_a_sample_without_sending(admin_client_api):
