@@ -10,12 +10,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from console.confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
-from console.export import CsvExportAdminMixin
-from console.filters import PREFIX_MATCHES_MAX, RecentListFilter
-from console.paginator import HugeTableAdminMixin
-from console.permissions import ReadOnlyAdminMixin
-from console.times import console_time
 from deliveries import selectors as delivery_reads
 from deliveries.models import Delivery, DeliveryAttempt
 from deliveries.services import (
@@ -28,6 +22,13 @@ from deliveries.services import (
 from events.models import Event
 from partners.models import PostbackEndpoint
 from reporting.exports import DELIVERY_COLUMNS
+
+from .confirm import Confirmation, chosen, confirmation_response, history_write, is_confirmed
+from .export import CsvExportAdminMixin
+from .filters import PREFIX_MATCHES_MAX, RecentListFilter
+from .paginator import HugeTableAdminMixin
+from .permissions import ReadOnlyAdminMixin
+from .times import console_time
 
 FAILING_WINDOW = timedelta(hours=24)
 # Characters of a delivery's last error the list shows; the rest is on hover and on the delivery's page.

@@ -5,16 +5,17 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from console.export import CsvExportAdminMixin
-from console.filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
-from console.paginator import HugeTableAdminMixin
-from console.permissions import ReadOnlyAdminMixin
 from deliveries.models import Delivery
 from events.currencies import money_text
 from events.models import Event, EventType, Player, PlayerErasure
 from events.params import params_inherited
 from ingest.erasure import PlayerErasureLimit, player_erase
 from reporting.exports import EVENT_COLUMNS
+
+from .export import CsvExportAdminMixin
+from .filters import PREFIX_MATCHES_MAX, ExactSearchMixin, RecentListFilter
+from .paginator import HugeTableAdminMixin
+from .permissions import ReadOnlyAdminMixin
 
 UNATTRIBUTED = "(unattributed)"
 

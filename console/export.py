@@ -10,8 +10,8 @@ from django.urls import path
 
 from reporting.api import csv_response
 from reporting.export_jobs import export_file_name
-from reporting.tasks import export_job_request
 from reporting.exports import table_chunks
+from reporting.tasks import export_job_request
 
 
 class CsvExportAdminMixin:

@@ -1,7 +1,8 @@
 from django.contrib import admin
 
-from console.permissions import ReadOnlyAdminMixin
 from monitoring.models import Alert
+
+from .permissions import ReadOnlyAdminMixin
 
 
 @admin.register(Alert)

@@ -16,9 +16,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from console.confirm import Confirmation, confirmation_response, history_write, is_confirmed
-from console.permissions import ReadOnlyAdminMixin
-from console.times import console_time
 from deliveries import dashboard_selectors as delivery_reads
 from deliveries.services import endpoint_send_test, template_preview
 from events import dashboard_selectors as event_reads
@@ -32,7 +29,10 @@ from partners.services import endpoint_pause, endpoint_resume, endpoint_save, pa
 from partners.signing import headers_for_record
 from partners.validation import endpoint_config_errors
 
+from .confirm import Confirmation, confirmation_response, history_write, is_confirmed
 from .endpoint_form import EndpointAdminForm
+from .permissions import ReadOnlyAdminMixin
+from .times import console_time
 
 ACTIVITY_WINDOW = timedelta(hours=24)
 _MACRO_MEANINGS = {

@@ -16,7 +16,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import ValidationError
 
-from console.permissions import ReadOnlyAdminMixin
 from events.currencies import money_text
 from events.models import EventType
 from partners.models import Partner
@@ -37,6 +36,8 @@ from reporting.selectors import (
     stats_rows,
     stats_totals,
 )
+
+from .permissions import ReadOnlyAdminMixin
 
 # What the page groups by on a first visit: one row per partner reads at a glance.
 DEFAULT_GROUP_BY = ("partner",)
