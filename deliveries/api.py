@@ -8,14 +8,14 @@ so they are served here, under the endpoint's path.
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdminKey, is_admin_key
 from accounts.viewsets import StatusViewSet
 from events.models import Event
-from partners.api import PartnerChildViewSet
-from partners.models import PostbackEndpoint
+from lib.api_errors import Conflict
+from partners.api import PartnerEndpointViewSet
 from partners.serializers import PreviewSerializer, RenderedRequestSerializer, TestPostbackSerializer
 from partners.templating import TemplateError
 
@@ -24,11 +24,6 @@ from .filter_params import delivery_filters
 from .selectors import delivery_get, delivery_list
 from .serializers import DeliveryAttemptSerializer, DeliveryDetailSerializer, DeliverySerializer
 from .services import DeliveryStateError, deliveries_resend, delivery_resend, endpoint_send_test, template_preview
-
-
-class DeliveryBusy(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 @extend_schema_view(
@@ -58,7 +53,7 @@ class DeliveryViewSet(StatusViewSet):
         try:
             delivery_resend(delivery=delivery)
         except DeliveryStateError as exc:
-            raise DeliveryBusy(str(exc)) from None
+            raise Conflict(str(exc)) from None
         return Response(_detail(request, delivery_get(pk=delivery.pk)), status=status.HTTP_202_ACCEPTED)
 
     @action(detail=False, methods=["post"], url_path="resend", permission_classes=[IsAdminKey])
@@ -95,13 +90,8 @@ def _detail(request, delivery) -> dict:
 
 
 @extend_schema_view(preview=api_docs.ENDPOINT_PREVIEW, test=api_docs.ENDPOINT_TEST)
-class EndpointTryViewSet(PartnerChildViewSet):
-    """Trying an endpoint (``/partners/{slug}/endpoints/{id}/``): its request rendered, or a test postback sent."""
-
-    lookup_value_regex = "[0-9]{1,18}"
-
-    def get_queryset(self):
-        return PostbackEndpoint.objects.filter(partner=self.partner()).prefetch_related("event_types")
+class EndpointTryViewSet(PartnerEndpointViewSet):
+    """Trying an endpoint: its request rendered, or a test postback sent."""
 
     @action(detail=True, methods=["post"])
     def preview(self, request, partner_slug: str, pk: str):

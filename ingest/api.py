@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,10 +12,11 @@ from accounts.viewsets import StatusViewSet
 from deliveries.selectors import event_get, events_with_deliveries
 from events.filter_params import event_filters
 from events.selectors import event_list
-from ingest.reversals import ReversalError, event_reverse
+from lib.api_errors import Conflict
 
 from . import api_docs
 from .erasure import PlayerErasureLimit, PlayerNotFound, player_erase
+from .reversals import ReversalError, event_reverse
 from .serializers import (
     EventSerializer,
     PlayerErasureSerializer,
@@ -26,20 +27,6 @@ from .serializers import (
 )
 from .services import CONFLICT, CREATED, ERROR, INGEST_STATUSES, IngestResult, event_ingest, events_ingest
 from .validation import BATCH_BODY
-
-
-class ErasureRefused(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-class EventIdConflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-    def __init__(self, result: IngestResult):
-        super().__init__(result.detail)
-        self.field_errors = result.errors
 
 
 @extend_schema_view(
@@ -58,7 +45,7 @@ class EventViewSet(StatusViewSet):
         if result.status == ERROR:
             raise ValidationError(result.errors)
         if result.status == CONFLICT:
-            raise EventIdConflict(result)
+            raise Conflict(result.detail, result.errors)
         # A new event's deliveries were just made; a stored one is read back with its current deliveries.
         if result.deliveries is not None:
             event, deliveries = result.event, result.deliveries
@@ -133,7 +120,7 @@ class PlayerEraseView(APIView):
         except PlayerNotFound as exc:
             raise NotFound(str(exc)) from None
         except PlayerErasureLimit as exc:
-            raise ErasureRefused(str(exc)) from None
+            raise Conflict(str(exc)) from None
         return Response(PlayerErasureSerializer(erasure).data)
 
 

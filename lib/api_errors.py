@@ -31,6 +31,18 @@ class PayloadTooLarge(APIException):
         )
 
 
+class Conflict(APIException):
+    """A well-formed request that clashes with what is stored (a reused id, a taken slug, a delivery being sent):
+    409, naming the fields to blame when there are some."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, detail: str, field_errors: dict[str, list[str]] | None = None):
+        super().__init__(detail)
+        self.field_errors = field_errors or {}
+
+
 def api_exception_handler(exc, context) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()

@@ -50,7 +50,7 @@ class PartnerViewSet(
 
 
 class PartnerChildViewSet(viewsets.GenericViewSet):
-    """Objects under ``/partners/{slug}/``, here and in ``deliveries.api``; an unknown slug is a clear 404."""
+    """Objects under ``/partners/{slug}/``; an unknown slug is a clear 404."""
 
     pagination_class = NewestFirstCursorPagination
 
@@ -65,17 +65,22 @@ class PartnerChildViewSet(viewsets.GenericViewSet):
         return {**super().get_serializer_context(), "partner": self.partner()}
 
 
-@extend_schema_view(**api_docs.ENDPOINT_VIEWS)
-class EndpointViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-    PartnerChildViewSet,
-):
-    serializer_class = EndpointSerializer
-    http_method_names = _READ_WRITE
+class PartnerEndpointViewSet(PartnerChildViewSet):
+    """``/partners/{slug}/endpoints/{id}/``: configured here, tried (preview, test postback) in ``deliveries.api``."""
+
     lookup_value_regex = "[0-9]{1,18}"
 
     def get_queryset(self):
         return PostbackEndpoint.objects.filter(partner=self.partner()).prefetch_related("event_types")
+
+
+@extend_schema_view(**api_docs.ENDPOINT_VIEWS)
+class EndpointViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    PartnerEndpointViewSet,
+):
+    serializer_class = EndpointSerializer
+    http_method_names = _READ_WRITE
 
     def perform_create(self, serializer):
         endpoint = PostbackEndpoint(partner=self.partner())

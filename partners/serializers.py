@@ -8,29 +8,17 @@ says whether one is set, never what it is.
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework import serializers
 
 from events.currencies import minor_units
 from events.models import EventType
+from lib.api_errors import Conflict
 from lib.json_types import JsonTypesMixin
-from .signing import headers_for_record, headers_unmask
 
 from .credentials import CLEARED_NOTICE, credentials_after
 from .models import Partner, PayoutRule, PostbackEndpoint, QualificationRule
+from .signing import headers_for_record, headers_unmask
 from .validation import endpoint_changes_errors, hold_event_types_error, signing_secret_error
-
-
-class Conflict(APIException):
-    """A well-formed body that clashes with another stored object (a slug another partner holds, a second
-    payout rule for an event type): a conflict with what is stored, not bad input, so a 409 naming the field."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(reason)
-        self.field_errors = {field: [reason]}
 
 
 class PartnerSerializer(JsonTypesMixin, serializers.ModelSerializer):
@@ -44,8 +32,8 @@ class PartnerSerializer(JsonTypesMixin, serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         others = Partner.objects.exclude(pk=self.instance.pk) if self.instance else Partner.objects.all()
         if "slug" in attrs and others.filter(slug=attrs["slug"]).exists():
-            raise Conflict("slug", f"Partner {attrs['slug']!r} exists already; choose another slug, or change "
-                           "that partner at its own URL.")
+            reason = f"Partner {attrs['slug']!r} exists already; choose another slug, or change that partner at its own URL."
+            raise Conflict(reason, {"slug": [reason]})
         return attrs
 
 
@@ -219,8 +207,8 @@ class PayoutRuleSerializer(JsonTypesMixin, serializers.ModelSerializer):
         if self.instance is not None:
             duplicate = duplicate.exclude(pk=self.instance.pk)
         if duplicate.exists():
-            raise Conflict("event_type", f"{partner.slug} already has a payout rule for {event_type}; change that "
-                           "one instead.")
+            reason = f"{partner.slug} already has a payout rule for {event_type}; change that one instead."
+            raise Conflict(reason, {"event_type": [reason]})
         return attrs
 
 
