@@ -36,23 +36,22 @@ class StackConfig:
 
 def database_recreate(name: str) -> None:
     """Drop and create one of the benchmark's own databases (never any other)."""
-    if name not in (bench_env.MAIN_DB, bench_env.SCALE_DB):
-        raise ValueError(f"refusing to recreate {name!r}: only the benchmark databases may be dropped")
-    connection = psycopg2.connect(bench_env.database_url("postgres"))
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
+    _bench_database(name, fresh=True)
 
 
 def database_create(name: str) -> None:
     """Create one of the benchmark's own databases if it is missing; one that exists is left as it is."""
+    _bench_database(name, fresh=False)
+
+
+def _bench_database(name: str, *, fresh: bool) -> None:
     if name not in (bench_env.MAIN_DB, bench_env.SCALE_DB):
-        raise ValueError(f"refusing to create {name!r}: only the benchmark databases are the bench's to make")
+        raise ValueError(f"refusing to touch database {name!r}: only the benchmark's own databases are the bench's")
     connection = psycopg2.connect(bench_env.database_url("postgres"))
     connection.autocommit = True
     with connection.cursor() as cursor:
+        if fresh:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
