@@ -389,8 +389,6 @@ def _param_problem(name: str, item: Any) -> str | None:
     return None
 
 
-
-
 def _described(schema: dict, description: str) -> dict:
     return {**schema, "description": description} if description else schema
 
