@@ -116,7 +116,7 @@ def _timed(write, *args):
 def _hand_written(setup, tag: str):
     from django.utils import timezone
 
-    from lib.rows import db_datetime, rows_insert, rows_update
+    from lib.rows import rows_insert, rows_update
     from deliveries.models import Delivery
     from events.models import Event
 
@@ -130,7 +130,7 @@ def _hand_written(setup, tag: str):
         (pk, endpoint.pk, partner.pk, "deposit", False, 1, now) for pk in ids for endpoint in endpoints
     ], shared={"created_at": now, "updated_at": now}))
     yield "deliveries_insert", wall, cpu
-    stamp = db_datetime(timezone.now())
+    stamp = timezone.now()
     _, wall, cpu = _timed(lambda: rows_update(Delivery, ("id",), OUTCOME_FIELDS, [
         (pk, "delivered", 200, "", stamp) for pk in deliveries
     ]))

@@ -26,6 +26,7 @@ from lib import http
 from partners.models import AUTO_PAUSE_REASON_PREFIX, PostbackEndpoint
 
 from .models import Delivery
+from .records import Postback
 from .signals import circuit_closed, circuit_opened
 
 NOT_ABOUT_THE_PARTNER = {"internal", "lease_lost"}
@@ -39,18 +40,19 @@ def probes_sent(*, endpoints: list[PostbackEndpoint], now: datetime) -> None:
         )
 
 
-def outcomes_record(*, jobs: list, now: datetime) -> None:
+def outcomes_record(*, postbacks: list[Postback], now: datetime) -> None:
     """Move each endpoint's failure run and circuit on by its deliveries' outcomes, in the order they finished."""
-    by_endpoint: dict[int, list] = defaultdict(list)
-    for job in jobs:
-        if job.result.error_class not in NOT_ABOUT_THE_PARTNER and job.result.verdict != http.Verdict.PERMANENT:
-            by_endpoint[job.endpoint_id].append(job)
+    by_endpoint: dict[int, list[Postback]] = defaultdict(list)
+    for postback in postbacks:
+        result = postback.result
+        if result.error_class not in NOT_ABOUT_THE_PARTNER and result.verdict != http.Verdict.PERMANENT:
+            by_endpoint[postback.endpoint_id].append(postback)
     for group in by_endpoint.values():
         _record(group[0].endpoint, group, now)
 
 
-def _record(endpoint: PostbackEndpoint, jobs: list, now: datetime) -> None:
-    verdicts = [job.result.verdict for job in jobs]
+def _record(endpoint: PostbackEndpoint, postbacks: list[Postback], now: datetime) -> None:
+    verdicts = [postback.result.verdict for postback in postbacks]
     if http.Verdict.SUCCESS in verdicts:
         trailing = verdicts[::-1].index(http.Verdict.SUCCESS)
         if endpoint.circuit_opened_at is not None:
@@ -60,7 +62,7 @@ def _record(endpoint: PostbackEndpoint, jobs: list, now: datetime) -> None:
         return
     rows = PostbackEndpoint.objects.filter(pk=endpoint.pk)
     rows.update(consecutive_failures=F("consecutive_failures") + len(verdicts))
-    last_error = jobs[-1].result.error
+    last_error = postbacks[-1].result.error
     opened = rows.filter(
         circuit_opened_at__isnull=True, circuit_failure_threshold__gt=0,
         consecutive_failures__gte=F("circuit_failure_threshold"),
@@ -70,7 +72,7 @@ def _record(endpoint: PostbackEndpoint, jobs: list, now: datetime) -> None:
     )
     if opened:
         _announce_on_commit(circuit_opened, endpoint_id=endpoint.pk, last_error=last_error, now=now)
-    elif any(job.is_probe for job in jobs):
+    elif any(postback.is_probe for postback in postbacks):
         _probe_failed(endpoint, now, last_error)
 
 

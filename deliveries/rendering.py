@@ -47,8 +47,8 @@ class EventView:
 
 
 _LOOKUPS = {"tracking_params": "event__player__tracking_params", "reverses_id": "event__reverses"}
-# EventView's fields as lookups from a delivery, in order: the sender reads them with its claim.
-EVENT_LOOKUPS = tuple(_LOOKUPS.get(name, f"event__{name}") for name in EventView.__dataclass_fields__)
+# Each of EventView's fields and its lookup from a delivery: the sender reads them with its claim.
+EVENT_LOOKUPS = {name: _LOOKUPS.get(name, f"event__{name}") for name in EventView.__dataclass_fields__}
 
 
 def event_view(event: Event) -> EventView:

@@ -21,8 +21,8 @@ One sender (a ``deliveries_send_due`` task) works as a pipeline on one thread:
 
 Whatever goes wrong with one delivery between claim and record (a partner's
 answer, a template, a bug) is recorded on that delivery as an error and
-never reaches the others. A batch travels as plain rows (one small ``Job``
-per delivery), not model instances. A worker that dies stops renewing: its
+never reaches the others. A batch travels as one ``Postback`` per delivery
+(``records``), not model instances. A worker that dies stops renewing: its
 claims are free when the lease ends, and any sender takes them again.
 """
 
@@ -31,7 +31,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -42,7 +42,6 @@ from django.utils import timezone
 
 from lib import http
 from lib.rows import db_datetime, rows_insert, rows_update
-from monitoring import observe
 from partners import signing
 from partners.credentials import OAUTH2_TYPES
 from partners.models import Partner, PostbackEndpoint
@@ -53,14 +52,19 @@ from . import circuit, oauth2, ratelimit, retry
 from .auth import Secrets, authorization
 from .masking import scrub
 from .models import Delivery, DeliveryAttempt
+from .records import Postback, rows_of
 from .rendering import EVENT_LOOKUPS, EventView, RenderedRequest, event_request
 from .selectors import behind_an_earlier_one
+from .signals import attempts_lost, attempts_recorded
 
 logger = logging.getLogger(__name__)
 
+# The columns the sender writes, read off each Postback by these names.
+CLAIM_FIELDS = ("id", "endpoint_id", "event_type_id", "attempt_count", "retry_base", "is_test")
 ATTEMPT_START_FIELDS = (
     "delivery_id", "number", "started_at", "request_method", "request_url", "request_headers", "request_body",
 )
+ATTEMPT_KEYS = ("delivery_id", "number")
 ATTEMPT_RESULT_FIELDS = (
     "outcome", "finished_at", "duration_ms", "status_code", "response_excerpt", "error", "error_class",
 )
@@ -85,65 +89,6 @@ NOT_SENT = http.HttpResult(
 )
 
 
-@dataclass(slots=True, eq=False)
-class Job:
-    """One claimed delivery: what the claim read, the request, and the outcome to write back.
-
-    Its attributes carry a Delivery's names where monitoring.observe reads them.
-    """
-
-    pk: int
-    endpoint: PostbackEndpoint
-    event: EventView
-    event_type_id: str
-    attempt_count: int
-    retry_base: int
-    is_test: bool
-    request: http.OutboundRequest | None = None
-    # The request as stored and shown: the same, with the mask in place of every credential and token.
-    shown: http.OutboundRequest | None = None
-    secrets: tuple[str, ...] = ()  # the values scrubbed from what the partner answers
-    needs_token: bool = False  # its endpoint authenticates with OAuth2: the token is added as it starts
-    fresh_token: bool = False  # its OAuth2 token was fetched for this attempt, not taken from the cache
-    result: http.HttpResult | None = None
-    attempt: "Attempt | None" = None
-    leased: bool = True  # still leased to this sender, as far as the last renewal knows
-    status: str = ""
-    next_attempt_at: datetime | None = None
-    delivered_at: datetime | None = None
-    last_error: str = ""
-
-    @property
-    def endpoint_id(self) -> int:
-        return self.endpoint.pk
-
-    @property
-    def partner(self) -> Partner:
-        return self.endpoint.partner
-
-    @property
-    def is_probe(self) -> bool:
-        """Sent while its endpoint's circuit is open: the one delivery that tests whether the partner is back.
-
-        A manager's test postback never is: it is a one-off check that leaves the circuit to the real ones.
-        """
-        return not self.is_test and self.endpoint.circuit_opened_at is not None
-
-
-@dataclass(slots=True, eq=False)
-class Attempt:
-    """The attempt row being written, with DeliveryAttempt's field names (monitoring.observe reads them)."""
-
-    delivery: Job
-    number: int
-    outcome: str = DeliveryAttempt.Outcome.IN_FLIGHT
-    duration_ms: int | None = None
-    status_code: int | None = None
-    response_excerpt: str = ""
-    error: str = ""
-    error_class: str = ""
-
-
 def deliveries_send_due(*, worker: str) -> int:
     """Send what is due until nothing is, or the time budget is spent; returns how many were attempted."""
     return _Sender(worker).run(deadline=time.monotonic() + settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS)
@@ -153,8 +98,8 @@ def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
     """Send deliveries already leased to ``worker`` and record their outcomes; returns how many were attempted."""
     sender = _Sender(worker)
     with transaction.atomic():
-        jobs = _claimed_jobs(ids=ids, worker=worker)
-    sender.start(jobs)
+        postbacks = _claimed_postbacks(ids=ids, worker=worker)
+    sender.start(postbacks)
     return sender.run(deadline=time.monotonic(), claims=False)
 
 
@@ -164,8 +109,8 @@ class _Sender:
     def __init__(self, worker: str):
         self.worker = worker
         self.transfers = http.transfers()
-        self.out: dict[int, Job] = {}
-        self.done: list[Job] = []
+        self.out: dict[int, Postback] = {}
+        self.done: list[Postback] = []
         self.attempted = 0
         self.lease_ends: float | None = None
         self.renew_at = time.monotonic() + settings.POSTBACK_LEASE_SECONDS / RENEWALS_PER_LEASE
@@ -207,16 +152,16 @@ class _Sender:
                 self._renew()
         return self.attempted
 
-    def start(self, jobs: list[Job]) -> None:
-        self.attempted += len(jobs)
-        _authorize([job for job in jobs if job.result is None and job.needs_token])
-        for job in jobs:
-            if job.result is None:
-                job.result = self.transfers.start(job.request, job.pk)
-            if job.result is None:
-                self.out[job.pk] = job
+    def start(self, postbacks: list[Postback]) -> None:
+        self.attempted += len(postbacks)
+        _authorize([postback for postback in postbacks if postback.result is None and postback.needs_token])
+        for postback in postbacks:
+            if postback.result is None:
+                postback.result = self.transfers.start(postback.request, postback.id)
+            if postback.result is None:
+                self.out[postback.id] = postback
             else:  # nothing to send (a template error, a refused target): recorded with the next outcomes
-                self.done.append(job)
+                self.done.append(postback)
 
     def _awaited(self, out_at_deadline: set[int] | None) -> set[int]:
         """The endpoints of the transfers out when the budget was spent that are not back yet."""
@@ -230,20 +175,20 @@ class _Sender:
         try:
             with transaction.atomic():
                 ids = deliveries_claim_due(worker=self.worker, limit=room, exclude_endpoints=exclude_endpoints)
-                jobs = _claimed_jobs(ids=ids, worker=self.worker)
+                postbacks = _claimed_postbacks(ids=ids, worker=self.worker)
         except DatabaseError:
             logger.warning("could not claim due deliveries; trying again shortly", exc_info=True)
             connection.close()  # a broken connection is replaced on the next query
             return
-        if jobs and self.lease_ends is None:
+        if postbacks and self.lease_ends is None:
             self.lease_ends = claimed_at + settings.POSTBACK_LEASE_SECONDS
-        self.start(jobs)
+        self.start(postbacks)
 
     def _collect(self, *, timeout: float) -> None:
         for pk, result in self.transfers.wait(timeout):
-            job = self.out.pop(pk)
-            job.result = result
-            self.done.append(job)
+            postback = self.out.pop(pk)
+            postback.result = result
+            self.done.append(postback)
 
     def _more_due_soon(self, deadline: float) -> bool:
         """Wait here for work due within a second (a rate-limited backlog, a short Retry-After) rather than hand over."""
@@ -282,9 +227,9 @@ class _Sender:
     def _let_go(self, ids: set[int]) -> None:
         for pk in ids:
             self.transfers.cancel(pk)
-            job = self.out.pop(pk)
-            job.leased, job.result = False, NOT_SENT
-            self.done.append(job)
+            postback = self.out.pop(pk)
+            postback.leased, postback.result = False, NOT_SENT
+            self.done.append(postback)
 
 
 def deliveries_claim_due(
@@ -426,32 +371,31 @@ def seconds_until_next_due() -> float | None:
     return None if earliest is None else (earliest - now).total_seconds()
 
 
-def _claimed_jobs(*, ids: list[int], worker: str) -> list[Job]:
+def _claimed_postbacks(*, ids: list[int], worker: str) -> list[Postback]:
     """The claimed deliveries ready to send, their attempts written; the rate-limited ones are given back."""
     if not ids:
         return []
-    rows = Delivery.objects.filter(id__in=ids, claimed_by=worker).values_list(
-        "id", "endpoint_id", "event_type_id", "attempt_count", "retry_base", "is_test",
-        *EVENT_LOOKUPS,
-    )
-    rows = list(rows)
-    endpoints = PostbackEndpoint.objects.select_related("partner").in_bulk({row[1] for row in rows})
-    jobs = [
-        Job(pk=pk, endpoint=endpoints[endpoint_id], event_type_id=event_type, attempt_count=attempts,
-            retry_base=retry_base, is_test=is_test, event=EventView(*event))
-        for pk, endpoint_id, event_type, attempts, retry_base, is_test, *event in rows
+    rows = list(Delivery.objects.filter(id__in=ids, claimed_by=worker).values(*CLAIM_FIELDS, *EVENT_LOOKUPS.values()))
+    endpoints = PostbackEndpoint.objects.select_related("partner").in_bulk({row["endpoint_id"] for row in rows})
+    postbacks = [
+        Postback(
+            endpoint=endpoints[row["endpoint_id"]],
+            event=EventView(**{name: row[lookup] for name, lookup in EVENT_LOOKUPS.items()}),
+            **{name: row[name] for name in CLAIM_FIELDS if name != "endpoint_id"},
+        )
+        for row in rows
     ]
-    ready, deferred = _apply_rate_limits(jobs, time.time())
+    ready, deferred = _apply_rate_limits(postbacks, time.time())
     _release_deferred(deferred, worker, timezone.now())
-    circuit.probes_sent(endpoints=[job.endpoint for job in ready if job.is_probe], now=timezone.now())
+    circuit.probes_sent(endpoints=[postback.endpoint for postback in ready if postback.is_probe], now=timezone.now())
     return _prepare(ready)
 
 
-def _apply_rate_limits(jobs: list[Job], now: float) -> tuple[list[Job], dict[int, float]]:
+def _apply_rate_limits(postbacks: list[Postback], now: float) -> tuple[list[Postback], dict[int, float]]:
     """Split into what may go now and, for the rest, how many seconds each waits."""
-    by_endpoint: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
-        by_endpoint[job.endpoint_id].append(job)
+    by_endpoint: dict[int, list[Postback]] = defaultdict(list)
+    for postback in postbacks:
+        by_endpoint[postback.endpoint_id].append(postback)
     ready, deferred = [], {}
     for endpoint_id, group in by_endpoint.items():
         limit = group[0].endpoint.rate_limit_per_second
@@ -459,8 +403,8 @@ def _apply_rate_limits(jobs: list[Job], now: float) -> tuple[list[Job], dict[int
             endpoint_id=endpoint_id, limit=limit, wanted=len(group), now=now
         )
         ready.extend(group[:allowed])
-        for position, job in enumerate(group[allowed:]):
-            deferred[job.pk] = ratelimit.deferral_seconds(position=position, limit=limit, now=now)
+        for position, postback in enumerate(group[allowed:]):
+            deferred[postback.id] = ratelimit.deferral_seconds(position=position, limit=limit, now=now)
     return ready, deferred
 
 
@@ -491,91 +435,82 @@ def outbound_shown(request: http.OutboundRequest, shown: RenderedRequest) -> htt
     return replace(request, url=shown.url, body=shown.body, headers=shown.headers | sent)
 
 
-def _prepare(jobs: list[Job]) -> list[Job]:
-    rules = payout_rules_by_partner_type(job.endpoint.partner_id for job in jobs)
+def _prepare(postbacks: list[Postback]) -> list[Postback]:
+    rules = payout_rules_by_partner_type(postback.endpoint.partner_id for postback in postbacks)
     now = timezone.now()
     # Only a delivery tried before can have an attempt its sender never finished.
-    _close_lost_attempts([job.pk for job in jobs if job.attempt_count], now)
-    rows = []
-    for job in jobs:
-        job.attempt_count += 1
-        job.attempt = Attempt(delivery=job, number=job.attempt_count)
-        rows.append(_attempt_start_contained(job, rules, now))
-    rows_insert(DeliveryAttempt, columns=ATTEMPT_START_FIELDS, rows=rows)
-    Delivery.objects.filter(id__in=[job.pk for job in jobs]).update(attempt_count=F("attempt_count") + 1)
-    return jobs
+    _close_lost_attempts([postback.id for postback in postbacks if postback.attempt_count], now)
+    for postback in postbacks:
+        postback.attempt_count += 1
+        postback.started_at = now
+        _render_contained(postback, rules)
+    rows_insert(DeliveryAttempt, columns=ATTEMPT_START_FIELDS, rows=rows_of(postbacks, ATTEMPT_START_FIELDS))
+    Delivery.objects.filter(id__in=[postback.id for postback in postbacks]).update(attempt_count=F("attempt_count") + 1)
+    return postbacks
 
 
-def _attempt_start_contained(job: Job, rules: dict, now: datetime) -> tuple:
-    """The request rendered and its attempt row; a fault in either is this delivery's recorded error alone."""
+def _render_contained(postback: Postback, rules: dict) -> None:
+    """The request rendered; a fault in it is this delivery's recorded error alone."""
     try:
-        _render(job, rules)
-        return _attempt_start(job, now)
+        _render(postback, rules)
     except Exception as exc:  # noqa: BLE001 - one delivery that cannot be prepared must not stop its batch
-        logger.exception("could not prepare delivery %s", job.pk)
-        job.request, job.result = None, http.internal_error(exc)
-        return _attempt_start(job, now)
+        logger.exception("could not prepare delivery %s", postback.id)
+        postback.request, postback.shown, postback.result = None, None, http.internal_error(exc)
 
 
-def _render(job: Job, rules: dict) -> None:
+def _render(postback: Postback, rules: dict) -> None:
     """The request twice: with the credentials, to send, and masked, to store (only the partner sees them)."""
-    endpoint = job.endpoint
-    job.secrets = Secrets(credentials=endpoint.credentials or {}).values()
+    endpoint = postback.endpoint
+    postback.secrets = Secrets(credentials=endpoint.credentials or {}).values()
     request = partial(
-        event_request, endpoint=endpoint, event=job.event, event_type=job.event_type_id,
-        partner_slug=job.partner.slug, delivery_id=job.pk, rule=rules.get((endpoint.partner_id, job.event_type_id)),
+        event_request, endpoint=endpoint, event=postback.event, event_type=postback.event_type_id,
+        partner_slug=postback.partner.slug, delivery_id=postback.id,
+        rule=rules.get((endpoint.partner_id, postback.event_type_id)),
     )
     try:
         shown = request()
         rendered = request(secrets=Secrets(credentials=endpoint.credentials)) if endpoint.credentials else shown
     except TemplateError as exc:
         # Saved templates are validated; this catches one changed behind the validation's back.
-        job.result = http.HttpResult(
+        postback.result = http.HttpResult(
             verdict=http.Verdict.PERMANENT, duration_ms=0, error=f"template: {exc}", error_class="template"
         )
         return
-    job.needs_token = endpoint.auth_type in OAUTH2_TYPES
-    job.request = outbound_request(endpoint=endpoint, rendered=rendered, msg_id=str(job.pk))
-    job.shown = outbound_shown(job.request, shown)
+    postback.needs_token = endpoint.auth_type in OAUTH2_TYPES
+    postback.request = outbound_request(endpoint=endpoint, rendered=rendered, msg_id=str(postback.id))
+    postback.shown = outbound_shown(postback.request, shown)
 
 
-def _authorize(jobs: list[Job]) -> None:
-    """Put each endpoint's OAuth2 access token on its jobs' requests, or record on them why there is none.
+def _authorize(postbacks: list[Postback]) -> None:
+    """Put each endpoint's OAuth2 access token on its postbacks' requests, or record on them why there is none.
 
     Done as the requests start, after the claim's transaction: fetching a token is a request of its own
     (rare: the token is cached), and no transaction waits on a partner. The token is asked for once per
-    endpoint however many of its jobs start together, and every one of them shares the answer: a token URL
+    endpoint however many of its postbacks start together, and every one of them shares the answer: a token URL
     that fails is the same recorded, classified error on each (and, kept briefly in the cache, on what
     any sender starts for that endpoint next, without asking again; see ``oauth2``).
     """
-    by_endpoint: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
-        by_endpoint[job.endpoint_id].append(job)
+    by_endpoint: dict[int, list[Postback]] = defaultdict(list)
+    for postback in postbacks:
+        by_endpoint[postback.endpoint_id].append(postback)
     for group in by_endpoint.values():
         endpoint = group[0].endpoint
         try:
             token, fresh = oauth2.access_token(endpoint)
         except oauth2.TokenError as exc:
-            for job in group:
-                job.result = exc.result
+            for postback in group:
+                postback.result = exc.result
             continue
         except Exception as exc:  # noqa: BLE001 - an endpoint without a token must not stop the others
             logger.exception("could not get an access token for endpoint %s", endpoint.pk)
-            for job in group:
-                job.result = http.internal_error(exc)
+            for postback in group:
+                postback.result = http.internal_error(exc)
             continue
         secrets = Secrets(credentials=endpoint.credentials, access_token=token)
         header = authorization(endpoint, secrets)
-        for job in group:
-            job.fresh_token, job.secrets = fresh, secrets.values()
-            job.request = replace(job.request, headers=job.request.headers | header)
-
-
-def _attempt_start(job: Job, started_at) -> tuple:
-    request = job.shown
-    method, url, body = (request.method, request.url, request.body) if request else (job.endpoint.method, "", "")
-    headers = signing.headers_for_record(request.headers) if request else {}
-    return (job.pk, job.attempt_count, started_at, method, url, headers, body)
+        for postback in group:
+            postback.fresh_token, postback.secrets = fresh, secrets.values()
+            postback.request = replace(postback.request, headers=postback.request.headers | header)
 
 
 def _close_lost_attempts(delivery_ids: list[int], now: datetime) -> None:
@@ -590,102 +525,91 @@ def _close_lost_attempts(delivery_ids: list[int], now: datetime) -> None:
         error="the sender stopped before recording a response (worker lost); sent again",
         error_class="worker_lost",
     )
-    observe.lost_attempts_closed(count=lost)
+    attempts_lost.send(sender=Postback, count=lost)
 
 
-def _record(jobs: list[Job], worker: str) -> None:
-    """Write the jobs' attempts and outcomes, and their endpoints' circuits, in one transaction."""
+def _record(postbacks: list[Postback], worker: str) -> None:
+    """Write the attempts and outcomes, and their endpoints' circuits, in one transaction."""
     now = timezone.now()
-    for job in jobs:
-        _finish_contained(job, now)
-    stamp = db_datetime(now)
-    kept = [job for job in jobs if job.leased]
+    for postback in postbacks:
+        _finish_contained(postback, now)
+    kept = [postback for postback in postbacks if postback.leased]
     try:
         with transaction.atomic():
-            rows_update(DeliveryAttempt, ("delivery_id", "number"), ATTEMPT_RESULT_FIELDS, [
-                (job.pk, job.attempt.number, job.attempt.outcome, stamp, job.attempt.duration_ms,
-                 job.attempt.status_code, job.attempt.response_excerpt, job.attempt.error, job.attempt.error_class)
-                for job in jobs
-            ])
+            rows_update(DeliveryAttempt, ATTEMPT_KEYS, ATTEMPT_RESULT_FIELDS,
+                        rows_of(postbacks, (*ATTEMPT_KEYS, *ATTEMPT_RESULT_FIELDS)))
             # Only rows still leased to this sender: a cancel or an expired lease has taken the others away.
-            recorded = set(rows_update(Delivery, ("id",), DELIVERY_OUTCOME_FIELDS, [
-                _outcome_row(job, stamp) for job in kept
-            ], where={"claimed_by": worker}, returning="id"))
+            recorded = set(rows_update(Delivery, ("id",), DELIVERY_OUTCOME_FIELDS,
+                                       rows_of(kept, ("id", *DELIVERY_OUTCOME_FIELDS)),
+                                       where={"claimed_by": worker}, returning="id"))
+            recorded = [postback for postback in kept if postback.id in recorded]
             # Test postbacks say nothing of the partner's health to the failure run (and cannot open a circuit).
-            circuit.outcomes_record(jobs=[job for job in kept if job.pk in recorded and not job.is_test], now=now)
+            circuit.outcomes_record(postbacks=[postback for postback in recorded if not postback.is_test], now=now)
     except DatabaseError:
         # Still leased: when the lease ends another sender takes them again (at least once, never lost).
-        logger.exception("could not record the outcome of %d deliveries", len(jobs))
+        logger.exception("could not record the outcome of %d deliveries", len(postbacks))
         connection.close()
         return
-    observe.attempts_recorded(attempts=[job.attempt for job in kept if job.pk in recorded])
+    attempts_recorded.send(sender=Postback, postbacks=recorded)
 
 
-def _finish_contained(job: Job, now: datetime) -> None:
+def _finish_contained(postback: Postback, now: datetime) -> None:
     try:
-        _finish(job, now)
+        _finish(postback, now)
     except Exception as exc:  # noqa: BLE001 - whatever broke, this delivery gets an outcome on record
-        logger.exception("could not judge the outcome of delivery %s", job.pk)
-        job.result = http.internal_error(exc, duration_ms=job.result.duration_ms if job.result else 0)
-        _finish(job, now)
+        logger.exception("could not judge the outcome of delivery %s", postback.id)
+        postback.result = http.internal_error(exc, duration_ms=postback.result.duration_ms if postback.result else 0)
+        _finish(postback, now)
 
 
-def _finish(job: Job, now: datetime) -> None:
+def _finish(postback: Postback, now: datetime) -> None:
     """The attempt's result, and the delivery's outcome: delivered, retried on the schedule, or failed for good.
 
     A probe that fails is not failed for running out of attempts: its endpoint's circuit is open, so its
     failures say how the partner is, not how this delivery is. A test postback is a one-off check: it
     is never retried, so its attempt says failed, as it is.
     """
-    attempt, result = job.attempt, _token_refused(job)
-    attempt.outcome = _OUTCOMES[result.verdict]
-    attempt.duration_ms, attempt.status_code = result.duration_ms, result.status_code
+    result = _token_refused(postback)
+    postback.finished_at = now
+    postback.outcome = _OUTCOMES[result.verdict]
+    postback.duration_ms, postback.status_code = result.duration_ms, result.status_code
     # A partner may echo a credential back: none is stored or shown.
-    attempt.response_excerpt = scrub(result.response_excerpt, job.secrets)
-    attempt.error, attempt.error_class = scrub(result.error, job.secrets), result.error_class
-    job.last_error = attempt.error
-    failed_in_a_row = job.attempt_count - job.retry_base
+    postback.response_excerpt = scrub(result.response_excerpt, postback.secrets)
+    postback.error, postback.error_class = scrub(result.error, postback.secrets), result.error_class
+    postback.last_error = postback.error
+    failed_in_a_row = postback.attempt_count - postback.retry_base
     if result.verdict == http.Verdict.SUCCESS:
-        job.status, job.delivered_at, job.next_attempt_at = Delivery.Status.DELIVERED, now, None
-    elif result.verdict == http.Verdict.TRANSIENT and not job.is_test and (
-        failed_in_a_row < job.endpoint.max_attempts or job.is_probe
+        postback.status, postback.delivered_at, postback.next_attempt_at = Delivery.Status.DELIVERED, now, None
+    elif result.verdict == http.Verdict.TRANSIENT and not postback.is_test and (
+        failed_in_a_row < postback.endpoint.max_attempts or postback.is_probe
     ):
-        job.status = Delivery.Status.RETRYING
-        job.next_attempt_at = retry.next_attempt_at(
+        postback.status = Delivery.Status.RETRYING
+        postback.next_attempt_at = retry.next_attempt_at(
             now=now, failed_attempts=failed_in_a_row, retry_after_seconds=result.retry_after_seconds
         )
     else:
-        job.status, job.next_attempt_at = Delivery.Status.FAILED, None
+        postback.status, postback.next_attempt_at = Delivery.Status.FAILED, None
         if result.verdict == http.Verdict.TRANSIENT:
-            attempt.outcome = DeliveryAttempt.Outcome.FAILURE
-            if not job.is_test:
-                job.last_error = f"{attempt.error} (attempts exhausted: {failed_in_a_row})"
+            postback.outcome = DeliveryAttempt.Outcome.FAILURE
+            if not postback.is_test:
+                postback.last_error = f"{postback.error} (attempts exhausted: {failed_in_a_row})"
 
 
-def _token_refused(job: Job) -> http.HttpResult:
+def _token_refused(postback: Postback) -> http.HttpResult:
     """A 401 to an OAuth2 endpoint drops its cached token; one taken from the cache earns one retry with a new one.
 
     A token fetched for this very attempt and refused means the credentials are wrong: that 401 is final.
     """
-    result = job.result
-    if result.status_code != 401 or job.endpoint.auth_type not in OAUTH2_TYPES:
+    result = postback.result
+    if result.status_code != 401 or postback.endpoint.auth_type not in OAUTH2_TYPES:
         return result
-    oauth2.access_token_forget(job.endpoint)
-    if job.fresh_token:
+    oauth2.access_token_forget(postback.endpoint)
+    if postback.fresh_token:
         return result
     return replace(
         result, verdict=http.Verdict.TRANSIENT, error_class="token_refused", retry_after_seconds=0.0,
         error="HTTP 401: the partner refused the cached access token; retried with a new one",
     )
-
-
-def _outcome_row(job: Job, stamp) -> tuple:
-    request = job.shown
-    method, url, body = (request.method, request.url, request.body) if request else ("", "", "")
-    next_attempt = db_datetime(job.next_attempt_at) if job.next_attempt_at else None
-    delivered = db_datetime(job.delivered_at) if job.delivered_at else None
-    return (job.pk, job.status, next_attempt, None, "", delivered, job.result.status_code, job.last_error,
-            method, url, body, stamp)
 
 
 def _release_deferred(waits: dict[int, float], worker: str, now: datetime) -> None:

@@ -9,3 +9,8 @@ outcomes_rewriting = Signal()
 # or closed (with ``held``, how many deliveries it held).
 circuit_opened = Signal()
 circuit_closed = Signal()
+# Sent by the sender once its outcomes have committed, with ``postbacks`` (``records.Postback``, each with its
+# attempt's result and its delivery's outcome), and with ``count`` when it closes attempts a dead sender left in
+# flight (inside that transaction).
+attempts_recorded = Signal()
+attempts_lost = Signal()

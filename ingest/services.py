@@ -23,8 +23,9 @@ batches cannot deadlock.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery
@@ -257,11 +258,8 @@ def _players_save(*, new: dict[str, Player], changed: dict[str, Player], now) ->
         shared={"created_at": now},
     )
     updated = [player for player_id, player in changed.items() if player_id not in new]
-    fields = [Player._meta.get_field(name) for name in _PLAYER_FIELDS]
-    rows_update(Player, ("player_id",), _PLAYER_FIELDS, [
-        (player.player_id, *(field.get_db_prep_save(getattr(player, field.attname), connection) for field in fields))
-        for player in updated
-    ])
+    attributes = attrgetter("player_id", *(Player._meta.get_field(name).attname for name in _PLAYER_FIELDS))
+    rows_update(Player, ("player_id",), _PLAYER_FIELDS, [attributes(player) for player in updated])
 
 
 def _players_with_first_deposit(*, players: dict[str, Player], inputs: list[EventInput]) -> set[str]:

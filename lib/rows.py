@@ -11,9 +11,10 @@ defaults once per statement, and gets ids back with ``RETURNING``.
 column, and wants a model instance per row; at a sender's rates that Python
 work, not the database, was most of the time a postback took. It cannot say
 "only the rows still leased to this sender, and which were they" either.
-``rows_update`` takes tuples of values ready for the database
-(``db_datetime`` for timestamps, a field's ``get_db_prep_save`` for JSON) and
-writes them with one ``WITH v(…) AS (VALUES …) UPDATE … FROM v``.
+``rows_update`` prepares the same few values and writes them with one
+``WITH v(…) AS (VALUES …) UPDATE … FROM v``.
+
+Both take values as the model holds them (datetimes, decimals, dicts).
 
 Both work on PostgreSQL and SQLite (3.35+); figures in bench/RESULTS.md,
 "Bulk writes". Events, players, deliveries and attempts are written in bulk
@@ -46,14 +47,21 @@ def rows_insert(
     rest = [field for field in meta.concrete_fields if field.attname not in given and not field.primary_key]
     constants = [field.get_db_prep_save(shared[field.attname] if field.attname in shared else field.get_default(), db)
                  for field in rest]
-    prepared = [(index, field) for index, field in enumerate(given.values()) if isinstance(field, _PREPARED)]
-    values = []
+    values = [(*row, *constants) for row in _prepared(rows, list(given.values()), db)]
+    return _insert(db, meta, [*given.values(), *rest], values)
+
+
+def _prepared(rows: Iterable[Sequence], fields: list, db) -> Iterable[Sequence]:
+    """``rows`` with the values of times, decimals and JSON prepared by their fields; the rest as they are."""
+    prepared = [(index, field) for index, field in enumerate(fields) if isinstance(field, _PREPARED)]
+    if not prepared:
+        yield from rows
+        return
     for row in rows:
         row = list(row)
         for index, field in prepared:
             row[index] = field.get_db_prep_save(row[index], db)
-        values.append((*row, *constants))
-    return _insert(db, meta, [*given.values(), *rest], values)
+        yield row
 
 
 def _insert(db, meta, fields: list, values: list[tuple]) -> list:
@@ -91,7 +99,7 @@ def rows_update(
     where: dict | None = None,
     returning: str | None = None,
 ) -> list:
-    """Set ``field_names`` on the rows matching ``keys``: each tuple is the key values, then the field values.
+    """Set ``field_names`` on the rows matching ``keys``: each row is the key values, then the field values.
 
     ``where`` adds column = value conditions: rows that no longer match are
     left alone. With ``returning``, that column of the rows updated comes back.
@@ -112,7 +120,8 @@ def rows_update(
     )
     if returning:
         sql += f" RETURNING {table}.{quote(returning)}"
-    params = [value for values in rows for value in values] + list((where or {}).values())
+    params = [value for values in _prepared(rows, fields, connection) for value in values]
+    params += list((where or {}).values())
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [found for (found,) in cursor.fetchall()] if returning else []

@@ -1,7 +1,8 @@
 """What ingestion and the sender report as they go: metrics, and one log line per delivery attempt.
 
-The two hooks are called after the rows are written; they never touch the
-database, so a metrics or logging hiccup cannot undo a stored event or attempt.
+Ingestion calls ``events_stored``; the sender's signals reach the other two
+(``monitoring.signals``). They run after the rows are written and never touch
+the database, so a metrics or logging hiccup cannot undo a stored event or attempt.
 """
 
 import logging
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from deliveries.models import Delivery, DeliveryAttempt
+from deliveries.records import Postback
 
 from . import metrics
 
@@ -31,17 +33,17 @@ def events_stored(*, events: Iterable) -> None:
         transaction.on_commit(lambda: metrics.events_ingested(type_ids=type_ids))
 
 
-def attempts_recorded(*, attempts: Iterable[DeliveryAttempt]) -> None:
+def attempts_recorded(*, postbacks: Iterable[Postback]) -> None:
     """Metrics and a log line for each attempt the sender has just written back."""
-    for attempt in attempts:
-        delivery = attempt.delivery
+    for postback in postbacks:
         metrics.attempt_finished(
-            outcome=attempt.outcome, error_class=attempt.error_class, duration_ms=attempt.duration_ms
+            outcome=postback.outcome, error_class=postback.error_class, duration_ms=postback.duration_ms
         )
-        if delivery.status in _FINAL_STATUSES and not delivery.is_test:
-            metrics.delivery_finished(partner=delivery.partner.slug, status=delivery.status)
-        level, message = _LINES[attempt.outcome]
-        logger.log(level, "%s: %s in %s ms", message, _answer(attempt), attempt.duration_ms, extra=log_context(attempt))
+        if postback.status in _FINAL_STATUSES and not postback.is_test:
+            metrics.delivery_finished(partner=postback.partner.slug, status=postback.status)
+        level, message = _LINES[postback.outcome]
+        logger.log(level, "%s: %s in %s ms", message, _answer(postback), postback.duration_ms,
+                   extra=log_context(postback))
 
 
 def lost_attempts_closed(*, count: int) -> None:
@@ -54,21 +56,20 @@ def lost_attempts_closed(*, count: int) -> None:
         )
 
 
-def log_context(attempt: DeliveryAttempt) -> dict:
+def log_context(postback: Postback) -> dict:
     """The fields every delivery log line carries; the URL, headers and bodies stay out (they may hold secrets)."""
-    delivery = attempt.delivery
     return {
-        "event_id": delivery.event.event_id,
-        "delivery_id": delivery.pk,
-        "endpoint_id": delivery.endpoint_id,
-        "partner": delivery.partner.slug,
-        "attempt": attempt.number,
-        "status_code": attempt.status_code,
-        "outcome": attempt.outcome,
+        "event_id": postback.event.event_id,
+        "delivery_id": postback.id,
+        "endpoint_id": postback.endpoint_id,
+        "partner": postback.partner.slug,
+        "attempt": postback.number,
+        "status_code": postback.status_code,
+        "outcome": postback.outcome,
     }
 
 
-def _answer(attempt: DeliveryAttempt) -> str:
-    if attempt.status_code is not None:
-        return f"HTTP {attempt.status_code}" + (f" ({attempt.error_class})" if attempt.error_class else "")
-    return attempt.error_class or "no answer"
+def _answer(postback: Postback) -> str:
+    if postback.status_code is not None:
+        return f"HTTP {postback.status_code}" + (f" ({postback.error_class})" if postback.error_class else "")
+    return postback.error_class or "no answer"

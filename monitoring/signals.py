@@ -1,9 +1,11 @@
-"""Monitoring listens to what deliveries announce: a circuit opening or closing opens or resolves its alert."""
+"""Monitoring listens to what deliveries announce: attempts recorded (metrics, log lines), a circuit opening or
+closing (its alert opened or resolved)."""
 
 from django.dispatch import receiver
 
-from deliveries.signals import circuit_closed, circuit_opened
+from deliveries.signals import attempts_lost, attempts_recorded, circuit_closed, circuit_opened
 
+from . import observe
 from .services import circuit_alert_open, circuit_alert_resolve
 
 
@@ -15,3 +17,13 @@ def _circuit_opened(sender, *, endpoint_id: int, last_error: str, now, **kwargs)
 @receiver(circuit_closed)
 def _circuit_closed(sender, *, endpoint_id: int, held: int, now, **kwargs) -> None:
     circuit_alert_resolve(endpoint_id=endpoint_id, held=held, now=now)
+
+
+@receiver(attempts_recorded)
+def _attempts_recorded(sender, *, postbacks, **kwargs) -> None:
+    observe.attempts_recorded(postbacks=postbacks)
+
+
+@receiver(attempts_lost)
+def _attempts_lost(sender, *, count: int, **kwargs) -> None:
+    observe.lost_attempts_closed(count=count)

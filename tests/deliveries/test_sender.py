@@ -365,11 +365,11 @@ def test_a_fault_in_preparing_or_judging_one_delivery_is_its_own_recorded_error(
     real = getattr(sender, breaking)
     struck = []
 
-    def bug(job, *args):
-        if job.pk == broken.pk and not struck:
-            struck.append(job.pk)
+    def bug(postback, *args):
+        if postback.id == broken.pk and not struck:
+            struck.append(postback.id)
             raise RuntimeError("a bug")
-        return real(job, *args)
+        return real(postback, *args)
 
     # when
     with mock.patch.object(sender, breaking, bug):
