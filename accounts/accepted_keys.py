@@ -46,6 +46,12 @@ def accepted_key_get(*, digest: str, version: str | None) -> ApiKey | None:
     return api_key
 
 
+def accepted_key_candidate(*, digest: str) -> ApiKey | None:
+    """The key copied for ``digest`` under any version: whose budget to count before the version is known."""
+    seen = _accepted.get(digest)
+    return seen[2] if seen is not None else None
+
+
 def accepted_key_keep(*, digest: str, version: str | None, api_key: ApiKey) -> None:
     """Keep ``api_key`` under ``version``; nothing is kept without one (no shared cache, or none reachable)."""
     if version is not None:

@@ -510,8 +510,9 @@ LIBRARIES_EXPLAINED = (
     "CPU time of the process per unit of work (`time.process_time()` over a fixed number of calls, median of "
     "five rounds; `bench/libraries.py`, `bench/bulk_writes.py`), wall time in brackets: a Redis round trip "
     "waits more than it computes. The library and its alternative run on the same input in the same run; the "
-    "ratio is the library's CPU over the alternative's, so above 1 the library costs more. The routing "
-    "configuration's per-process copy still reads its version token from Redis on every request. Bulk writes "
+    "ratio is the library's CPU over the alternative's, so above 1 the library costs more. In the API the "
+    "throttle's commands and the configuration's version ride in the round trip the authentication makes "
+    "anyway (`lib/shared_reads.py`); these rows time them in a round trip of their own. Bulk writes "
     "count this process's CPU, not PostgreSQL's. The sender row compares the stack measurements' CPU per "
     "postback (the Celery worker doing everything a delivery needs) and per request (the bare loop)."
 )

@@ -35,8 +35,22 @@ class RedisCache(DjangoRedisCache):
         """The ``redis.Redis`` writes go to, for what the cache API cannot do in one round trip."""
         return self._cache.get_client(write=True)
 
+    def queue_get_many(self, pipeline, keys: list[str]) -> None:
+        """Queue on ``pipeline`` what ``get_many(keys)`` reads; ``decode_many`` turns its reply into the same dict."""
+        pipeline.mget([self.make_and_validate_key(key) for key in keys])
+
+    def decode_many(self, keys: list[str], reply: list) -> dict:
+        loads = self._cache._serializer.loads
+        return {key: loads(value) for key, value in zip(keys, reply, strict=True) if value is not None}
+
+
+def redis_backend_of(cache) -> RedisCache | None:
+    """``cache`` (a backend, or ``django.core.cache.cache``) when it is this backend, else None."""
+    backend = cache._connections[cache._alias] if isinstance(cache, ConnectionProxy) else cache
+    return backend if isinstance(backend, RedisCache) else None
+
 
 def redis_client_of(cache):
-    """The client behind ``cache`` (a backend, or ``django.core.cache.cache``); None when it is not this backend."""
-    backend = cache._connections[cache._alias] if isinstance(cache, ConnectionProxy) else cache
-    return backend.client() if isinstance(backend, RedisCache) else None
+    """The client behind ``cache``; None when it is not this backend."""
+    backend = redis_backend_of(cache)
+    return backend.client() if backend is not None else None

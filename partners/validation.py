@@ -14,12 +14,12 @@ from django.conf import settings
 
 from lib import address_guard
 from lib.http import literal_address
-from .signing import SECRET_PREFIX
 
 from . import json_templates, templating
 from .choices import AuthType, BodyFormat, Method
 from .credentials import auth_errors, credentials_error, unknown_secrets_errors
 from .filters import FilterError, validate_filters
+from .signing import SECRET_PREFIX
 
 if TYPE_CHECKING:  # annotations only: the model module imports this one
     from .models import PostbackEndpoint
