@@ -44,13 +44,15 @@ def deliveries_create_for_events(
     """
     now = timezone.now()
     matched = _routes_matched(events, routes)
-    ids = _deliveries_insert(matched, now)
-    return [_delivery(pk, *match, now) for pk, match in zip(ids, matched, strict=True)]
+    rows = _delivery_rows(matched, now)
+    ids = _deliveries_insert(rows, now)
+    return [_delivery(pk, event, row, now) for pk, (event, _, _), row in zip(ids, matched, rows, strict=True)]
 
 
 def deliveries_add_for_events(*, events: Iterable, routes: Iterable[EndpointRoute] | None = None) -> int:
     """``deliveries_create_for_events`` for a batch, whose answer lists no deliveries: how many, no instances."""
-    return len(_deliveries_insert(_routes_matched(events, routes), timezone.now()))
+    now = timezone.now()
+    return len(_deliveries_insert(_delivery_rows(_routes_matched(events, routes), now), now))
 
 
 def _routes_matched(events: Iterable, routes: Iterable[EndpointRoute] | None) -> list[tuple]:
@@ -61,20 +63,26 @@ def _routes_matched(events: Iterable, routes: Iterable[EndpointRoute] | None) ->
     return [(event, route, delivery_type) for event in events for route, delivery_type in routes_for(event, routes)]
 
 
-def _deliveries_insert(matched: list[tuple], now) -> list[int]:
-    if not matched:
-        return []
+_DELIVERY_COLUMNS = [
+    "event", "endpoint", "partner", "event_type", "is_test", "order_key", "next_attempt_at", "held_until",
+]
+_DELIVERY_ATTNAMES = [Delivery._meta.get_field(name).attname for name in _DELIVERY_COLUMNS]
+
+
+def _delivery_rows(matched: list[tuple], now) -> list[tuple]:
+    """One row of ``_DELIVERY_COLUMNS`` per (event, route, delivery type); a player's order key computed once."""
     keys = {event.pk: player_order_key(event.player_id) for event, _, _ in matched}
-    ids = rows_insert(
-        Delivery,
-        columns=["event", "endpoint", "partner", "event_type", "is_test", "order_key", "next_attempt_at", "held_until"],
-        rows=[
-            (event.pk, route.endpoint_id, route.partner_id, kind, event.is_test, keys[event.pk],
-             *_first_attempt(event, route, kind, now))
-            for event, route, kind in matched
-        ],
-        shared={"created_at": now, "updated_at": now},
-    )
+    return [
+        (event.pk, route.endpoint_id, route.partner_id, kind, event.is_test, keys[event.pk],
+         *_first_attempt(event, route, kind, now))
+        for event, route, kind in matched
+    ]
+
+
+def _deliveries_insert(rows: list[tuple], now) -> list[int]:
+    if not rows:
+        return []
+    ids = rows_insert(Delivery, columns=_DELIVERY_COLUMNS, rows=rows, shared={"created_at": now, "updated_at": now})
     sender_wake_on_commit()
     return ids
 
@@ -90,13 +98,10 @@ def _first_attempt(event, route: EndpointRoute, delivery_type: str, now) -> tupl
     return (release, release) if release > now else (now, None)
 
 
-def _delivery(pk: int, event, route: EndpointRoute, delivery_type: str, now) -> Delivery:
-    next_attempt_at, held_until = _first_attempt(event, route, delivery_type, now)
-    delivery = Delivery(
-        pk=pk, event=event, endpoint_id=route.endpoint_id, partner_id=route.partner_id, event_type_id=delivery_type,
-        is_test=event.is_test, order_key=player_order_key(event.player_id), next_attempt_at=next_attempt_at,
-        held_until=held_until, created_at=now, updated_at=now,
-    )
+def _delivery(pk: int, event, row: tuple, now) -> Delivery:
+    """The stored delivery of ``row``, without reading it back."""
+    delivery = Delivery(pk=pk, **dict(zip(_DELIVERY_ATTNAMES, row, strict=True)), created_at=now, updated_at=now)
+    delivery.event = event
     delivery._state.adding = False  # stored: as bulk_create leaves its objects
     return delivery
 
