@@ -5,6 +5,7 @@ from django.db import connection
 
 from deliveries.models import Delivery, DeliveryAttempt
 from events.models import Event, Player
+from tests.support.services import require_postgres
 
 HOT_MODELS = (Event, Player, Delivery, DeliveryAttempt)
 
@@ -43,3 +44,22 @@ def test_the_first_deposit_guard_survives_the_index_changes():
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, Event._meta.db_table)
     assert constraints["one_first_deposit_per_player"]["unique"]
+
+
+# The only LIKE-capable (varchar_pattern_ops) indexes on the hot tables: the prefix searches on event and player ids.
+PREFIX_SEARCHED = {("events_event", "event_id"), ("events_player", "player_id")}
+
+
+@pytest.mark.django_db
+def test_the_hot_tables_keep_a_pattern_ops_index_only_where_ids_are_searched_by_prefix():
+    # Django gives every text column with an index a LIKE-capable twin on PostgreSQL; each one costs every insert.
+    require_postgres()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.relname, a.attname FROM pg_index x"
+            " JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid"
+            " JOIN pg_opclass o ON o.oid = x.indclass[0] JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
+            " WHERE o.opcname LIKE '%%pattern_ops' AND t.relname = ANY(%s)",
+            [[model._meta.db_table for model in HOT_MODELS]],
+        )
+        assert set(cursor.fetchall()) == PREFIX_SEARCHED
