@@ -20,10 +20,10 @@ from partners.routing import routes_for
 from partners.selectors import EndpointRoute, payout_rules_by_partner_type
 
 from .models import Delivery, DeliveryAttempt
-from .signals import outcomes_rewriting
 from .ordering import player_order_key
 from .rendering import RenderedRequest, event_request, event_view, preview_type, sample_event
 from .sender import deliveries_send_claimed, outbound_request
+from .signals import outcomes_rewriting
 from .tasks import sender_wake_on_commit
 
 TEST_PLAYER_ID = "postback-test-player"
