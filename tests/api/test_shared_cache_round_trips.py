@@ -17,14 +17,14 @@ from lib import shared_reads
 from lib.redis_cache import redis_client_of
 from partners.config_cache import VERSION_KEY as CONFIG_VERSION_KEY
 from tests.factories import PartnerFactory, PostbackEndpointFactory
+from tests.support.services import require_shared_cache
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def round_trips(monkeypatch, settings):
-    if redis_client_of(cache) is None:
-        pytest.skip("the shared cache is Redis only with REDIS_URL")
+    require_shared_cache()
     settings.POSTBACK_CONFIG_CACHE = settings.API_KEY_CACHE = True
     # No counts left by earlier tests (keys' ids repeat), and versions in place, as after any first request.
     cache.clear()
