@@ -3,6 +3,14 @@
 from django.db import migrations
 
 
+def foreign_key_index_names(schema_editor, model, field) -> list[str]:
+    """The names Django gives a bare foreign key's index and, on PostgreSQL, its LIKE-capable twin."""
+    names = [schema_editor._create_index_name(model._meta.db_table, [field.column])]
+    if schema_editor.connection.vendor == "postgresql":
+        names.append(schema_editor._create_index_name(model._meta.db_table, [field.column], "_like"))
+    return names
+
+
 def drop_foreign_key_indexes(app_label: str, model_name: str, *field_names: str) -> migrations.RunPython:
     """Drop the index Django made on each bare foreign-key column, leaving the constraint alone.
 
@@ -15,12 +23,6 @@ def drop_foreign_key_indexes(app_label: str, model_name: str, *field_names: str)
     migration using this must say ``atomic = False``.
     """
 
-    def index_names(schema_editor, model, field) -> list[str]:
-        names = [schema_editor._create_index_name(model._meta.db_table, [field.column])]
-        if schema_editor.connection.vendor == "postgresql":
-            names.append(schema_editor._create_index_name(model._meta.db_table, [field.column], "_like"))
-        return names
-
     def fields(apps):
         model = apps.get_model(app_label, model_name)
         return model, [model._meta.get_field(name) for name in field_names]
@@ -29,7 +31,7 @@ def drop_foreign_key_indexes(app_label: str, model_name: str, *field_names: str)
         model, found = fields(apps)
         concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
         for field in found:
-            for name in index_names(schema_editor, model, field):
+            for name in foreign_key_index_names(schema_editor, model, field):
                 schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {schema_editor.quote_name(name)}")
 
     def backward(apps, schema_editor):

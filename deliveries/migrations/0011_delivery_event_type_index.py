@@ -1,32 +1,26 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def _names(schema_editor, model) -> tuple[str, str]:
-    """The names Django gave the foreign key's index and, on PostgreSQL, its pattern-ops twin."""
-    table, column = model._meta.db_table, model._meta.get_field("event_type").column
-    return (schema_editor._create_index_name(table, [column]),
-            schema_editor._create_index_name(table, [column], "_like"))
+from lib.migration_operations import foreign_key_index_names
 
 
 def forward(apps, schema_editor):
     model = apps.get_model("deliveries", "delivery")
-    plain, like = (schema_editor.quote_name(name) for name in _names(schema_editor, model))
-    if schema_editor.connection.vendor == "postgresql":
-        # The index itself is kept under a new name (instant); only the unused twin goes.
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {like}")
+    field = model._meta.get_field("event_type")
+    plain, *twin = (schema_editor.quote_name(name) for name in foreign_key_index_names(schema_editor, model, field))
+    if twin:  # PostgreSQL: the index itself is kept under a new name (instant); only the unused twin goes
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {twin[0]}")
         schema_editor.execute(f"ALTER INDEX IF EXISTS {plain} RENAME TO delivery_event_type")
     else:  # SQLite cannot rename an index; its tables are small
         schema_editor.execute(f"DROP INDEX IF EXISTS {plain}")
-        schema_editor.execute(schema_editor._create_index_sql(
-            model, fields=[model._meta.get_field("event_type")], name="delivery_event_type"))
+        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field], name="delivery_event_type"))
 
 
 def backward(apps, schema_editor):
     model = apps.get_model("deliveries", "delivery")
-    plain, like = _names(schema_editor, model)
     field = model._meta.get_field("event_type")
-    if schema_editor.connection.vendor == "postgresql":
+    plain, *twin = foreign_key_index_names(schema_editor, model, field)
+    if twin:
         schema_editor.execute(f"ALTER INDEX IF EXISTS delivery_event_type RENAME TO {schema_editor.quote_name(plain)}")
         schema_editor.execute(schema_editor._create_index_sql(
             model, fields=[field], suffix="_like", opclasses=["varchar_pattern_ops"], concurrently=True))
