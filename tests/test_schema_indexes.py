@@ -57,7 +57,7 @@ def test_the_hot_tables_keep_a_pattern_ops_index_only_where_ids_are_searched_by_
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT t.relname, a.attname FROM pg_index x"
-            " JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid"
+            " JOIN pg_class t ON t.oid = x.indrelid"
             " JOIN pg_opclass o ON o.oid = x.indclass[0] JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
             " WHERE o.opcname LIKE '%%pattern_ops' AND t.relname = ANY(%s)",
             [[model._meta.db_table for model in HOT_MODELS]],
