@@ -52,7 +52,7 @@ run: migrate
 	@echo "    health:    http://127.0.0.1:$(PORT)/healthz"
 	@echo "  First admin user:  $(PY) manage.py createsuperuser"
 	@echo "  First API key:     $(PY) manage.py create_api_key my-platform --role platform"
-	@echo "  Ctrl-C stops the web server, the Celery workers (postbacks, exports) and Celery beat."
+	@echo "  Ctrl-C stops the web server, the listening sender, the Celery workers (postbacks, exports) and beat."
 	@echo ""
 	@# Counters of the web, worker, beat and exports processes add up here; emptied at each start as prometheus-client asks.
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)

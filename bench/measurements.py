@@ -15,13 +15,14 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 import psycopg2
+import redis
 import requests
 from psycopg2.extras import execute_values
 
 from . import cpu, procs, profiling
 from . import env as bench_env
 from .load import closed_loop, http_request, open_loop, percentile
-from .stack import CeleryWorkers, Gunicorn, Sink, StackConfig, beat_start
+from .stack import CeleryWorkers, Gunicorn, Sink, StackConfig, beat_start, listening_sender_start
 
 NOT_AVAILABLE = "not available yet"
 FANOUT_PARTNER = "bench-fanout"
@@ -399,6 +400,7 @@ def delivery_throughput(ctx: Context) -> dict:
     started = time.time()
     workers.start()
     beat = beat_start(ctx.env)  # as in production: beat's recovery pass also starts senders on a backlog
+    sender = listening_sender_start(ctx.env)
     try:
         # From the workers' first answer, so their start-up is not counted: postbacks are counted from then too.
         window, before_window = _cpu_window(ctx), ctx.sink.stats()["count"]
@@ -407,6 +409,8 @@ def delivery_throughput(ctx: Context) -> dict:
     finally:
         workers.stop()
         procs.stop(beat)
+        if sender is not None:
+            procs.stop(sender)
     drained["events"] = ctx.scale.delivery_events
     drained["fanout"] = ctx.fanout
     drained["workers_started_to_last_s"] = _round(drained["last"] - started if drained["last"] else None)
@@ -583,12 +587,26 @@ def _latency_event(run: str, index: int) -> dict:
 def _senders(ctx: Context):
     workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "latency").start()
     beat = beat_start(ctx.env)
+    sender = listening_sender_start(ctx.env)
+    if sender is not None:
+        _advertised(ctx)
     ctx.sink.reset()
     try:
         yield
     finally:
         workers.stop()
         procs.stop(beat)
+        if sender is not None:
+            procs.stop(sender)
+
+
+def _advertised(ctx: Context) -> None:
+    """Wait (bounded) until the listening sender says it is up, so ingest wakes it from the first event on."""
+    from deliveries.listener import ADVERTISEMENT_KEY
+
+    client = redis.Redis.from_url(ctx.env["REDIS_URL"])
+    if not procs.wait_until(lambda: bool(client.keys(f"*{ADVERTISEMENT_KEY}")), timeout=30, interval=0.2):
+        raise RuntimeError("the listening sender did not advertise itself within 30 s")
 
 
 def _received_all(ctx: Context, accepted: dict) -> dict[str, float]:

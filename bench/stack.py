@@ -30,7 +30,8 @@ class StackConfig:
     def celery_description(self) -> str:
         return (
             f"{self.celery_workers} celery worker process(es), --pool {self.celery_pool} "
-            f"--concurrency {self.celery_concurrency}, --prefetch-multiplier from settings"
+            f"--concurrency {self.celery_concurrency}, --prefetch-multiplier from settings; beside them, in the "
+            "delivery and latency runs, one `manage.py send_postbacks` (the listening sender) where the tree has it"
         )
 
 
@@ -169,6 +170,16 @@ class CeleryWorkers:
     def stop(self) -> None:
         while self.processes:
             procs.stop(self.processes.pop(), grace_seconds=10)
+
+
+LISTENING_SENDER = procs.ROOT / "deliveries" / "management" / "commands" / "send_postbacks.py"
+
+
+def listening_sender_start(env: dict):
+    """The Procfile's ``sender`` process, counted as a worker; None for a tree without one."""
+    if not LISTENING_SENDER.exists():
+        return None
+    return procs.start("sender", [procs.PY, "manage.py", "send_postbacks"], env, kind="worker")
 
 
 def beat_start(env: dict):

@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -89,9 +89,17 @@ NOT_SENT = http.HttpResult(
 )
 
 
-def deliveries_send_due(*, worker: str) -> int:
-    """Send what is due until nothing is, or the time budget is spent; returns how many were attempted."""
-    return _Sender(worker).run(deadline=time.monotonic() + settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS)
+def deliveries_send_due(
+    *, worker: str, budget_seconds: float | None = None, wait: Callable[[float], object] = time.sleep
+) -> int:
+    """Send what is due until nothing is, or the time budget is spent; returns how many were attempted.
+
+    ``wait(seconds)`` is how the sender waits for work due within a second; one that returns early when
+    new work is committed (``listener``) lets that work go out at once instead of after the wait.
+    """
+    if budget_seconds is None:
+        budget_seconds = settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS
+    return _Sender(worker, wait=wait).run(deadline=time.monotonic() + budget_seconds)
 
 
 def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
@@ -106,8 +114,9 @@ def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
 class _Sender:
     """One sender's pipeline: what it has out, what has come back, and its lease."""
 
-    def __init__(self, worker: str):
+    def __init__(self, worker: str, *, wait: Callable[[float], object] = time.sleep):
         self.worker = worker
+        self.wait = wait
         self.transfers = http.transfers()
         self.out: dict[int, Postback] = {}
         self.done: list[Postback] = []
@@ -198,7 +207,7 @@ class _Sender:
         wait_seconds = seconds_until_next_due()
         if wait_seconds is None or wait_seconds > min(1.0, remaining):
             return False
-        time.sleep(max(wait_seconds, IDLE_POLL_SECONDS))
+        self.wait(max(wait_seconds, IDLE_POLL_SECONDS))
         return True
 
     def _record_done(self) -> None:

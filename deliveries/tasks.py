@@ -8,6 +8,10 @@ the flag set committed before that claim and the waiting sender will see its
 rows. A busy system publishes one message per sender start instead of one per
 event; a quiet one still gets its message within milliseconds. If a message
 is lost, the flag expires and the beat scheduler sends anyway.
+
+While a listening sender (``listener``, ``manage.py send_postbacks``) says
+it is up, a commit wakes it with PostgreSQL's NOTIFY instead: no message, no
+flag, and no prefork child in between.
 """
 
 import os
@@ -21,6 +25,7 @@ from django.core.cache import cache
 from lib.queue import enqueue_on_commit
 
 from .housekeeping import attempt_bodies_prune, heartbeat_record
+from .listener import listener_advertised, listeners_notify
 from .sender import deliveries_send_due
 
 WAKE_FLAG = "postback-sender-wake-pending"
@@ -65,7 +70,11 @@ SENDER_WAKE_UP = _SenderWakeUp()
 
 
 def sender_wake_on_commit() -> None:
-    enqueue_on_commit(SENDER_WAKE_UP)
+    """Wake a sender once the current transaction commits (at once outside one)."""
+    if listener_advertised():
+        listeners_notify()
+    else:
+        enqueue_on_commit(SENDER_WAKE_UP)
 
 
 def sender_woken() -> None:

@@ -9,15 +9,18 @@ pipeline is one packed send, a single command another.
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from redis.connection import Connection
 
 from accounts import accepted_keys
 from accounts.throttling import ApiKeyRateThrottle
+from deliveries.listener import ADVERTISEMENT_KEY, CHANNEL
 from lib import shared_reads
 from lib.redis_cache import redis_client_of
 from partners.config_cache import VERSION_KEY as CONFIG_VERSION_KEY
 from tests.factories import PartnerFactory, PostbackEndpointFactory
-from tests.support.services import require_shared_cache
+from tests.support.services import require_postgres, require_shared_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +70,25 @@ def test_an_ingest_request_makes_one_round_trip_to_the_shared_cache(platform_cli
     assert len(response.json()["deliveries"]) == 1
     assert len(round_trips) == 1
     assert _budget_used(platform_client.api_key) == 2  # both requests were counted, once each
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_listening_sender_up_the_wake_up_adds_no_round_trip_to_the_shared_cache(
+    platform_client, round_trips, settings, sender_asleep
+):
+    settings.POSTBACK_COALESCE_WAKE_UPS = True
+    require_postgres()
+    cache.set(ADVERTISEMENT_KEY, "a listening sender", timeout=60)
+    PostbackEndpointFactory(partner=PartnerFactory(slug="acme"), url_template="https://acme.example/pb?c={click_id}")
+    platform_client.post("/api/v1/events/", _event(0), format="json")
+    round_trips.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = platform_client.post("/api/v1/events/", _event(1), format="json")
+
+    assert response.status_code == 201, response.content
+    assert len(round_trips) == 1  # the reads, the advertisement among them; no wake-up flag, no broker message
+    assert [query["sql"] for query in queries if "NOTIFY" in query["sql"]] == [f"NOTIFY {CHANNEL}"]
 
 
 def test_a_key_this_process_has_not_seen_is_counted_by_the_throttle_itself(platform_client, round_trips):

@@ -175,6 +175,11 @@ def start_worker(env: dict, workdir: Path, *, name: str, concurrency: int = 1) -
     return _spawn(argv, env=env, log=workdir / f"worker-{name}.log")
 
 
+def start_listening_sender(env: dict, workdir: Path, *, name: str) -> subprocess.Popen:
+    """``manage.py send_postbacks``, as the Procfile's sender line runs it; the caller stops (or kills) it."""
+    return _spawn([sys.executable, "manage.py", "send_postbacks"], env=env, log=workdir / f"sender-{name}.log")
+
+
 def kill_group(process: subprocess.Popen) -> None:
     """SIGKILL a worker and its pool children at once: no warm shutdown, no acknowledgement."""
     with contextlib.suppress(ProcessLookupError):

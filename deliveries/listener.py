@@ -1,0 +1,211 @@
+"""The listening sender: woken by PostgreSQL's NOTIFY, which arrives exactly when an ingest commits.
+
+A Celery worker's sender is woken by a broker message published after the
+commit: a Redis round trip for the coalescing flag, the message, and a
+prefork child taking it. A ``manage.py send_postbacks`` process instead
+keeps one connection listening on ``CHANNEL``. A transaction that made due
+deliveries sends ``NOTIFY`` inside itself; PostgreSQL hands the
+notification over when, and only if, it commits, which is the outbox's own
+rule: the rows are visible to the sender that wakes, and a rolled-back
+ingest wakes no one.
+
+Ingest chooses NOTIFY over the Celery wake-up only while a listening sender
+advertises itself: a key in the shared cache, written every
+``ADVERTISE_EVERY_SECONDS`` with a TTL of ``ADVERTISEMENT_TTL_SECONDS``
+while its listening connection is up. An API request reads that key in the
+round trip its authentication already makes (``lib.shared_reads``), so the
+choice costs nothing. If the process dies, its advertisement lapses within
+the TTL and ingest goes back to Celery wake-ups; a commit in between is sent
+by beat's claim every ``POSTBACK_SCHEDULER_INTERVAL_SECONDS``, as any lost
+wake-up is. On SQLite or without a shared cache nothing is advertised, and
+the process looks for due work every ``IDLE_SECONDS``.
+"""
+
+import logging
+import os
+import select
+import socket
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, close_old_connections, connection
+
+from lib.shared_reads import NOT_READ, prefetched, shared_read_register
+
+from .sender import IDLE_POLL_SECONDS, deliveries_send_due, seconds_until_next_due
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "postback_due"
+ADVERTISEMENT_KEY = "postback-sender-listening"
+ADVERTISEMENT_TTL_SECONDS = 5
+ADVERTISE_EVERY_SECONDS = 1.0
+# With nothing due, how long to wait for a notification before looking anyway: retries fall due by
+# time, not by a commit.
+IDLE_SECONDS = 1.0
+# One run of the sender's pipeline before it comes back here, so a stop is honoured within this
+# (and what is still out); the next run starts at once when work is due.
+RUN_SECONDS = 2.0
+
+# Read in the round trip an API request's authentication makes: choosing NOTIFY costs ingest nothing.
+shared_read_register(ADVERTISEMENT_KEY)
+
+
+def listener_advertised() -> bool:
+    """Whether a listening sender on this database says it is up (then NOTIFY wakes it)."""
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        return False
+    value = prefetched(ADVERTISEMENT_KEY)
+    if value is NOT_READ:
+        try:
+            value = cache.get(ADVERTISEMENT_KEY)
+        except Exception:  # noqa: BLE001 - the cache is down: the Celery wake-up, which degrades on its own
+            return False
+    return value is not None
+
+
+def listeners_notify() -> None:
+    """Wake the listening senders when the current transaction commits (at once outside one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {CHANNEL}")
+
+
+class Stop:
+    """A stop request that also ends a wait on the listening connection at once."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.reader, self.writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self.writer.setblocking(False)
+
+    def set(self) -> None:
+        self.event.set()
+        try:
+            self.writer.send(b"x")
+        except OSError:  # the pair is full: a wait is ending anyway
+            pass
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+class _Channel:
+    """The listening connection: its own, outside Django's, so no transaction of ours delays a notification."""
+
+    def __init__(self, stop: Stop):
+        self.stop = stop
+        self.conn = None
+        self.opened_at = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self.conn is not None
+
+    def open(self) -> None:
+        """Listen, if not already: at most once a second after a failure."""
+        if self.conn is not None or time.monotonic() - self.opened_at < 1.0:
+            return
+        self.opened_at = time.monotonic()
+        try:
+            conn = connection.get_new_connection(connection.get_connection_params())
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(f"LISTEN {CHANNEL}")
+        except connection.Database.Error:
+            logger.warning("could not listen for new deliveries; looking for due work every %g s meanwhile",
+                           IDLE_SECONDS, exc_info=True)
+            return
+        self.conn = conn
+
+    def wait(self, seconds: float) -> None:
+        """Wait up to ``seconds``; return early on a notification (consumed here) or a stop request."""
+        watched = [self.stop.reader] + ([self.conn] if self.conn is not None else [])
+        readable, _, _ = select.select(watched, [], [], max(seconds, 0.0))
+        if self.stop.reader in readable:
+            self._drain_stop()
+        if self.conn is not None and (self.conn in readable or self.conn.notifies):
+            self.consume()
+
+    def consume(self) -> None:
+        """Take what has arrived: a notification is only ever a reason to look, and the caller is about to."""
+        if self.conn is None:
+            return
+        try:
+            self.conn.poll()
+            self.conn.notifies.clear()
+        except connection.Database.Error:
+            logger.warning("the listening connection broke; listening again shortly", exc_info=True)
+            self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except connection.Database.Error:
+                pass
+            self.conn = None
+
+    def _drain_stop(self) -> None:
+        try:
+            while self.stop.reader.recv(64):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+
+def listener_serve(*, stop: Stop, worker: str | None = None) -> None:
+    """Send what is due, then wait for a notification or the next due time; until ``stop`` is set."""
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}:listener"
+    channel = _Channel(stop)
+    listens = connection.vendor == "postgresql"
+    advertiser = None
+    if listens and settings.REDIS_URL:
+        advertiser = threading.Thread(target=_advertise, args=(channel, stop, worker), daemon=True)
+        advertiser.start()
+    try:
+        while not stop.is_set():
+            if listens:
+                channel.open()
+                channel.consume()  # what arrived while sending: the run below looks anyway
+            channel.wait(_serve_once(worker, channel))
+    finally:
+        stop.set()
+        if advertiser is not None:
+            advertiser.join(timeout=ADVERTISE_EVERY_SECONDS + 1)
+        channel.close()
+        connection.close()
+
+
+def _serve_once(worker: str, channel: _Channel) -> float:
+    """One run of the pipeline; returns how long to wait before the next."""
+    close_old_connections()  # a long-lived process: honour CONN_MAX_AGE and health checks as a request would
+    try:
+        deliveries_send_due(worker=worker, budget_seconds=RUN_SECONDS, wait=channel.wait)
+        due_in = seconds_until_next_due()
+    except DatabaseError:
+        logger.warning("could not send due deliveries; trying again in %g s", IDLE_SECONDS, exc_info=True)
+        connection.close()  # a broken connection is replaced on the next query
+        return IDLE_SECONDS
+    if due_in is None:
+        return IDLE_SECONDS
+    # Due now but not claimable (every slot of its endpoint is out, a rate limit): look again shortly.
+    return min(max(due_in, IDLE_POLL_SECONDS), IDLE_SECONDS)
+
+
+def _advertise(channel: _Channel, stop: Stop, worker: str) -> None:
+    """Keep the advertisement fresh while the connection listens; withdraw it on the way out."""
+    while not stop.is_set():
+        if channel.listening:
+            try:
+                cache.set(ADVERTISEMENT_KEY, worker, timeout=ADVERTISEMENT_TTL_SECONDS)
+            except Exception:  # noqa: BLE001 - the cache is down: ingest falls back to Celery wake-ups
+                logger.warning("could not advertise the listening sender", exc_info=True)
+        stop.event.wait(ADVERTISE_EVERY_SECONDS)
+    try:
+        # Ingest goes back to Celery wake-ups at once; another listening sender re-advertises within a second.
+        cache.delete(ADVERTISEMENT_KEY)
+    except Exception:  # noqa: BLE001 - the key lapses with its TTL
+        pass

@@ -1,0 +1,33 @@
+"""``manage.py send_postbacks``: the listening sender, for the ``sender`` line of the Procfile."""
+
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from deliveries.listener import CHANNEL, IDLE_SECONDS, Stop, listener_serve
+
+
+class Command(BaseCommand):
+    help = (
+        "Send postbacks the moment ingest commits them: wait on PostgreSQL's LISTEN and run the sender's "
+        "pipeline in this process. SIGTERM or Ctrl-C stops it after the transfers out."
+    )
+
+    def handle(self, *args, **options):
+        stop = Stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        self.stdout.write(self._how())
+        listener_serve(stop=stop)
+        self.stdout.write("Stopped.")
+
+    def _how(self) -> str:
+        if connection.vendor != "postgresql":
+            return (f"Sending postbacks: {connection.vendor} has no LISTEN/NOTIFY, so this process looks for due "
+                    f"work every {IDLE_SECONDS:g} s; Celery wake-ups still send within milliseconds.")
+        if not settings.REDIS_URL:
+            return (f"Sending postbacks: listening on '{CHANNEL}', but without REDIS_URL ingest cannot see that "
+                    "this process is up and keeps waking Celery workers instead. Set REDIS_URL to use it.")
+        return f"Sending postbacks: listening on '{CHANNEL}'; ingest wakes this process while it is up."
