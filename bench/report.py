@@ -210,6 +210,7 @@ def markdown(results: dict, previous: dict | None = None) -> str:
     lines += targets_section(out, previous)
     lines += cpu_section(out, previous)
     lines += libraries_section(out)
+    lines += wake_ups_section(out)
     lines += _volume()
     if ANALYSIS_PATH.exists():
         lines += [analysis_text(ANALYSIS_PATH.read_text(), out).strip(), ""]
@@ -536,6 +537,35 @@ def libraries_section(out: dict) -> list[str]:
         lines.append(f"| {analysis_text(job, out)} | {unit} | {library} | {alternative} | {_us(mine)} | {_us(theirs)} "
                      f"| {_fmt(share, 'x')} | {used}: {analysis_text(why, out)} |")
     return lines + [""]
+
+
+_WAYS = (
+    ("plain", "no wake-up (the ceiling)"),
+    ("notify_inside", "`NOTIFY` inside the transaction"),
+    ("notify_after", "`NOTIFY` after the commit, a statement of its own (the listening sender's wake-up)"),
+    ("redis_after", "Redis `SET NX` after the commit (the Celery wake-up's flag, without its broker message)"),
+)
+
+
+def wake_ups_section(out: dict) -> list[str]:
+    """``bench/wake_ups.py``: what each way of waking the sender costs the writers that commit."""
+    found = out.get("wake_ups", {})
+    lines = ["## Waking the sender", ""]
+    if found.get("status") != "measured":
+        return lines + ["Not measured: run `python -m bench.run --only wake_ups`.", ""]
+    lines += [
+        f"{found['writers']} writers, each on its own connection, insert a row and commit (durably) as fast as they "
+        f"can for {_fmt(found['seconds'])} s, each way in turn, {found['rounds']} rounds; the best round of each "
+        "(`bench/wake_ups.py`). A listening connection is open, as the listening sender's is.", "",
+        "| wake-up | commits/s | / no wake-up | every round |", "|---|---|---|---|",
+    ]
+    for way, label in _WAYS:
+        rounds = ", ".join(_fmt(rate) for rate in found["all_rounds"][way])
+        lines.append(f"| {label} | {_fmt(found['commits_per_second'][way])} | {_fmt(found['ratio_to_plain'][way], 'x')} "
+                     f"| {rounds} |")
+    return lines + ["", "PostgreSQL queues a transaction's notifications under one lock, held until its commit is "
+                    "flushed, so writers that notify inside their transactions commit one after another; a "
+                    "`NOTIFY` after the commit holds that lock only for a transaction that flushes nothing.", ""]
 
 
 def separate_run_facts() -> dict:

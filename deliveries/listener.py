@@ -1,13 +1,20 @@
-"""The listening sender: woken by PostgreSQL's NOTIFY, which arrives exactly when an ingest commits.
+"""The listening sender: woken by PostgreSQL's NOTIFY the moment an ingest has committed.
 
 A Celery worker's sender is woken by a broker message published after the
 commit: a Redis round trip for the coalescing flag, the message, and a
 prefork child taking it. A ``manage.py send_postbacks`` process instead
-keeps one connection listening on ``CHANNEL``. A transaction that made due
-deliveries sends ``NOTIFY`` inside itself; PostgreSQL hands the
-notification over when, and only if, it commits, which is the outbox's own
-rule: the rows are visible to the sender that wakes, and a rolled-back
-ingest wakes no one.
+keeps one connection listening on ``CHANNEL``, and a transaction that made
+due deliveries sends ``NOTIFY`` once it has committed, so the sender that
+wakes sees the rows and a rolled-back ingest wakes no one.
+
+The NOTIFY is its own statement after the commit, not part of the
+transaction: PostgreSQL queues a transaction's notifications under one lock
+that it holds until the commit is flushed (to keep them in commit order), so
+ingest requests committing side by side would take turns, each waiting for
+the WAL flush of the one before. ``bench/wake_ups.py`` measures this: twelve
+writers commit 2.7 times less often with NOTIFY inside their transactions.
+A process that dies between its commit and the NOTIFY costs only the
+wake-up, as a lost broker message does.
 
 Ingest chooses NOTIFY over the Celery wake-up only while a listening sender
 advertises itself: a key in the shared cache, written every
@@ -30,7 +37,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from lib.shared_reads import NOT_READ, prefetched, shared_read_register
 
@@ -55,21 +62,34 @@ shared_read_register(ADVERTISEMENT_KEY)
 
 def listener_advertised() -> bool:
     """Whether a listening sender on this database says it is up (then NOTIFY wakes it)."""
+    return listening_sender() is not None
+
+
+def listening_sender() -> str | None:
+    """The name a listening sender advertised itself with (host:pid), or None when none is up or it cannot be."""
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        return False
+        return None
     value = prefetched(ADVERTISEMENT_KEY)
     if value is NOT_READ:
         try:
             value = cache.get(ADVERTISEMENT_KEY)
         except Exception:  # noqa: BLE001 - the cache is down: the Celery wake-up, which degrades on its own
-            return False
-    return value is not None
+            return None
+    return None if value is None else str(value)
 
 
-def listeners_notify() -> None:
-    """Wake the listening senders when the current transaction commits (at once outside one)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"NOTIFY {CHANNEL}")
+def listeners_notify_on_commit() -> None:
+    """Wake the listening senders once the current transaction has committed (at once outside one)."""
+    transaction.on_commit(_notify)
+
+
+def _notify() -> None:
+    try:
+        with connection.cursor() as cursor:  # in autocommit, after the commit: a transaction of its own
+            cursor.execute(f"NOTIFY {CHANNEL}")
+    except DatabaseError:
+        logger.warning("could not wake the listening sender; it looks for due work within %g s anyway",
+                       IDLE_SECONDS, exc_info=True)
 
 
 class Stop:

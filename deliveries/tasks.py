@@ -25,7 +25,7 @@ from django.core.cache import cache
 from lib.queue import enqueue_on_commit
 
 from .housekeeping import attempt_bodies_prune, heartbeat_record
-from .listener import listener_advertised, listeners_notify
+from .listener import listener_advertised, listeners_notify_on_commit
 from .sender import deliveries_send_due
 
 WAKE_FLAG = "postback-sender-wake-pending"
@@ -72,7 +72,7 @@ SENDER_WAKE_UP = _SenderWakeUp()
 def sender_wake_on_commit() -> None:
     """Wake a sender once the current transaction commits (at once outside one)."""
     if listener_advertised():
-        listeners_notify()
+        listeners_notify_on_commit()
     else:
         enqueue_on_commit(SENDER_WAKE_UP)
 

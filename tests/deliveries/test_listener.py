@@ -156,3 +156,15 @@ def _listening_backends() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE query = %s", [f"LISTEN {listener.CHANNEL}"])
         return cursor.fetchone()[0]
+
+
+def test_a_notification_that_fails_costs_only_the_wake_up(advertised, monkeypatch, caplog):
+    monkeypatch.setattr(listener, "CHANNEL", "not a channel name")  # PostgreSQL refuses the statement
+
+    with transaction.atomic():
+        EventFactory()
+        sender_wake_on_commit()
+
+    assert "could not wake the listening sender" in caplog.text
+    with connection.cursor() as cursor:  # the connection is still good for the next request
+        cursor.execute("SELECT 1")

@@ -2,12 +2,15 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
+from deliveries.listener import ADVERTISEMENT_KEY
 from deliveries.models import DeliveryAttempt, Heartbeat
 from monitoring.models import Alert
 from tests.factories import DeliveryFactory, PartnerFactory, PostbackEndpointFactory
+from tests.support.services import require_postgres, require_shared_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +74,16 @@ def test_a_stale_heartbeat_is_called_out(settings):
     Heartbeat.objects.create(name="scheduler", last_seen_at=timezone.now() - timedelta(seconds=300))
 
     assert "Scheduler   heartbeat 300 s ago: stale, are Celery beat and a worker running?\n" in _status()
+
+
+def test_status_says_whether_a_listening_sender_is_up(settings):
+    require_postgres()
+    require_shared_cache()
+    cache.delete(ADVERTISEMENT_KEY)
+    assert "Sender      no listening sender: each commit wakes a Celery worker" in _status()
+
+    cache.set(ADVERTISEMENT_KEY, "host-1:4242:listener", timeout=60)
+    try:
+        assert "Sender      host-1:4242:listener listening: each commit wakes it with NOTIFY\n" in _status()
+    finally:
+        cache.delete(ADVERTISEMENT_KEY)

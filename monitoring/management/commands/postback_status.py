@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from deliveries import dashboard_selectors as dashboard
+from deliveries.listener import listening_sender
 from monitoring import selectors
 
 CELL_WIDTH = 60
@@ -37,6 +38,7 @@ class Command(BaseCommand):
             ("Held", f"{held_text} waiting on purpose (paused endpoint or partner, open circuit, hold period)"),
             ("Last hour", _rate(selectors.attempt_outcomes_since(since=now - timedelta(hours=1)))),
             ("Scheduler", _heartbeat(selectors.scheduler_heartbeat_at(), now)),
+            ("Sender", _listening(listening_sender())),
         ]
 
     def _failing(self, now: datetime) -> tuple[list[str], list[list]]:
@@ -95,6 +97,13 @@ def _heartbeat(last_seen: datetime | None, now: datetime) -> str:
     age = (now - last_seen).total_seconds()
     stale = age > settings.SCHEDULER_HEARTBEAT_MAX_AGE_SECONDS
     return f"heartbeat {age:.0f} s ago" + (": stale, are Celery beat and a worker running?" if stale else "")
+
+
+def _listening(name: str | None) -> str:
+    if name is None:
+        return ("no listening sender: each commit wakes a Celery worker with a broker message "
+                "(run `manage.py send_postbacks`, with PostgreSQL and REDIS_URL, to wake one at commit)")
+    return f"{name} listening: each commit wakes it with NOTIFY"
 
 
 def _failure_rate(rate) -> str:
