@@ -401,6 +401,8 @@ def delivery_throughput(ctx: Context) -> dict:
     workers.start()
     beat = beat_start(ctx.env)  # as in production: beat's recovery pass also starts senders on a backlog
     sender = listening_sender_start(ctx.env)
+    if sender is not None:
+        _advertised(ctx)  # its start-up (imports, Django's set-up) is left out of the window, as the workers' is
     try:
         # From the workers' first answer, so their start-up is not counted: postbacks are counted from then too.
         window, before_window = _cpu_window(ctx), ctx.sink.stats()["count"]

@@ -10,6 +10,8 @@ from deliveries.listener import CHANNEL, IDLE_SECONDS, Stop, listener_serve
 
 
 class Command(BaseCommand):
+    # Like gunicorn's and Celery's processes it serves, not checks: `migrate` runs them at each deploy.
+    requires_system_checks = []
     help = (
         "Send postbacks the moment ingest commits them: wait on PostgreSQL's LISTEN and run the sender's "
         "pipeline in this process. SIGTERM or Ctrl-C stops it after the transfers out."
