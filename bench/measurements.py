@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg2
 import redis
@@ -22,7 +22,7 @@ from psycopg2.extras import execute_values
 from . import cpu, procs, profiling
 from . import env as bench_env
 from .load import closed_loop, http_request, open_loop, percentile
-from .stack import CeleryWorkers, Gunicorn, Sink, StackConfig, beat_start, listening_sender_start
+from .stack import LISTENING_SENDER, CeleryWorkers, Gunicorn, Sink, StackConfig, beat_start, listening_sender_start
 
 NOT_AVAILABLE = "not available yet"
 FANOUT_PARTNER = "bench-fanout"
@@ -396,23 +396,12 @@ def delivery_throughput(ctx: Context) -> dict:
     expected = delivery_count(since_id=before)
     if expected == 0:
         return not_available("ingesting events created no delivery rows")
-    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "deliver")
     started = time.time()
-    workers.start()
-    beat = beat_start(ctx.env)  # as in production: beat's recovery pass also starts senders on a backlog
-    sender = listening_sender_start(ctx.env)
-    if sender is not None:
-        _advertised(ctx)  # its start-up (imports, Django's set-up) is left out of the window, as the workers' is
-    try:
-        # From the workers' first answer, so their start-up is not counted: postbacks are counted from then too.
+    with _senders(ctx, "deliver"):
+        # From the senders' readiness, so their start-up is not counted: postbacks are counted from then too.
         window, before_window = _cpu_window(ctx), ctx.sink.stats()["count"]
         drained = _drain(ctx, expected=expected, timeout=ctx.scale.delivery_seconds)
         drained["cpu"] = _cpu_per(window, units=drained["received"] - before_window, unit="postback")
-    finally:
-        workers.stop()
-        procs.stop(beat)
-        if sender is not None:
-            procs.stop(sender)
     drained["events"] = ctx.scale.delivery_events
     drained["fanout"] = ctx.fanout
     drained["workers_started_to_last_s"] = _round(drained["last"] - started if drained["last"] else None)
@@ -518,7 +507,7 @@ def latency(ctx: Context) -> dict:
         return _json_request(ctx, "/api/v1/events/", _latency_event(f"{run}s", i))
 
     probe_count = int(LATENCY_PROBE_RATE * ctx.scale.latency_seconds)
-    with _senders(ctx):
+    with _senders(ctx, reset_sink=True):
         window = _cpu_window(ctx)
         probes: dict = {}
         probe_thread = threading.Thread(target=lambda: probes.update(result=open_loop(
@@ -551,7 +540,7 @@ def latency_steady(ctx: Context, *, single_rate: float | None) -> dict:
         return missing
     rate = round(min(STEADY_MAX_RATE, STEADY_SHARE * single_rate), 1) if single_rate else 50
     run = f"q{int(time.time())}"
-    with _senders(ctx):
+    with _senders(ctx, reset_sink=True):
         window = _cpu_window(ctx)
         result = open_loop(
             ctx.gunicorn.port, lambda i: _json_request(ctx, "/api/v1/events/", _latency_event(run, i)),
@@ -586,13 +575,23 @@ def _latency_event(run: str, index: int) -> dict:
 
 
 @contextlib.contextmanager
-def _senders(ctx: Context):
-    workers = CeleryWorkers("postback_platform", ctx.env, ctx.config, "latency").start()
+def _senders(ctx: Context, label: str = "latency", *, reset_sink: bool = False):
+    """The Procfile's senders: Celery workers, beat (its recovery pass also starts senders) and the listening sender.
+
+    The listening sender is a sender as a worker's pool child is, so beside it the workers run one child
+    fewer: the run compares the same number of senders on the same cores, whichever the tree has.
+    """
+    config = ctx.config
+    listening = LISTENING_SENDER.exists()
+    if listening:
+        config = replace(config, celery_concurrency=max(1, config.celery_concurrency - 1))
+    workers = CeleryWorkers("postback_platform", ctx.env, config, label).start()
     beat = beat_start(ctx.env)
-    sender = listening_sender_start(ctx.env)
+    sender = listening_sender_start(ctx.env) if listening else None
     if sender is not None:
-        _advertised(ctx)
-    ctx.sink.reset()
+        _advertised(ctx)  # its start-up (imports, Django's set-up) is left out, as the workers' is
+    if reset_sink:
+        ctx.sink.reset()
     try:
         yield
     finally:

@@ -31,7 +31,8 @@ class StackConfig:
         return (
             f"{self.celery_workers} celery worker process(es), --pool {self.celery_pool} "
             f"--concurrency {self.celery_concurrency}, --prefetch-multiplier from settings; beside them, in the "
-            "delivery and latency runs, one `manage.py send_postbacks` (the listening sender) where the tree has it"
+            "delivery and latency runs, one `manage.py send_postbacks` (the listening sender) where the tree has it, "
+            "and then one pool child fewer: as many senders either way"
         )
 
 
@@ -176,9 +177,7 @@ LISTENING_SENDER = procs.ROOT / "deliveries" / "management" / "commands" / "send
 
 
 def listening_sender_start(env: dict):
-    """The Procfile's ``sender`` process, counted as a worker; None for a tree without one."""
-    if not LISTENING_SENDER.exists():
-        return None
+    """The Procfile's ``sender`` process (``LISTENING_SENDER``, in trees that have it), counted as a worker."""
     return procs.start("sender", [procs.PY, "manage.py", "send_postbacks"], env, kind="worker")
 
 
