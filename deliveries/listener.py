@@ -34,6 +34,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -176,8 +177,15 @@ class _Channel:
             pass
 
 
-def listener_serve(*, stop: Stop, worker: str | None = None) -> None:
-    """Send what is due, then wait for a notification or the next due time; until ``stop`` is set."""
+def listener_serve(
+    *, stop: Stop, worker: str | None = None, on_more_due: Callable[[], object] | None = None
+) -> None:
+    """Send what is due, then wait for a notification or the next due time; until ``stop`` is set.
+
+    ``on_more_due()`` is called when a run finds more due than this one process can take at once (a
+    burst, a backlog after an outage): the command wakes the Celery workers' senders with it, so they
+    join now rather than at beat's next pass.
+    """
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:listener"
     channel = _Channel(stop)
     listens = connection.vendor == "postgresql"
@@ -190,7 +198,7 @@ def listener_serve(*, stop: Stop, worker: str | None = None) -> None:
             if listens:
                 channel.open()
                 channel.consume()  # what arrived while sending: the run below looks anyway
-            channel.wait(_serve_once(worker, channel))
+            channel.wait(_serve_once(worker, channel, on_more_due))
     finally:
         stop.set()
         if advertiser is not None:
@@ -199,11 +207,15 @@ def listener_serve(*, stop: Stop, worker: str | None = None) -> None:
         connection.close()
 
 
-def _serve_once(worker: str, channel: _Channel) -> float:
+def _serve_once(worker: str, channel: _Channel, on_more_due: Callable[[], object] | None) -> float:
     """One run of the pipeline; returns how long to wait before the next."""
     close_old_connections()  # a long-lived process: honour CONN_MAX_AGE and health checks as a request would
     try:
-        deliveries_send_due(worker=worker, budget_seconds=RUN_SECONDS, wait=channel.wait)
+        attempted = deliveries_send_due(
+            worker=worker, budget_seconds=RUN_SECONDS, wait=channel.wait, on_more_due=on_more_due
+        )
+        if attempted:  # the run ended on its budget, or just ran dry: look again at once
+            return 0.0
         due_in = seconds_until_next_due()
     except DatabaseError:
         logger.warning("could not send due deliveries; trying again in %g s", IDLE_SECONDS, exc_info=True)

@@ -90,16 +90,20 @@ NOT_SENT = http.HttpResult(
 
 
 def deliveries_send_due(
-    *, worker: str, budget_seconds: float | None = None, wait: Callable[[float], object] = time.sleep
+    *, worker: str, budget_seconds: float | None = None, wait: Callable[[float], object] = time.sleep,
+    on_more_due: Callable[[], object] | None = None,
 ) -> int:
     """Send what is due until nothing is, or the time budget is spent; returns how many were attempted.
 
     ``wait(seconds)`` is how the sender waits for work due within a second; one that returns early when
     new work is committed (``listener``) lets that work go out at once instead of after the wait.
+    ``on_more_due()`` is called once, the first time a claim is cut short by this sender's own room
+    rather than by the endpoints' free slots: other senders could take the rest now.
     """
     if budget_seconds is None:
         budget_seconds = settings.POSTBACK_SENDER_TIME_BUDGET_SECONDS
-    return _Sender(worker, wait=wait).run(deadline=time.monotonic() + budget_seconds)
+    sender = _Sender(worker, wait=wait, on_more_due=on_more_due)
+    return sender.run(deadline=time.monotonic() + budget_seconds)
 
 
 def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
@@ -114,9 +118,13 @@ def deliveries_send_claimed(*, ids: list[int], worker: str) -> int:
 class _Sender:
     """One sender's pipeline: what it has out, what has come back, and its lease."""
 
-    def __init__(self, worker: str, *, wait: Callable[[float], object] = time.sleep):
+    def __init__(
+        self, worker: str, *, wait: Callable[[float], object] = time.sleep,
+        on_more_due: Callable[[], object] | None = None,
+    ):
         self.worker = worker
         self.wait = wait
+        self.on_more_due = on_more_due
         self.transfers = http.transfers()
         self.out: dict[int, Postback] = {}
         self.done: list[Postback] = []
@@ -191,6 +199,9 @@ class _Sender:
             return
         if postbacks and self.lease_ends is None:
             self.lease_ends = claimed_at + settings.POSTBACK_LEASE_SECONDS
+        if len(ids) >= room and self.on_more_due is not None:
+            more_due, self.on_more_due = self.on_more_due, None
+            more_due()
         self.start(postbacks)
 
     def _collect(self, *, timeout: float) -> None:

@@ -74,7 +74,12 @@ def sender_wake_on_commit() -> None:
     if listener_advertised():
         listeners_notify_on_commit()
     else:
-        enqueue_on_commit(SENDER_WAKE_UP)
+        celery_senders_wake()
+
+
+def celery_senders_wake() -> None:
+    """Publish a Celery wake-up whoever else is listening: more is due than the listening sender can take."""
+    enqueue_on_commit(SENDER_WAKE_UP)
 
 
 def sender_woken() -> None:

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from deliveries import listener
 from deliveries.models import Delivery
 from deliveries.services import deliveries_create_for_events
-from deliveries.tasks import sender_wake_on_commit
+from deliveries.tasks import celery_senders_wake, sender_wake_on_commit
 from tests.factories import EventFactory, PartnerFactory, PostbackEndpointFactory
 from tests.support.partner import partner_server
 from tests.support.processes import wait_until
@@ -168,3 +168,12 @@ def test_a_notification_that_fails_costs_only_the_wake_up(advertised, monkeypatc
     assert "could not wake the listening sender" in caplog.text
     with connection.cursor() as cursor:  # the connection is still good for the next request
         cursor.execute("SELECT 1")
+
+
+def test_the_listening_sender_calls_the_celery_senders_in_whoever_is_advertised(advertised, monkeypatch):
+    published = []
+    monkeypatch.setattr("deliveries.tasks._SenderWakeUp.apply_async", lambda self, **kw: published.append(1))
+
+    celery_senders_wake()  # what send_postbacks does when more is due than it can take at once
+
+    assert published == [1]

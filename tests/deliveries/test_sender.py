@@ -382,3 +382,27 @@ def test_a_fault_in_preparing_or_judging_one_delivery_is_its_own_recorded_error(
     assert struck == [broken.pk]
     assert (broken.status, broken.claimed_by) == ("retrying", "")
     assert list(broken.attempts.values_list("outcome", "error_class")) == [("retry", "internal")]
+
+
+@pytest.mark.parametrize(
+    ("due", "in_flight", "endpoint_slots", "called"),
+    [
+        (5, 2, 32, 1),  # the sender's room cut the claim: other senders could take the rest now
+        (1, 2, 32, 0),  # everything due was claimed
+        (5, 4, 1, 0),  # the endpoint's one slot cut it: another sender could not take more either
+    ],
+)
+def test_a_sender_asks_for_help_once_when_its_own_room_cuts_a_claim(
+    make_endpoint, partner, httpserver, settings, due, in_flight, endpoint_slots, called
+):
+    settings.POSTBACK_SENDER_MAX_IN_FLIGHT = in_flight
+    settings.POSTBACK_ENDPOINT_CONCURRENCY = endpoint_slots
+    httpserver.expect_request("/pb").respond_with_data("ok")
+    make_endpoint(path="/pb")
+    deliveries_create_for_events(events=[EventFactory(partner=partner) for _ in range(due)])
+    calls = []
+
+    deliveries_send_due(worker="test-worker", on_more_due=lambda: calls.append(1))
+
+    assert len(calls) == called
+    assert Delivery.objects.filter(status="delivered").count() == due

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from deliveries.listener import CHANNEL, IDLE_SECONDS, Stop, listener_serve
+from deliveries.tasks import celery_senders_wake
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(self._how())
-        listener_serve(stop=stop)
+        listener_serve(stop=stop, on_more_due=celery_senders_wake)
         self.stdout.write("Stopped.")
 
     def _how(self) -> str:
