@@ -81,3 +81,23 @@ def through_an_outage(answers: Answers, *, stop_service, start_service, before: 
     up_from = len(answers.all_statuses())
     time.sleep(after)
     return down_answers, answers.all_statuses()[up_from:]
+
+
+def stop_posting(stop: threading.Event, clients: list[threading.Thread]) -> None:
+    stop.set()
+    for client in clients:
+        client.join(timeout=15)
+
+
+def wait_until_every_event_is_delivered(*, log, timeout: float = 60) -> None:
+    """Every stored event has its delivery, and every delivery is delivered (``log``'s tail shows if not)."""
+    from deliveries.models import Delivery
+    from events.models import Event
+    from tests.support.processes import wait_until
+    from tests.support.stack import tail
+
+    wait_until(
+        lambda: Delivery.objects.count() == Event.objects.count()
+        and not Delivery.objects.exclude(status="delivered").exists(),
+        timeout=timeout, message=f"every event's delivery to be delivered\n{tail(log)}",
+    )

@@ -22,7 +22,7 @@ from tests.support.partner import partner_server
 from tests.support.processes import stop_process_group, wait_until
 from tests.support.stack import celery_beat, gunicorn, kill_group, start_listening_sender, start_worker, tail
 
-from .clients import post_continuously, warm_up
+from .clients import post_continuously, stop_posting, wait_until_every_event_is_delivered, warm_up
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -58,14 +58,8 @@ def test_a_killed_listening_sender_loses_nothing_and_ingest_falls_back_to_celery
             sender = start_listening_sender(stack_env, workdir, name="second")
             wait_until(advertised, timeout=30, message=f"the new sender to advertise\n{tail(workdir / 'sender-second.log')}")
             time.sleep(1.5)
-            stop.set()
-            for client in clients:
-                client.join(timeout=15)
-            wait_until(
-                lambda: Delivery.objects.count() == Event.objects.count()
-                and not Delivery.objects.exclude(status="delivered").exists(),
-                timeout=60, message=f"every delivery to be delivered\n{tail(workdir / 'worker-w.log')}",
-            )
+            stop_posting(stop, clients)
+            wait_until_every_event_is_delivered(log=workdir / "worker-w.log")
         finally:
             stop_process_group(sender, grace_seconds=5)
             stop_process_group(worker, grace_seconds=2)

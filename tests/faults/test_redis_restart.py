@@ -24,7 +24,7 @@ from tests.support.partner import partner_server
 from tests.support.processes import wait_until
 from tests.support.stack import SupervisedWorker, celery_beat, gunicorn, tail
 
-from .clients import post_continuously, through_an_outage, warm_up
+from .clients import post_continuously, stop_posting, through_an_outage, wait_until_every_event_is_delivered, warm_up
 
 pytestmark = pytest.mark.faults
 
@@ -46,14 +46,8 @@ def test_the_api_answers_201_while_redis_is_down_and_everything_is_delivered_aft
         stop = threading.Event()
         answers, clients = post_continuously(base_url=base_url, key=platform_key, partner="r", clients=3, stop=stop)
         down_answers, _ = through_an_outage(answers, stop_service=own_redis.stop, start_service=own_redis.start)
-        stop.set()
-        for client in clients:
-            client.join(timeout=15)
-        wait_until(
-            lambda: Delivery.objects.count() == Event.objects.count()
-            and not Delivery.objects.exclude(status="delivered").exists(),
-            timeout=60, message=f"the backlog to be delivered\n{tail(workdir / 'worker-w.log')}",
-        )
+        stop_posting(stop, clients)
+        wait_until_every_event_is_delivered(log=workdir / "worker-w.log")
         received = set(partner.webhook_ids())
 
     statuses = answers.all_statuses()
