@@ -144,7 +144,7 @@ ROWS = (
      ">= 0.25x the no-op view"),
     ("Batch ingest (1,000 per request)", "batch_ingest", "events/s", "raw_inserts", "raw execute_values, events/s",
      ">= 12,000 events/s"),
-    ("Postbacks delivered to the sink (a drained backlog)", "delivery", "postbacks/s", "http_loop", "bare requests.Session loop, req/s",
+    ("Postbacks delivered to the sink (a drained backlog, from when every sender is up)", "delivery", "postbacks/s", "http_loop", "bare requests.Session loop, req/s",
      ">= 4x the bare loop and >= 30x django-webhook"),
     ("django-webhook (peer), same sink and workers", "peer_django_webhook", "webhooks/s", None, None, "-"),
 )
