@@ -1,6 +1,7 @@
 """The sender: claim due deliveries, keep their transfers in flight, record each outcome as it comes.
 
-One sender (a ``deliveries_send_due`` task) works as a pipeline on one thread:
+One sender (a Celery worker's ``deliveries_send_due`` task, or the listening
+sender of ``listener``) works as a pipeline on one thread:
 
 1. while fewer than ``POSTBACK_SENDER_MAX_IN_FLIGHT`` transfers are out, claim
    more due deliveries with a lease (``claimed_until``), at most
