@@ -23,6 +23,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(self._how())
+        self.stdout.flush()  # seen when the process starts, not when a pipe's buffer fills
         listener_serve(stop=stop, on_more_due=celery_senders_wake)
         self.stdout.write("Stopped.")
 
