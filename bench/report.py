@@ -211,6 +211,8 @@ def markdown(results: dict, previous: dict | None = None) -> str:
     lines += cpu_section(out, previous)
     lines += libraries_section(out)
     lines += wake_ups_section(out)
+    lines += erasure_section(out)
+    lines += sizing_section(out)
     lines += _volume()
     if ANALYSIS_PATH.exists():
         lines += [analysis_text(ANALYSIS_PATH.read_text(), out).strip(), ""]
@@ -567,6 +569,44 @@ def wake_ups_section(out: dict) -> list[str]:
     return lines + ["", "PostgreSQL queues a transaction's notifications under one lock, held until its commit is "
                     "flushed, so writers that notify inside their transactions commit one after another; a "
                     "`NOTIFY` after the commit holds that lock only for a transaction that flushes nothing.", ""]
+
+
+def erasure_section(out: dict) -> list[str]:
+    """``bench/erasure_bench.py``: erasing a player with a long history."""
+    found = out.get("erasure", {})
+    lines = ["## Erasing a player", ""]
+    if found.get("status") != "measured":
+        return lines + ["Not measured: run `python -m bench.run --only erasure`.", ""]
+    rounds = ", ".join(_fmt(wall) for wall in found["all_wall_ms"])
+    return lines + [
+        f"A player with {_fmt(found['events'])} events, {_fmt(found['deliveries'])} deliveries and "
+        f"{_fmt(found['attempts'])} attempts, erased by `player_erase` (the API's and the admin action's "
+        f"service), median of {found['rounds']} rounds, each rolled back (`bench/erasure_bench.py`): "
+        f"**{_fmt(found['wall_ms'])} ms** wall ({rounds}), {_fmt(found['cpu_ms'])} ms of this process's CPU. "
+        "The player's rows are locked for that long: an ingest for this player waits, no other player's does.",
+        "",
+    ]
+
+
+def sizing_section(out: dict) -> list[str]:
+    """``bench/sizing.py``: disk per stored row and per million events."""
+    found = out.get("sizing", {})
+    lines = ["## Storage per million events", ""]
+    if found.get("status") != "measured":
+        return lines + ["Not measured: run `python -m bench.run --only sizing` after a full run.", ""]
+    lines += [
+        "Each table's whole size on disk (heap, TOAST, every index) over its rows, as this run's measurements "
+        "left them (`bench/sizing.py`; updated deliveries' dead versions included, as autovacuum had them).", "",
+        "| table | rows | size | bytes per row |", "|---|---|---|---|",
+    ]
+    for kind, figures in found["tables"].items():
+        lines.append(f"| {kind} | {_fmt(figures['rows'])} | {_fmt(round(figures['bytes'] / 2**20, 1))} MiB "
+                     f"| {_fmt(figures['bytes_per_row'])} |")
+    return lines + [
+        "", f"A million events with fan-out {found['fanout']} (one event row, {_fmt(found['players_per_event'])} "
+        f"players per event as here, {found['fanout']} deliveries and {found['fanout']} attempts): "
+        f"**{_fmt(found['gib_per_million_events'])} GiB**.", "",
+    ]
 
 
 def separate_run_facts() -> dict:
