@@ -550,12 +550,20 @@ _WAYS = (
 )
 
 
+def _section_head(out: dict, name: str, heading: str, *, after: str = "") -> tuple[list[str], dict | None]:
+    """A section's heading, and the measurement's figures; without them, how to take them instead."""
+    found = out.get(name, {})
+    lines = [f"## {heading}", ""]
+    if found.get("status") != "measured":
+        return lines + [f"Not measured: run `python -m bench.run --only {name}`{after}.", ""], None
+    return lines, found
+
+
 def wake_ups_section(out: dict) -> list[str]:
     """``bench/wake_ups.py``: what each way of waking the sender costs the writers that commit."""
-    found = out.get("wake_ups", {})
-    lines = ["## Waking the sender", ""]
-    if found.get("status") != "measured":
-        return lines + ["Not measured: run `python -m bench.run --only wake_ups`.", ""]
+    lines, found = _section_head(out, "wake_ups", "Waking the sender")
+    if found is None:
+        return lines
     lines += [
         f"{found['writers']} writers, each on its own connection, insert a row and commit (durably) as fast as they "
         f"can for {_fmt(found['seconds'])} s, each way in turn, {found['rounds']} rounds; the best round of each "
@@ -573,10 +581,9 @@ def wake_ups_section(out: dict) -> list[str]:
 
 def erasure_section(out: dict) -> list[str]:
     """``bench/erasure_bench.py``: erasing a player with a long history."""
-    found = out.get("erasure", {})
-    lines = ["## Erasing a player", ""]
-    if found.get("status") != "measured":
-        return lines + ["Not measured: run `python -m bench.run --only erasure`.", ""]
+    lines, found = _section_head(out, "erasure", "Erasing a player")
+    if found is None:
+        return lines
     rounds = ", ".join(_fmt(wall) for wall in found["all_wall_ms"])
     return lines + [
         f"A player with {_fmt(found['events'])} events, {_fmt(found['deliveries'])} deliveries and "
@@ -590,10 +597,9 @@ def erasure_section(out: dict) -> list[str]:
 
 def sizing_section(out: dict) -> list[str]:
     """``bench/sizing.py``: disk per stored row and per million events."""
-    found = out.get("sizing", {})
-    lines = ["## Storage per million events", ""]
-    if found.get("status") != "measured":
-        return lines + ["Not measured: run `python -m bench.run --only sizing` after a full run.", ""]
+    lines, found = _section_head(out, "sizing", "Storage per million events", after=" after a full run")
+    if found is None:
+        return lines
     lines += [
         "Each table's whole size on disk (heap, TOAST, every index) over its rows, as this run's measurements "
         "left them (`bench/sizing.py`; updated deliveries' dead versions included, as autovacuum had them).", "",
