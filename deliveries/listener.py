@@ -56,6 +56,8 @@ IDLE_SECONDS = 1.0
 # One run of the sender's pipeline before it comes back here, so a stop is honoured within this
 # (and what is still out); the next run starts at once when work is due.
 RUN_SECONDS = 2.0
+# After the listening connection broke or could not be opened, how soon to try again.
+REOPEN_EVERY_SECONDS = 1.0
 
 # Read in the round trip an API request's authentication makes: choosing NOTIFY costs ingest nothing.
 shared_read_register(ADVERTISEMENT_KEY)
@@ -116,18 +118,19 @@ class Stop:
 class _Channel:
     """The listening connection: its own, outside Django's, so no transaction of ours delays a notification."""
 
-    def __init__(self, stop: Stop):
+    def __init__(self, stop: Stop, *, wanted: bool):
         self.stop = stop
+        self.wanted = wanted  # False on SQLite: nothing to listen to, so every wait is a plain sleep
         self.conn = None
-        self.opened_at = 0.0
+        self.opened_at = -REOPEN_EVERY_SECONDS
 
     @property
     def listening(self) -> bool:
         return self.conn is not None
 
     def open(self) -> None:
-        """Listen, if not already: at most once a second after a failure."""
-        if self.conn is not None or time.monotonic() - self.opened_at < 1.0:
+        """Listen, if wanted and not already: at most once every ``REOPEN_EVERY_SECONDS``."""
+        if not self.wanted or self.conn is not None or self._reopen_in() > 0:
             return
         self.opened_at = time.monotonic()
         try:
@@ -141,8 +144,18 @@ class _Channel:
             return
         self.conn = conn
 
+    def _reopen_in(self) -> float:
+        return self.opened_at + REOPEN_EVERY_SECONDS - time.monotonic()
+
     def wait(self, seconds: float) -> None:
-        """Wait up to ``seconds``; return early on a notification (consumed here) or a stop request."""
+        """Wait up to ``seconds``; return early on a notification (consumed here) or a stop request.
+
+        A connection that broke (here or during a run) is replaced first; while it cannot be, the wait
+        ends when the next try is allowed, so a sender never sleeps a long idle wait deaf.
+        """
+        self.open()
+        if self.wanted and self.conn is None:
+            seconds = min(seconds, max(self._reopen_in(), 0.0))
         watched = [self.stop.reader] + ([self.conn] if self.conn is not None else [])
         readable, _, _ = select.select(watched, [], [], max(seconds, 0.0))
         if self.stop.reader in readable:
@@ -187,17 +200,15 @@ def listener_serve(
     join now rather than at beat's next pass.
     """
     worker = worker or f"{socket.gethostname()}:{os.getpid()}:listener"
-    channel = _Channel(stop)
-    listens = connection.vendor == "postgresql"
+    channel = _Channel(stop, wanted=connection.vendor == "postgresql")
     advertiser = None
-    if listens and settings.REDIS_URL:
+    if channel.wanted and settings.REDIS_URL:
         advertiser = threading.Thread(target=_advertise, args=(channel, stop, worker), daemon=True)
         advertiser.start()
     try:
         while not stop.is_set():
-            if listens:
-                channel.open()
-                channel.consume()  # what arrived while sending: the run below looks anyway
+            channel.open()
+            channel.consume()  # what arrived while sending: the run below looks anyway
             channel.wait(_serve_once(worker, channel, on_more_due))
     finally:
         stop.set()

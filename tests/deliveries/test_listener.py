@@ -8,6 +8,7 @@ runs it as its own process beside gunicorn and Celery and kills it.
 import ipaddress
 import select
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -177,3 +178,17 @@ def test_the_listening_sender_calls_the_celery_senders_in_whoever_is_advertised(
     celery_senders_wake()  # what send_postbacks does when more is due than it can take at once
 
     assert published == [1]
+
+
+def test_a_wait_while_not_listening_ends_when_listening_can_be_tried_again(shared_postgres):
+    """A connection lost within a second of opening is not retried at once; the wait must not outlast that."""
+    channel = listener._Channel(listener.Stop(), wanted=True)
+    channel.opened_at = time.monotonic()  # as if the last try had just been made, and failed
+    started = time.monotonic()
+    try:
+        channel.wait(120.0)
+        assert time.monotonic() - started < listener.REOPEN_EVERY_SECONDS + 1.0
+        channel.wait(0.0)  # the next wait is allowed to listen again
+        assert channel.listening
+    finally:
+        channel.close()
