@@ -212,6 +212,7 @@ def markdown(results: dict, previous: dict | None = None) -> str:
     lines += libraries_section(out)
     lines += wake_ups_section(out)
     lines += erasure_section(out)
+    lines += retention_section(out)
     lines += sizing_section(out)
     lines += _volume()
     if ANALYSIS_PATH.exists():
@@ -591,6 +592,30 @@ def erasure_section(out: dict) -> list[str]:
         f"service), median of {found['rounds']} rounds, each rolled back (`bench/erasure_bench.py`): "
         f"**{_fmt(found['wall_ms'])} ms** wall ({rounds}), {_fmt(found['cpu_ms'])} ms of this process's CPU. "
         "The player's rows are locked for that long: an ingest for this player waits, no other player's does.",
+        "",
+    ]
+
+
+def retention_section(out: dict) -> list[str]:
+    """``bench/retention_bench.py``: dropping a month while ingest goes on."""
+    lines, found = _section_head(out, "retention", "Dropping a month by retention")
+    if found is None:
+        return lines
+    return lines + [
+        f"A month of {_fmt(found['events'])} events, {_fmt(found['deliveries'])} deliveries and "
+        f"{_fmt(found['attempts'])} attempts (its partitions filled in {_fmt(found['fill_seconds'])} s), dropped by "
+        f"`retention_apply` with 30-day limits while a writer commits an event and its delivery per transaction "
+        f"into this month (`bench/retention_bench.py`):", "",
+        "| figure | value |", "|---|---|",
+        f"| retention's whole run | {_fmt(found['retention_ms'])} ms |",
+        f"| freeing the month's event_ids in the key table (a batch per transaction; blocks no one) "
+        f"| {_fmt(found['release_ms'])} ms |",
+        f"| the transaction that detaches and drops the partitions (target: under a second) "
+        f"| **{_fmt(found['drop_ms'])} ms** |",
+        f"| the writer's longest transaction while retention ran ({_fmt(found['writer_transactions_during'])} "
+        f"transactions; target: under a second) | **{_fmt(found['writer_max_during_ms'])} ms** |",
+        f"| the writer's transactions before and after: median / longest | {_fmt(found['writer_p50_outside_ms'])} / "
+        f"{_fmt(found['writer_max_outside_ms'])} ms |",
         "",
     ]
 

@@ -25,13 +25,13 @@ import time
 import traceback
 
 from . import env as bench_env
-from . import bulk_writes, erasure_bench, libraries, procs, report, sizing, wake_ups
+from . import bulk_writes, erasure_bench, libraries, procs, report, retention_bench, sizing, wake_ups
 from . import measurements as m
 from .stack import Gunicorn, Sink, StackConfig, cpu_meter, database_create, database_recreate, redis_flush
 
 # Measured in this process on the bench's database and Redis cache, with no server of the stack.
 IN_PROCESS = {"libraries": libraries.measure, "bulk_writes": bulk_writes.measure, "wake_ups": wake_ups.measure,
-              "erasure": erasure_bench.measure, "sizing": sizing.measure}
+              "erasure": erasure_bench.measure, "retention": retention_bench.measure, "sizing": sizing.measure}
 
 
 def arguments() -> argparse.Namespace:

@@ -44,6 +44,7 @@ PAGES = [
     ("admin: retrying deliveries of one partner", "/admin/deliveries/delivery/?status__exact=retrying&partner__id__exact=7"),
     ("admin: delivery search by event_id", "/admin/deliveries/delivery/?q=e-4242424"),
     ("admin: dashboard", "/admin/"),
+    ("admin: storage (partitions and retention)", "/admin/ingest/storage/"),
     ("admin: statistics page", "/admin/reporting/statistics/"),
     ("api: stats, last 30 days", "/api/v1/stats/"),
     ("api: stats, 120 days", "/api/v1/stats/?from=2026-07-28&to=2026-11-24"),
@@ -112,12 +113,17 @@ def _stats_rollup_built() -> float:
 def _row_counts() -> dict:
     from django.db import connection
 
+    counts = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE relname = ANY(%s)",
-            [["events_event", "events_player", "deliveries_delivery", "deliveries_deliveryattempt"]],
-        )
-        return dict(cursor.fetchall())
+        for table in ("events_event", "events_player", "deliveries_delivery", "deliveries_deliveryattempt"):
+            # A partitioned table's rows are its partitions'.
+            cursor.execute(
+                "SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables WHERE relid IN"
+                " (SELECT relid FROM pg_partition_tree(%s::regclass) UNION SELECT %s::regclass)",
+                [table, table],
+            )
+            counts[table] = int(cursor.fetchone()[0])
+    return counts
 
 
 def _time_page(client, label: str, url: str) -> dict:

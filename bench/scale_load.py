@@ -11,6 +11,11 @@ minutes and change no plan) and the tables are analysed. Loading stops at the
 time limit with whatever chunks are done; bench/results/bench_scale-load.json says
 how many rows went in and how long each step took.
 
+On PostgreSQL's monthly partitions (``lib.partitioning``) each event gets
+the id its received month gives it, its deliveries the same month, so the
+rows spread over the partitions of the five months they span as a live
+system's would (the past months' partitions are made first).
+
 Shape: 50 partners (attributed, two endpoints each, CPA payout rules), one
 player per five events, event types registration / first deposit / deposit /
 game activity / withdrawal spread over 120 days, deliveries 93% delivered,
@@ -19,6 +24,7 @@ the last 200,000 events (the attempt history pages read those).
 """
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -27,6 +33,8 @@ from pathlib import Path
 
 import psycopg2
 
+from lib.partitioning import SEQUENCE_MASK, first_id_of, month_index
+
 from . import env as bench_env
 from .stack import database_recreate
 
@@ -34,6 +42,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CHUNK = 1_000_000
 PARTNERS = 50
 DAYS = 120
+START = dt.datetime(2026, 7, 28, tzinfo=dt.timezone.utc)
+# Deliveries' ids: their event's month, and below it the event's sequence number times this plus the endpoint's.
+ENDPOINT_SLOTS = 64
 ATTEMPT_EVENTS = 200_000
 DELIVERY_TABLES = ("deliveries_delivery", "deliveries_deliveryattempt")
 BIG_TABLES = ("events_event", "events_player", *DELIVERY_TABLES)
@@ -63,7 +74,8 @@ def main() -> int:
         _timed(steps, "events", lambda: loaded.update(events=_chunks(
             cursor, EVENTS_SQL, args.events, deadline, players=loaded["players"], last_all=args.events)))
     _timed(steps, "deliveries", lambda: loaded.update(
-        deliveries=_chunks(cursor, DELIVERIES_SQL, loaded["events"], deadline, per_row=2)))
+        deliveries=_chunks(cursor, DELIVERIES_SQL.format(months=_in_months("e.id")), loaded["events"], deadline,
+                           per_row=2)))
     _timed(steps, "attempts", lambda: cursor.execute(ATTEMPTS_SQL, {"since": max(0, loaded["events"] - ATTEMPT_EVENTS)}))
     _timed(steps, "rebuild indexes", lambda: _rebuild(cursor, saved))
     _timed(steps, "analyze", lambda: cursor.execute("VACUUM ANALYZE"))
@@ -109,6 +121,10 @@ def _migrate(database: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
     from django.db import connections
 
+    from lib.partitioning import partitions_for_past_months
+
+    partitions_for_past_months(month_index(dt.date.today()) - month_index(START.date()))
+
     connections.close_all()
 
 
@@ -143,10 +159,13 @@ def _drop_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
         [list(tables)],
     )
     constraints = cursor.fetchall()
+    cursor.execute("SELECT partrelid::regclass::text FROM pg_partitioned_table")
+    partitioned = {table for (table,) in cursor.fetchall()}
     rebuild = []
     for table, name, definition, kind in constraints:
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        suffix = " NOT VALID" if kind == "f" else ""
+        # PostgreSQL takes no NOT VALID foreign key on a partitioned table: those are checked as they are made.
+        suffix = " NOT VALID" if kind == "f" and table not in partitioned else ""
         rebuild.append((kind, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}{suffix}'))
     cursor.execute(
         """
@@ -157,7 +176,8 @@ def _drop_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
     )
     for name, definition in cursor.fetchall():
         cursor.execute(f'DROP INDEX "{name}"')
-        rebuild.append(("i", definition))
+        # A partitioned table's index reads "ON ONLY": made that way it would cover none of the partitions.
+        rebuild.append(("i", definition.replace(" ON ONLY ", " ON ", 1)))
     # Indexes first, unique constraints next, foreign keys last (they need the referenced keys).
     order = {"i": 0, "u": 1, "f": 2}
     return [statement for _, statement in sorted(rebuild, key=lambda item: order[item[0]])]
@@ -173,10 +193,20 @@ def _chunks(cursor, sql: str, total: int, deadline: float, *, per_row: int = 1, 
     done = 0
     while done < total and time.time() < deadline:
         last = min(total, done + CHUNK)
-        cursor.execute(sql, {"first": done + 1, "last": last, "partners": PARTNERS, "days": DAYS, **params})
+        cursor.execute(sql, {"first": done + 1, "last": last, "partners": PARTNERS, "days": DAYS,
+                             "start": START, **params})
         done = last
         print(f"    {done:,} / {total:,} source rows ({done * per_row:,} inserted)", flush=True)
     return done * per_row
+
+
+def _in_months(column: str) -> str:
+    """Rows numbered first to last in any month of the load, as ranges of ids (each an index range scan)."""
+    first, last = month_index(START.date()), month_index((START + dt.timedelta(days=DAYS)).date())
+    return "(" + " OR ".join(
+        f"{column} BETWEEN {first_id_of(month)} + %(first)s AND {first_id_of(month)} + %(last)s"
+        for month in range(first, last + 1)
+    ) + ")"
 
 
 def _count(cursor, table: str) -> int:
@@ -190,17 +220,17 @@ INSERT INTO events_player (player_id, partner_id, click_id, tracking_params, att
 SELECT 'p-' || g, 1 + g %% %(partners)s, 'click-' || g, '{"sub1": "campaign-7"}',
     ts, ts, CASE WHEN g %% 3 = 0 THEN ts + interval '1 hour' END, ts
 FROM generate_series(%(first)s, %(last)s) g,
-    LATERAL (SELECT timestamptz '2026-07-28 00:00:00+00' + (g %% (%(days)s * 86400)) * interval '1 second') AS t(ts)
+    LATERAL (SELECT %(start)s::timestamptz + (g %% (%(days)s * 86400)) * interval '1 second') AS t(ts)
 """
 
 # g -> player 1 + g % players; the first event of each of the players it cycles through is its registration.
 EVENTS_SQL = """
-INSERT INTO events_event (event_id, type_id, player_id, partner_id, click_id, amount, currency, params, occurred_at,
-    received_at, is_first_deposit, is_test, content_hash)
-SELECT 'e-' || g, kind, 'p-' || player, 1 + player %% %(partners)s, 'click-' || player,
+INSERT INTO events_event (id, event_id, type_id, player_id, partner_id, click_id, amount, currency, params,
+    occurred_at, received_at, is_first_deposit, is_test, content_hash)
+SELECT partition_id_at(rt, g), 'e-' || g, kind, 'p-' || player, 1 + player %% %(partners)s, 'click-' || player,
     CASE WHEN kind IN ('deposit', 'first_deposit', 'withdrawal') THEN 10 + (g %% 490) END,
     CASE WHEN kind IN ('deposit', 'first_deposit', 'withdrawal') THEN 'EUR' ELSE '' END,
-    '{"sub1": "campaign-7", "country": "DE"}', ts, ts + interval '50 milliseconds',
+    '{"sub1": "campaign-7", "country": "DE"}', ts, rt,
     kind = 'first_deposit', false, md5(g::text)
 FROM generate_series(%(first)s, %(last)s) g,
     LATERAL (SELECT 1 + g %% %(players)s AS player) AS p,
@@ -209,16 +239,18 @@ FROM generate_series(%(first)s, %(last)s) g,
         WHEN g <= 2 * %(players)s AND (1 + g %% %(players)s) %% 3 = 0 THEN 'first_deposit'
         ELSE (ARRAY['deposit', 'game_activity', 'game_activity', 'withdrawal', 'deposit'])[1 + g %% 5]
     END AS kind) AS k,
-    LATERAL (SELECT timestamptz '2026-07-28 00:00:00+00' + (g::float8 / %(last_all)s * %(days)s * 86400)
-        * interval '1 second' AS ts) AS t
+    LATERAL (SELECT %(start)s::timestamptz + (g::float8 / %(last_all)s * %(days)s * 86400)
+        * interval '1 second' AS ts) AS t,
+    LATERAL (SELECT t.ts + interval '50 milliseconds' AS rt) AS r
 """
 
 # Statuses come from a hash of (event, endpoint), so every partner has its share of each.
-DELIVERIES_SQL = """
-INSERT INTO deliveries_delivery (event_id, endpoint_id, partner_id, event_type_id, status, is_test, attempt_count,
+DELIVERIES_SQL = f"""
+INSERT INTO deliveries_delivery (id, event_id, endpoint_id, partner_id, event_type_id, status, is_test, attempt_count,
     next_attempt_at, claimed_until, claimed_by, delivered_at, last_status_code, last_error, request_method,
     request_url, request_body, created_at, updated_at, retry_base)
-SELECT e.id, ep.id, e.partner_id, e.type_id, st.status, false,
+SELECT partition_id_at(e.received_at, (e.id & {SEQUENCE_MASK}) * {ENDPOINT_SLOTS} + ep.id %% {ENDPOINT_SLOTS}),
+    e.id, ep.id, e.partner_id, e.type_id, st.status, false,
     CASE WHEN st.status = 'pending' THEN 0 WHEN st.status = 'delivered' THEN 1 ELSE 3 END,
     CASE WHEN st.status IN ('pending', 'retrying') THEN e.received_at + interval '5 minutes' END,
     NULL, '', CASE WHEN st.status = 'delivered' THEN e.received_at + interval '80 milliseconds' END,
@@ -231,16 +263,16 @@ JOIN partners_postbackendpoint ep ON ep.partner_id = e.partner_id,
     LATERAL (SELECT abs(hashint8(e.id * 64 + ep.id)) %% 100 AS roll) AS r,
     LATERAL (SELECT CASE WHEN r.roll < 93 THEN 'delivered' WHEN r.roll < 96 THEN 'failed'
                          WHEN r.roll < 98 THEN 'retrying' ELSE 'pending' END AS status) AS st
-WHERE e.id BETWEEN %(first)s AND %(last)s
+WHERE {{months}}
 """
 
-ATTEMPTS_SQL = """
+ATTEMPTS_SQL = f"""
 INSERT INTO deliveries_deliveryattempt (delivery_id, number, outcome, started_at, finished_at, duration_ms,
     request_method, request_url, request_headers, request_body, status_code, response_excerpt, error, error_class)
 SELECT d.id, 1, CASE d.status WHEN 'delivered' THEN 'success' WHEN 'failed' THEN 'failure' ELSE 'retry' END,
-    d.created_at, d.created_at + interval '80 milliseconds', 80, 'GET', d.request_url, '{}', '',
+    d.created_at, d.created_at + interval '80 milliseconds', 80, 'GET', d.request_url, '{{}}', '',
     d.last_status_code, 'OK', d.last_error, ''
-FROM deliveries_delivery d WHERE d.event_id > %(since)s AND d.status <> 'pending'
+FROM deliveries_delivery d WHERE (d.event_id & {SEQUENCE_MASK}) > %(since)s AND d.status <> 'pending'
 """
 
 if __name__ == "__main__":

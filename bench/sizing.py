@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.run --only sizing     (after a full run: it reads what the run stored)
 
 For events, players, deliveries and attempts: the table's whole size on
-disk (heap, TOAST and every index: ``pg_total_relation_size``) over its
-row count. The rows are the bench's: events with two short params,
+disk (heap, TOAST and every index: ``pg_total_relation_size``, summed over
+its partitions on PostgreSQL, and for events with the key table that keeps
+``event_id`` unique across them) over its row count. The rows are the bench's: events with two short params,
 GET postbacks with URLs of about a hundred characters, response excerpts of
 a few bytes; deliveries and attempts carry the dead versions their updates
 left until autovacuum, as a live system's do. A million events then costs
@@ -16,6 +17,8 @@ from . import env as bench_env
 
 TABLES = {"event": "events_event", "player": "events_player", "delivery": "deliveries_delivery",
           "attempt": "deliveries_deliveryattempt"}
+# Tables whose rows are one-to-one with a table's and exist only for it.
+COMPANIONS = {"events_event": ["events_event_key"]}
 MILLION = 1_000_000
 
 
@@ -25,9 +28,18 @@ def measure(*, fanout: int = 2) -> dict:
     rows: dict[str, dict] = {}
     with connection.cursor() as cursor:
         for kind, table in TABLES.items():
-            cursor.execute(f"SELECT count(*), pg_total_relation_size(%s), pg_relation_size(%s) FROM {table}",  # noqa: S608 - our own table names
-                           [table, table])
-            count, total, heap = cursor.fetchone()
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - our own table names
+            (count,) = cursor.fetchone()
+            total = heap = 0
+            for part_of in [table, *COMPANIONS.get(table, [])]:
+                # The table and, when partitioned, its partitions (whose sizes the parent's own leaves out).
+                cursor.execute(
+                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0), coalesce(sum(pg_relation_size(relid)), 0)"
+                    " FROM (SELECT relid FROM pg_partition_tree(%s::regclass) UNION SELECT %s::regclass) tree",
+                    [part_of, part_of],
+                )
+                more_total, more_heap = cursor.fetchone()
+                total, heap = total + int(more_total), heap + int(more_heap)
             rows[kind] = {"rows": count, "bytes": total, "heap_bytes": heap,
                           "bytes_per_row": round(total / count, 1) if count else None}
     if not all(figures["rows"] for figures in rows.values()):

@@ -6,4 +6,4 @@ page lists its deliveries, the delivery list exports through reporting), so
 no app imports its own admin.
 """
 
-from . import accounts, deliveries, events, monitoring, partners, reporting  # noqa: F401
+from . import accounts, deliveries, events, monitoring, partners, reporting, storage  # noqa: F401

@@ -1,3 +1,7 @@
+from django.core.exceptions import PermissionDenied
+from django.urls import path
+
+
 class ReadOnlyAdminMixin:
     """An admin page that shows records only: nothing is added, changed or deleted through it."""
 
@@ -9,3 +13,23 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class PageAdminMixin(ReadOnlyAdminMixin):
+    """An admin page with no rows behind it (a model without a table): only its list page exists.
+
+    The page itself is ``page_view``; it is served to users with the model's
+    ``view`` permission.
+    """
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [path("", self.admin_site.admin_view(self.changelist_view), name="%s_%s_changelist" % info)]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self.page_view(request)
+
+    def page_view(self, request):
+        raise NotImplementedError

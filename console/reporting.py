@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -37,7 +36,7 @@ from reporting.selectors import (
     stats_totals,
 )
 
-from .permissions import ReadOnlyAdminMixin
+from .permissions import PageAdminMixin
 
 # What the page groups by on a first visit: one row per partner reads at a glance.
 DEFAULT_GROUP_BY = ("partner",)
@@ -86,15 +85,8 @@ def payouts_measure(currency: str) -> Measure:
 
 
 @admin.register(Statistics)
-class StatisticsAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    def get_urls(self):
-        # Only the list page exists: there are no rows to add, change or delete.
-        info = self.opts.app_label, self.opts.model_name
-        return [path("", self.admin_site.admin_view(self.changelist_view), name="%s_%s_changelist" % info)]
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+class StatisticsAdmin(PageAdminMixin, admin.ModelAdmin):
+    def page_view(self, request):
         params = request.GET.copy()
         # Check boxes send one value each and nothing when all are cleared;
         # "applied" tells a cleared form (no grouping) from a first visit.

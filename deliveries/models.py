@@ -19,8 +19,8 @@ class Delivery(models.Model):
 
     OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
 
-    # These three lead the unique constraint or a composite index below, which serve their
-    # look-ups and cascades; a separate index on each bare column would only cost inserts.
+    # These three lead a composite index below, which serves their look-ups and cascades;
+    # a separate index on each bare column would only cost inserts.
     event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     endpoint = models.ForeignKey(
         "partners.PostbackEndpoint", on_delete=models.CASCADE, related_name="deliveries", db_index=False
@@ -64,10 +64,10 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name_plural = "deliveries"
-        constraints = [
-            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_event_endpoint"),
-        ]
         indexes = [
+            # An event's deliveries. Not unique: a unique index cannot span the monthly partitions
+            # (lib.partitioning), and an event's deliveries are made once, in the event's own transaction.
+            models.Index(fields=["event", "endpoint"], name="delivery_event_endpoint"),
             # The scheduler's claim: open deliveries whose next attempt is due,
             # oldest first. Partial, so it stays small however much history piles up.
             models.Index(

@@ -108,8 +108,8 @@ class Event(models.Model):
     reversed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the platform reversed this event; its amount and payout stop counting."
     )
-    # On a reversal event: the event it reverses and why. The partial unique constraint below
-    # (not an index on every event) makes a second reversal of one event impossible.
+    # On a reversal event: the event it reverses and why. One reversal per event: a reversal
+    # locks its original and takes the event_id reversal-of-<id> (ingest.reversals).
     reverses = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -119,17 +119,9 @@ class Event(models.Model):
     )
 
     class Meta:
-        constraints = [
-            # A player's first deposit is counted once, ever, even when two
-            # deposits race: the second insert fails and is stored as a plain deposit.
-            models.UniqueConstraint(
-                fields=["player"], condition=models.Q(is_first_deposit=True), name="one_first_deposit_per_player"
-            ),
-            # Reversing is idempotent even when two requests race: one reversal per event.
-            models.UniqueConstraint(
-                fields=["reverses"], condition=models.Q(reverses__isnull=False), name="one_reversal_per_event"
-            ),
-        ]
+        # No unique constraint here can span the monthly partitions on PostgreSQL
+        # (lib.partitioning): event_id's uniqueness is kept by a key table there, one first deposit
+        # per player by the player's row lock (ingest.services), one reversal per event as above.
         indexes = [
             # Status API and exports: events of a partner / type in a time range.
             models.Index(fields=["partner", "occurred_at"], name="event_partner_occurred"),
@@ -140,6 +132,8 @@ class Event(models.Model):
             # Admin search by click id. Partial: most events carry none, and
             # ingest should not pay for indexing empty strings.
             models.Index(fields=["click_id"], name="event_click_id", condition=~models.Q(click_id="")),
+            # An event's reversal (and retention clearing links into a month it drops). Partial: few events have one.
+            models.Index(fields=["reverses"], name="event_reverses", condition=models.Q(reverses__isnull=False)),
         ]
 
     def __str__(self) -> str:

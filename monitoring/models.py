@@ -15,6 +15,7 @@ class Alert(models.Model):
         CIRCUIT_OPEN = "circuit_open", "Endpoint circuit open"
         FAILURE_RATE = "failure_rate", "Endpoint failure rate over threshold"
         BACKLOG_AGE = "backlog_age", "Oldest due delivery too old"
+        PARTITIONS_AHEAD = "partitions_ahead", "Partitions for the months ahead running out"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     key = models.CharField(max_length=100)

@@ -40,6 +40,11 @@ _WHAT_TO_DO = {
         "Deliveries come due faster than they go out. Check that the Celery workers and beat run "
         "(GET /healthz/ready) and read the workers' logs."
     ),
+    Alert.Kind.PARTITIONS_AHEAD: (
+        "Nothing is lost yet: events are stored until the newest partition's month ends, and fail after it. "
+        "Make the partitions now with manage.py partitions --create-ahead, then find why beat's "
+        "create-partitions-ahead task stopped making them (its log names the error)."
+    ),
 }
 
 

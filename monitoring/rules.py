@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils.timesince import timesince
 
 from deliveries import selectors as delivery_reads
+from lib.partitioning import months_ahead
 from partners.models import AUTO_PAUSE_REASON_PREFIX, PostbackEndpoint
 
 from . import selectors
@@ -27,7 +28,8 @@ class Condition:
 
 
 def conditions_now(*, now: datetime) -> list[Condition]:
-    return [*_auto_paused_endpoints(), *_open_circuits(), *_failing_endpoints(now), *_old_backlog(now)]
+    return [*_auto_paused_endpoints(), *_open_circuits(), *_failing_endpoints(now), *_old_backlog(now),
+            *_partitions_running_out(now)]
 
 
 def circuit_condition(endpoint: PostbackEndpoint) -> Condition:
@@ -101,3 +103,21 @@ def _old_backlog(now: datetime) -> list[Condition]:
         f"(the threshold is {limit})"
     )
     return [Condition(kind=Alert.Kind.BACKLOG_AGE, key="backlog_age", summary=summary)]
+
+
+def _partitions_running_out(now: datetime) -> list[Condition]:
+    """Fewer months ahead have partitions than the periodic task keeps: it has stopped making them.
+
+    Once the newest partition's month is over, no event can be stored, so
+    this says so while there is a month or more left to act.
+    """
+    ahead = months_ahead(now=now)
+    wanted = max(1, settings.POSTBACK_PARTITIONS_AHEAD_MONTHS - 1)
+    if ahead is None or ahead >= wanted:
+        return []
+    kept = settings.POSTBACK_PARTITIONS_AHEAD_MONTHS
+    summary = (
+        f"Partitions exist for {ahead} month(s) after this one, fewer than the {kept} "
+        "kept ahead: events cannot be stored once they run out. Run manage.py partitions --create-ahead."
+    )
+    return [Condition(kind=Alert.Kind.PARTITIONS_AHEAD, key="partitions_ahead", summary=summary)]

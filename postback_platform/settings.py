@@ -342,6 +342,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 10},
     },
     "prune-attempt-bodies": {"task": "deliveries.tasks.prune_attempt_bodies", "schedule": 3600.0},
+    # Storage by month (lib.partitioning): the partitions of the months ahead, and retention's drops.
+    "create-partitions-ahead": {"task": "ingest.tasks.create_partitions_ahead", "schedule": 6 * 3600.0},
+    "apply-retention": {"task": "ingest.tasks.apply_retention", "schedule": 3600.0, "options": {"expires": 3600}},
     # The statistics read a daily roll-up; this refreshes the days touched since the last run.
     "refresh-stats-rollup": {
         "task": "reporting.tasks.refresh_stats_rollup",
@@ -428,6 +431,42 @@ POSTBACK_COALESCE_WAKE_UPS = _on_with_shared_cache("POSTBACK_COALESCE_WAKE_UPS")
 POSTBACK_SECRET_ROTATION_GRACE_HOURS = env.int("POSTBACK_SECRET_ROTATION_GRACE_HOURS", default=24)
 # Request and response bodies of attempts older than this are cleared (the rest of the record stays).
 POSTBACK_ATTEMPT_BODY_RETENTION_DAYS = env.int("POSTBACK_ATTEMPT_BODY_RETENTION_DAYS", default=30)
+
+# --- Storage: partitions and retention (PostgreSQL; docs/operating.md, "Storage over years") ----------
+
+# Months per partition of events, deliveries and attempts; a divisor of 12, so periods start in January.
+POSTBACK_PARTITION_MONTHS = env.int("POSTBACK_PARTITION_MONTHS", default=1)
+if POSTBACK_PARTITION_MONTHS not in (1, 2, 3, 4, 6, 12):
+    raise ImproperlyConfigured(
+        f"POSTBACK_PARTITION_MONTHS must divide the year (1, 2, 3, 4, 6 or 12), not {POSTBACK_PARTITION_MONTHS}."
+    )
+# Partitions are kept ready for this many months after the current one.
+POSTBACK_PARTITIONS_AHEAD_MONTHS = env.int("POSTBACK_PARTITIONS_AHEAD_MONTHS", default=3)
+if POSTBACK_PARTITIONS_AHEAD_MONTHS < 1:
+    raise ImproperlyConfigured("POSTBACK_PARTITIONS_AHEAD_MONTHS must be 1 or more.")
+# Whole partitions older than this many days are dropped; 0 keeps them for ever. Deliveries cannot
+# outlive their events, nor attempts their deliveries: each defaults to the one above it.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=0)
+DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=EVENT_RETENTION_DAYS)
+ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=DELIVERY_RETENTION_DAYS)
+
+
+def _retention_check(name, days, outer_name, outer_days):
+    if days < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 (keep for ever) or a number of days, not {days}.")
+    if outer_days and (not days or days > outer_days):
+        kept = "for ever" if not days else f"{days} days"
+        raise ImproperlyConfigured(
+            f"{name} keeps rows {kept}, longer than {outer_name}={outer_days}: a row cannot outlive the one it "
+            f"belongs to. Set {name} to {outer_days} or less, or leave it unset to follow {outer_name}."
+        )
+
+
+_retention_check("EVENT_RETENTION_DAYS", EVENT_RETENTION_DAYS, "", 0)
+_retention_check("DELIVERY_RETENTION_DAYS", DELIVERY_RETENTION_DAYS, "EVENT_RETENTION_DAYS", EVENT_RETENTION_DAYS)
+_retention_check("ATTEMPT_RETENTION_DAYS", ATTEMPT_RETENTION_DAYS, "DELIVERY_RETENTION_DAYS", DELIVERY_RETENTION_DAYS)
+# Where each partition is written as gzip-compressed CSV before retention drops it; empty: dropped unarchived.
+RETENTION_ARCHIVE_DIR = env.str("RETENTION_ARCHIVE_DIR", default="")
 
 # --- Monitoring: metrics and alerts -----------------------------------------------
 

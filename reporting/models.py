@@ -94,6 +94,23 @@ class RollupState(models.Model):
     )
 
 
+class FinalDays(models.Model):
+    """Reporting days before ``before`` are final: retention dropped rows they were counted from.
+
+    One row, absent until retention first drops a month. The roll-up keeps
+    these days' rows as they are: aggregating them again would count only
+    what is left.
+    """
+
+    before = models.DateField()
+
+    class Meta:
+        verbose_name_plural = "final days"
+
+    def __str__(self) -> str:
+        return f"reporting days before {self.before} are final"
+
+
 class StaleDay(models.Model):
     """A reporting day whose roll-up rows must be aggregated again."""
 

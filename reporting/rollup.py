@@ -51,7 +51,7 @@ from deliveries.models import Delivery
 from events.models import Event, EventType
 from partners.models import ENDPOINT_TIMEOUT_MAX_SECONDS, PayoutRule
 
-from .models import DailyCounts, DailyMoney, DailyPlayers, RollupState, StaleDay
+from .models import DailyCounts, DailyMoney, DailyPlayers, FinalDays, RollupState, StaleDay
 from .selectors import exact_money, reporting_time_zone
 from .sketch import Sketch, player_hash
 from .spans import MAX_SPAN, block_start
@@ -96,9 +96,42 @@ def stats_rollup_refresh(*, budget_seconds: float | None = None, wait: bool = Fa
 
 
 def _forget() -> None:
+    """Drop the roll-up, except the final days': their rows can no longer be built again."""
+    final = stats_final_before()
     with transaction.atomic():
-        for model in (DailyCounts, DailyMoney, DailyPlayers, StaleDay, RollupState):
+        for model in (DailyCounts, DailyMoney, DailyPlayers):
+            rows = model.objects.all()
+            (rows.filter(day__gte=final) if final else rows).delete()
+        for model in (StaleDay, RollupState):
             model.objects.all().delete()
+
+
+def stats_final_before() -> dt.date | None:
+    """The first reporting day the roll-up may still aggregate; the days before it are final."""
+    return FinalDays.objects.values_list("before", flat=True).first()
+
+
+def stats_days_finalise(*, before: dt.date) -> None:
+    """Keep the roll-up of every day before ``before`` as it is from now on (retention drops their rows)."""
+    final = stats_final_before()
+    if final is None:
+        FinalDays.objects.create(before=before)
+    elif before > final:
+        FinalDays.objects.update(before=before)
+
+
+def stats_rollup_settled(*, events_below: int, deliveries_below: int, days_before: dt.date) -> bool:
+    """Whether the roll-up has counted every event and delivery with an id below these, for good.
+
+    True once its mark has passed them and no day before ``days_before``
+    waits to be aggregated again.
+    """
+    state = RollupState.objects.first()
+    if state is None or state.as_of is None:
+        return False
+    unseen = (Event.objects.filter(id__gt=state.events_seen, id__lt=events_below).exists()
+              or Delivery.objects.filter(id__gt=state.deliveries_seen, id__lt=deliveries_below).exists())
+    return not unseen and not StaleDay.objects.filter(day__lt=days_before).exists()
 
 
 def stats_days_of(*, deliveries: QuerySet[Delivery]) -> set[dt.date]:
@@ -220,6 +253,9 @@ def stats_day_aggregate(*, day: dt.date) -> None:
     """
     with transaction.atomic():
         StaleDay.objects.filter(day=day).delete()
+        final = stats_final_before()
+        if final is not None and day < final:
+            return  # retention dropped rows of this day: what is left would count less
         start = dt.datetime.combine(day, dt.time.min, tzinfo=reporting_time_zone())
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=reporting_time_zone())
         events = Event.objects.filter(is_test=False, occurred_at__gte=start, occurred_at__lt=end)

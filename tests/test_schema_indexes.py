@@ -39,13 +39,6 @@ def test_no_index_is_the_prefix_of_another(model):
         assert not covering, f"{model.__name__}: index on {columns} is covered by {covering}"
 
 
-@pytest.mark.django_db
-def test_the_first_deposit_guard_survives_the_index_changes():
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, Event._meta.db_table)
-    assert constraints["one_first_deposit_per_player"]["unique"]
-
-
 # The only LIKE-capable (varchar_pattern_ops) indexes on the hot tables: the prefix searches on event and player ids.
 PREFIX_SEARCHED = {("events_event", "event_id"), ("events_player", "player_id")}
 

@@ -81,3 +81,28 @@ def test_a_failure_throttle_below_one_refuses_to_start_and_names_it(tmp_path, na
 
     assert result.returncode != 0
     assert "API_AUTH_FAILURE_LIMIT and API_AUTH_FAILURE_WINDOW_SECONDS must be 1 or more" in result.stderr
+
+
+def test_retention_limits_follow_the_events_unless_set(tmp_path):
+    values = _settings_values(
+        tmp_path, "s.EVENT_RETENTION_DAYS, s.DELIVERY_RETENTION_DAYS, s.ATTEMPT_RETENTION_DAYS",
+        SECRET_KEY="x" * 40, EVENT_RETENTION_DAYS="400", ATTEMPT_RETENTION_DAYS="90",
+    )
+
+    assert values == ["400", "400", "90"]
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"EVENT_RETENTION_DAYS": "365", "DELIVERY_RETENTION_DAYS": "0"},
+     "DELIVERY_RETENTION_DAYS keeps rows for ever, longer than EVENT_RETENTION_DAYS=365"),
+    ({"DELIVERY_RETENTION_DAYS": "90", "ATTEMPT_RETENTION_DAYS": "120"},
+     "ATTEMPT_RETENTION_DAYS keeps rows 120 days, longer than DELIVERY_RETENTION_DAYS=90"),
+    ({"EVENT_RETENTION_DAYS": "-1"}, "EVENT_RETENTION_DAYS must be 0 (keep for ever) or a number of days"),
+    ({"POSTBACK_PARTITION_MONTHS": "5"}, "POSTBACK_PARTITION_MONTHS must divide the year"),
+    ({"POSTBACK_PARTITIONS_AHEAD_MONTHS": "0"}, "POSTBACK_PARTITIONS_AHEAD_MONTHS must be 1 or more"),
+])
+def test_storage_settings_that_cannot_work_refuse_to_start_and_say_why(tmp_path, env, message):
+    result = django_setup(tmp_path, SECRET_KEY="x" * 40, **env)
+
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -191,7 +191,7 @@ def test_linked_workflows_get_no_server_error(api_schema, admin_client_api, a_de
     # answer, so one seeded pass can miss an operation in one environment and reach it in another. A pass with
     # fresh randomness runs only while some linked operation was never reached: bounded, and a link that is
     # broken still fails every pass.
-    for passes in (STATEFUL, *[FRESH_PASS] * 2):
+    for passes in (STATEFUL, *[FRESH_PASS] * 5):
         Workflow.run(settings=passes)
         never_found = sorted(label for label in LINKED if not set(answers.get(label, ())) - {404})
         if not never_found:

@@ -58,8 +58,8 @@ def _admin_pages(user) -> list[str]:
     for model, model_admin in admin.site._registry.items():
         info = model._meta.app_label, model._meta.model_name
         urls.append(reverse("admin:%s_%s_changelist" % info))
-        if info == ("reporting", "statistics"):
-            continue  # a page of figures, not rows
+        if not model._meta.managed:
+            continue  # a page of figures (statistics, storage), not rows
         first = model._default_manager.order_by("pk").first()
         pages = [("add", ())] if model_admin.has_add_permission(request) else []
         pages += [("change", (first.pk,))] if first else []

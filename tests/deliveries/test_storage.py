@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from deliveries.models import Delivery
 from deliveries.sender import deliveries_claim_due
+from lib.partitioning import FILL_FACTORS, partitions_ensure, partitions_list
 from tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +22,13 @@ def _reloptions(table: str) -> list[str]:
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="fill factors are a PostgreSQL storage parameter")
-def test_delivery_and_attempt_pages_keep_room_for_the_senders_updates():
-    assert "fillfactor=70" in _reloptions("deliveries_delivery")
-    assert "fillfactor=80" in _reloptions("deliveries_deliveryattempt")
+def test_delivery_and_attempt_pages_keep_room_for_the_senders_updates_in_every_partition():
+    partitions = partitions_list(["deliveries_delivery", "deliveries_deliveryattempt"])
+    partitions_made_later = partitions_ensure(ahead_months=settings.POSTBACK_PARTITIONS_AHEAD_MONTHS + 2)
+
+    assert partitions and len(partitions_made_later) == 3 * 2
+    for partition in partitions_list(["deliveries_delivery", "deliveries_deliveryattempt"]):
+        assert f"fillfactor={FILL_FACTORS[partition.table]}" in _reloptions(partition.name), partition.name
 
 
 def test_a_claim_takes_the_longest_due_first_and_leaves_sorting_on_for_the_rest_of_the_transaction():

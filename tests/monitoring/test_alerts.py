@@ -15,12 +15,14 @@ from accounts.roles import AFFILIATE_MANAGERS, MARKETING
 from deliveries.models import DeliveryAttempt
 from deliveries.sender import deliveries_send_due
 from deliveries.services import deliveries_create_for_events
+from lib.partitioning import partitions_ensure
 from monitoring.models import Alert
 from monitoring.rules import Condition
 from monitoring.services import alert_open, alerts_evaluate
 from partners.models import PostbackEndpoint
 from partners.services import endpoint_pause, endpoint_resume
 from tests.factories import DeliveryFactory, EventFactory, PartnerFactory, PostbackEndpointFactory
+from tests.support.services import require_postgres
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
@@ -251,3 +253,15 @@ def test_a_failing_mail_server_is_recorded_and_the_chat_message_still_goes(acme,
 
     assert Alert.objects.get().notification_error.startswith("e-mail: (421, ")
     assert len(httpserver.log) == 1
+
+
+def test_partitions_running_out_open_an_alert_that_making_them_resolves(settings):
+    require_postgres()
+    later = timezone.now() + timedelta(days=31 * settings.POSTBACK_PARTITIONS_AHEAD_MONTHS - 20)
+
+    alerts_evaluate(now=later)
+
+    alert = Alert.objects.get(kind="partitions_ahead")
+    assert alert.is_open and "Run manage.py partitions --create-ahead" in alert.summary
+    partitions_ensure(now=later)
+    assert alerts_evaluate(now=later).resolved == 1

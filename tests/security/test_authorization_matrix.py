@@ -94,6 +94,8 @@ ADMIN_RULES = {
     "admin:app_list": [("GET", ALLOWED)],
     "admin/(?P<url>.*)$": [("GET", NOT_FOUND)],
     "admin:reporting_statistics_changelist": [("GET", ALLOWED)],
+    # Partitions and retention: the superusers' page, no role's.
+    "admin:ingest_storage_changelist": NO_ACCESS,
     "admin:events_event_export": [("GET", ALLOWED)],
     "admin:deliveries_delivery_export": [("GET", ALLOWED)],
     "admin:partners_endpoint_preview": [("POST", ALLOWED)],
