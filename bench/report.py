@@ -662,14 +662,18 @@ def _volume() -> list[str]:
     check = json.loads(check_path.read_text())
     load = json.loads(load_path.read_text()) if load_path.exists() else {}
     rows = check.get("rows", {})
+    filled = [item for item in check.get("event_partitions", []) if item["rows"]]
+    partitions = (f"; events in {len(check['event_partitions'])} monthly partitions, "
+                  + ", ".join(f"{item['period']}: {item['rows']:,}" for item in filled)
+                  + ", and deliveries and attempts alike" if filled else "")
     lines = [
         "## Admin and stats API at volume",
         "",
         f"Database `bench_scale`: {rows.get('events_event', 0):,} events, {rows.get('events_player', 0):,} players, "
         f"{rows.get('deliveries_delivery', 0):,} deliveries, {rows.get('deliveries_deliveryattempt', 0):,} attempts "
-        f"({load.get('size', '?')}; loaded in {load.get('total_s', '?')} s by `bench/scale_load.py`). Each page is "
-        f"fetched 3 times through Django's test client; the figure is the slower of the two warm fetches, the first "
-        f"(cold) one is shown too; a page over 5 s is fetched once. Plans of each page's slowest queries "
+        f"({load.get('size', '?')}; loaded in {load.get('total_s', '?')} s by `bench/scale_load.py`{partitions}). "
+        "Each page is fetched 3 times through Django's test client; the figure is the slower of the two warm fetches, "
+        "the first (cold) one is shown too; a page over 5 s is fetched once. Plans of each page's slowest queries "
         "(EXPLAIN ANALYZE, BUFFERS; plain EXPLAIN for statements over 5 s) are in "
         "`results/scale-plans/`, each linked from its page's row. Limit: 500 ms.",
         "",

@@ -69,7 +69,8 @@ def main() -> int:
     PLANS.mkdir(parents=True, exist_ok=True)
     output = RESULTS / f"{database}-scale.json"
     earlier = {page["label"]: page for page in json.loads(output.read_text())["pages"]} if output.exists() else {}
-    report = {"database": database, "limit_ms": LIMIT_MS, "rows": _row_counts(), "pages": []}
+    report = {"database": database, "limit_ms": LIMIT_MS, "rows": _row_counts(), "event_partitions": _partitions(),
+              "pages": []}
     if any(url.startswith(STATS_PAGES) for label, url in PAGES if not wanted or label.startswith(tuple(wanted))):
         report["stats_rollup_s"] = _stats_rollup_built()
     for label, url in PAGES:
@@ -124,6 +125,13 @@ def _row_counts() -> dict:
             )
             counts[table] = int(cursor.fetchone()[0])
     return counts
+
+
+def _partitions() -> list[dict]:
+    """The events table's partitions (lib.partitioning) and their rows: how the pages' rows are spread."""
+    from lib.partitioning import partitions_list
+
+    return [{"name": item.name, "period": item.period, "rows": item.rows} for item in partitions_list(["events_event"])]
 
 
 def _time_page(client, label: str, url: str) -> dict:

@@ -68,7 +68,7 @@ def main() -> int:
         saved = _timed(steps, "drop indexes", lambda: _drop_indexes(cursor, DELIVERY_TABLES))
         loaded.update(players=_count(cursor, "events_player"), events=_count(cursor, "events_event"))
     else:
-        _timed(steps, "configuration", lambda: _configuration(cursor))
+        _timed(steps, "configuration", _configuration)
         saved = _timed(steps, "drop indexes", lambda: _drop_indexes(cursor, BIG_TABLES))
         _timed(steps, "players", lambda: loaded.update(players=_chunks(cursor, PLAYERS_SQL, args.events // 5, deadline)))
         _timed(steps, "events", lambda: loaded.update(events=_chunks(
@@ -128,25 +128,23 @@ def _migrate(database: str) -> None:
     connections.close_all()
 
 
-def _configuration(cursor) -> None:
-    cursor.execute(
-        """
-        INSERT INTO partners_partner (slug, name, scope, is_active, notes, created_at, updated_at)
-        SELECT 'partner-' || p, 'Partner ' || p, 'attributed', true, '', now(), now() FROM generate_series(1, %(n)s) p;
-        INSERT INTO partners_postbackendpoint (partner_id, name, url_template, method, body_format, body_template,
-            headers, filters, timeout_seconds, max_attempts, success_body_contains, signing_secret,
-            previous_signing_secret, circuit_failure_threshold, consecutive_failures, is_active, pause_reason,
-            created_at, updated_at)
-        SELECT p.id, 'endpoint ' || n, 'https://partner' || p.id || '.example/pb?click={click_id}&e={event_id}',
-            'GET', 'json', '', '{}', '[]', 5, 10, '', '', '', 50, 0, true, '', now(), now()
-        FROM partners_partner p, generate_series(1, 2) n;
-        INSERT INTO partners_postbackendpoint_event_types (postbackendpoint_id, eventtype_id)
-        SELECT e.id, t.id FROM partners_postbackendpoint e, events_eventtype t WHERE t.is_builtin;
-        INSERT INTO partners_payoutrule (partner_id, event_type_id, kind, value, currency)
-        SELECT id, 'first_deposit', 'fixed', 50, 'EUR' FROM partners_partner;
-        """,
-        {"n": PARTNERS},
-    )
+def _configuration() -> None:
+    """Partners, two endpoints each receiving every built-in type, and a CPA rule each, made through the models
+    (so every column gets its current default)."""
+    from events.models import EventType
+    from partners.models import Partner, PayoutRule, PostbackEndpoint
+
+    builtin = list(EventType.objects.filter(is_builtin=True))
+    for number in range(1, PARTNERS + 1):
+        partner = Partner.objects.create(slug=f"partner-{number}", name=f"Partner {number}")
+        for endpoint_number in (1, 2):
+            endpoint = PostbackEndpoint.objects.create(
+                partner=partner, name=f"endpoint {endpoint_number}",
+                url_template=f"https://partner{partner.pk}.example/pb?click={{click_id}}&e={{event_id}}",
+            )
+            endpoint.event_types.set(builtin)
+        PayoutRule.objects.create(partner=partner, event_type_id="first_deposit", kind="fixed", value=50,
+                                  currency="EUR")
 
 
 def _drop_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
@@ -154,7 +152,7 @@ def _drop_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
     cursor.execute(
         """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype FROM pg_constraint
-        WHERE conrelid::regclass::text = ANY(%s) AND contype IN ('u', 'f')
+        WHERE conrelid::regclass::text = ANY(%s) AND contype IN ('u', 'f') AND conparentid = 0
         """,
         [list(tables)],
     )
