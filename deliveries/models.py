@@ -76,8 +76,11 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["pending", "retrying"]),
             ),
             # The sender's claim, per endpoint: an endpoint's oldest due deliveries (see sender._CLAIM_POSTGRESQL).
+            # With the claim's whole order (id breaks ties), so each month's partition hands over its rows in
+            # order and the claim merges them, reading as many as it takes; without id the planner read and
+            # sorted an endpoint's whole backlog on every claim.
             models.Index(
-                fields=["endpoint", "next_attempt_at"],
+                fields=["endpoint", "next_attempt_at", "id"],
                 name="delivery_endpoint_due",
                 condition=models.Q(status__in=["pending", "retrying"]),
             ),

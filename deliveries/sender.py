@@ -38,7 +38,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from lib import http
@@ -376,18 +376,26 @@ def deliveries_lease_renew(*, ids: list[int], worker: str, now: datetime | None 
 
 
 def seconds_until_next_due() -> float | None:
-    """Seconds until the next delivery a sender could claim is due; None when there is none."""
+    """Seconds until the next delivery a sender could claim is due; None when there is none.
+
+    Per endpoint that could take one, the first of its open deliveries that no sender holds, found as the
+    claim finds them (a short walk of delivery_endpoint_due): the cost follows the endpoints and what is
+    out with senders, not the size of the backlog.
+    """
     now = timezone.now()
-    earliest = (
-        Delivery.objects.filter(
-            status__in=Delivery.OPEN_STATUSES, endpoint__is_active=True, partner__is_active=True,
-            endpoint__circuit_opened_at__isnull=True,
-        )
+    first_due = (
+        Delivery.objects.filter(endpoint=OuterRef("pk"), status__in=Delivery.OPEN_STATUSES)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         # One waiting behind an earlier one of its player is not due: the earlier one's time counts instead,
         # and while that one is out, neither is.
         .exclude(behind_an_earlier_one(now))
-        .aggregate(earliest=Min("next_attempt_at"))["earliest"]
+        .order_by("next_attempt_at")
+        .values("next_attempt_at")[:1]
+    )
+    earliest = (
+        PostbackEndpoint.objects.filter(is_active=True, partner__is_active=True, circuit_opened_at__isnull=True)
+        .annotate(first_due=Subquery(first_due))
+        .aggregate(earliest=Min("first_due"))["earliest"]
     )
     return None if earliest is None else (earliest - now).total_seconds()
 

@@ -42,6 +42,8 @@ from lib.partitioning import Partition, month_index, partitions_list
 from reporting.rollup import stats_days_finalise, stats_rollup_settled
 from reporting.selectors import reporting_time_zone
 
+from .models import EventIdRelease
+
 logger = logging.getLogger(__name__)
 
 EVENTS, DELIVERIES, ATTEMPTS = "events_event", "deliveries_delivery", "deliveries_deliveryattempt"
@@ -176,6 +178,7 @@ def retention_apply(*, now: dt.datetime | None = None) -> list[Step]:
             break
         started = time.perf_counter()
         if step.events is not None:
+            EventIdRelease.objects.get_or_create(partition=step.events.name)
             _event_ids_release(step.events)
         released = time.perf_counter()
         changed = _carry_out(step)
@@ -214,8 +217,9 @@ def _event_ids_release(partition: Partition) -> None:
 
     Done ahead of the drop, not in its transaction, so the drop stays a short
     catalogue change whatever the month's size. Meanwhile a resent id still
-    finds its stored event (ingest looks events up before it inserts), so it
-    is answered as a replay, not stored twice.
+    finds its stored event, so it is answered as a replay, not stored twice:
+    the period's ``EventIdRelease``, written before this, sends ingest to the
+    events themselves until the drop's transaction deletes it.
     """
     last = -(1 << 62)
     while True:
@@ -247,6 +251,8 @@ def _drop(cursor, step: Step) -> None:
     for partition in step.partitions:
         cursor.execute(f"ALTER TABLE {partition.table} DETACH PARTITION {partition.name}")
         cursor.execute(f"DROP TABLE {partition.name}")
+    if step.events is not None:
+        EventIdRelease.objects.filter(partition=step.events.name).delete()
     stats_days_finalise(before=_final_day(step))
 
 

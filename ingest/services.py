@@ -4,7 +4,8 @@ A single event is a batch of one; both go through ``events_ingest``, which
 stores with set-based statements whatever the batch size:
 
     event types, partners, routes none while this process's copy is current (partners.config_cache)
-    already stored event_ids      1 read
+    already stored event_ids      1 read of the key table on PostgreSQL (ingest.event_keys), then of the
+                                  events only when it holds some of them; 1 read of the events elsewhere
     existing players              1 SELECT … FOR UPDATE
     earlier first deposits        1 read, only for known players with no first deposit yet
     players                       1 INSERT of the new ones, 1 UPDATE of known ones that changed (rows_update)
@@ -38,6 +39,7 @@ from partners.config_cache import RoutingConfig, routing_config
 from partners.models import Partner
 from partners.qualification import qualifications_evaluate
 
+from .event_keys import event_ids_maybe_stored
 from .validation import Catalog, EventInput, differing_fields, validate_event
 
 CREATED, DUPLICATE, CONFLICT, ERROR = "created", "duplicate", "conflict", "error"
@@ -167,7 +169,9 @@ def _store_once(
 ) -> dict[str, _Stored]:
     partners = config.partners
     now = timezone.now()
-    stored_events = _with_partners(list(Event.objects.filter(event_id__in=list(inputs))), config)
+    maybe_stored = event_ids_maybe_stored(list(inputs))
+    found = list(Event.objects.filter(event_id__in=maybe_stored)) if maybe_stored else []
+    stored_events = _with_partners(found, config)
     existing = {event.event_id: _Stored(event=event, created=False, warnings=[]) for event in stored_events}
     new_inputs = [event_input for event_id, event_input in inputs.items() if event_id not in existing]
     if not new_inputs:

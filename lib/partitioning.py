@@ -81,6 +81,7 @@ LANGUAGE sql VOLATILE AS $$
 $$
 """
 
+EVENT_KEY_TABLE = "events_event_key"
 # EXCEPT ALL, not EXCEPT: one statement giving two rows the same event_id must fail, not insert it once.
 EVENT_KEY_TRIGGERS = """
 CREATE TABLE IF NOT EXISTS events_event_key (event_id varchar({length}) PRIMARY KEY);

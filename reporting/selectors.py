@@ -79,7 +79,7 @@ class StatsQuery:
     group_by: tuple[str, ...] = GROUP_BY_FIELDS
 
 
-@dataclass
+@dataclass(slots=True)
 class StatsRow:
     day: dt.date | None = None
     partner: str | None = None
@@ -107,28 +107,32 @@ def reporting_today() -> dt.date:
 
 def stats_rows(query: StatsQuery) -> list[StatsRow]:
     """One row per group present in the data, ordered by day, partner (unattributed last), type."""
+    group_by, width = query.group_by, len(query.group_by)
     rows: dict[tuple, StatsRow] = {}
 
-    def row_for(values: dict) -> StatsRow:
-        key = _key(values, query.group_by)
-        if key not in rows:
-            rows[key] = StatsRow(**dict(zip(query.group_by, key, strict=True)))
-        return rows[key]
+    def row_for(key: tuple) -> StatsRow:
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = StatsRow(**dict(zip(group_by, key, strict=True)))
+        return row
 
-    counts = _grouped(_in_range(DailyCounts, query), _keys(query.group_by), **{name: Sum(name) for name in COUNTS})
+    # Every read below is a list of tuples, its group's key first: a 120-day range
+    # is thousands of groups, and a dict per row and group cost more than the SQL.
+    counts = _grouped(_in_range(DailyCounts, query), _keys(group_by), **{name: Sum(name) for name in COUNTS})
     for values in counts:
-        row = row_for(values)
-        for name in COUNTS:
-            setattr(row, name, values[name] or 0)
-    for values in _money_sums(query):
-        row = row_for(values)
-        _add(row.deposit_sum, values["currency"], values["deposits"])
-        _add(row.payout_sum, values["payout_currency"], values["payouts"])
+        row = row_for(values[:width])
+        for name, value in zip(COUNTS, values[width:], strict=True):
+            setattr(row, name, value or 0)
+    for *key, currency, payout_currency, deposits, payouts in _money_sums(query):
+        row = row_for(tuple(key))
+        _add(row.deposit_sum, currency, deposits)
+        _add(row.payout_sum, payout_currency, payouts)
     for key, players in _unique_players(query).items():
         if key in rows:
             rows[key].unique_players = players
-    _fill_conversion_rates(query, rows.values(), counts)
-    return sorted(rows.values(), key=_row_order)
+    ordered = sorted(rows.values(), key=_row_order)
+    _fill_conversion_rates(query, ordered)
+    return ordered
 
 
 def stats_totals(query: StatsQuery) -> StatsRow:
@@ -167,15 +171,19 @@ def _keys(group_by: Iterable[str]) -> dict:
     return {f"k_{name}": expressions[name] for name in group_by}
 
 
-def _grouped(queryset: QuerySet, keys: dict, extra_keys: tuple[str, ...] = (), **measures) -> list[dict]:
-    """``GROUP BY keys`` with ``measures``; one aggregate row when there is nothing to group by."""
+def _grouped(queryset: QuerySet, keys: dict, extra_keys: tuple[str, ...] = (), **measures) -> list[tuple]:
+    """``GROUP BY keys`` with ``measures``, as tuples: the keys, the extra keys, then the measures, in order.
+
+    One aggregate row when there is nothing to group by.
+    """
     names = (*keys, *extra_keys)
     if not names:
-        return [queryset.aggregate(**measures)]
-    return list(queryset.annotate(**keys).values(*names).annotate(**measures).order_by())
+        return [tuple(queryset.aggregate(**measures).values())]
+    grouped = queryset.annotate(**keys).values(*names).annotate(**measures)
+    return list(grouped.values_list(*names, *measures).order_by())
 
 
-def _money_sums(query: StatsQuery) -> list[dict]:
+def _money_sums(query: StatsQuery) -> list[tuple]:
     return _grouped(
         _in_range(DailyMoney, query),
         _keys(query.group_by),
@@ -195,38 +203,40 @@ def _unique_players(query: StatsQuery) -> dict[tuple, int]:
     by_type = "event_type" in query.group_by or bool(query.event_type)
     rows = _in_range(DailyPlayers, query).filter(by_partner=by_partner, by_type=by_type)
     keys = _keys(query.group_by)
+    width = len(query.group_by)
     if "day" in query.group_by or query.date_from == query.date_to:
-        return {_key(values, query.group_by): values["players"] or 0
-                for values in _grouped(rows.filter(span=1), keys, players=Sum("players"))}
+        days = _grouped(rows.filter(span=1), keys, players=Sum("players"))
+        return {values[:width]: values[width] or 0 for values in days}
     blocks = Q()
     for span, start in blocks_covering(query.date_from, query.date_to):
         blocks |= Q(span=span, day=start)
     merged: dict[tuple, Sketch] = defaultdict(Sketch)
-    for values in rows.filter(blocks).annotate(**keys).values(*keys, "sketch").order_by():
-        merged[_key(values, query.group_by)].add(Sketch.loads(values["sketch"]))
+    for *key, sketch in rows.filter(blocks).annotate(**keys).values_list(*keys, "sketch").order_by():
+        merged[tuple(key)].add(Sketch.loads(sketch))
     return {key: sketch.count() for key, sketch in merged.items()}
 
 
-def _key(values: dict, group_by: Iterable[str]) -> tuple:
-    return tuple(values[f"k_{name}"] for name in group_by)
-
-
-def _fill_conversion_rates(query: StatsQuery, rows: Iterable[StatsRow], counts: list[dict]) -> None:
+def _fill_conversion_rates(query: StatsQuery, rows: list[StatsRow]) -> None:
     spans = tuple(name for name in query.group_by if name != "event_type")
+    registrations, first_deposits = Counter(), Counter()
     if query.event_type:
         # The rate ignores the type filter, so count again over every type.
+        width = len(spans)
         counts = _grouped(
             _in_range(DailyCounts, query, by_type=False),
             _keys(spans),
             registrations=Sum("registrations"),
             first_deposits=Sum("first_deposits"),
         )
-    # Registrations and first deposits add up across types and partners' rows of one span.
-    registrations, first_deposits = Counter(), Counter()
-    for values in counts:
-        span = _key(values, spans)
-        registrations[span] += values["registrations"] or 0
-        first_deposits[span] += values["first_deposits"] or 0
+        for values in counts:
+            registrations[values[:width]] += values[width] or 0
+            first_deposits[values[:width]] += values[width + 1] or 0
+    else:
+        # Registrations and first deposits add up across types' and partners' rows of one span.
+        for row in rows:
+            span = tuple(getattr(row, name) for name in spans)
+            registrations[span] += row.registrations
+            first_deposits[span] += row.first_deposits
     for row in rows:
         span = tuple(getattr(row, name) for name in spans)
         row.conversion_rate = _rate(first_deposits[span], registrations[span])
@@ -267,4 +277,5 @@ def cohort_conversions(query: StatsQuery) -> dict[tuple, Cohort]:
     keys = {"day": TruncDate("registered_at", tzinfo=zone), "partner": F("partner__slug")}
     measures = {"registered": Count("pk"), "deposited": Count("pk", filter=Q(first_deposit_at__isnull=False))}
     grouped = _grouped(players, {f"k_{name}": keys[name] for name in spans}, **measures)
-    return {_key(values, spans): Cohort(values["registered"] or 0, values["deposited"] or 0) for values in grouped}
+    width = len(spans)
+    return {values[:width]: Cohort(values[width] or 0, values[width + 1] or 0) for values in grouped}

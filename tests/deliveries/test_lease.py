@@ -3,9 +3,11 @@
 import contextlib
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
+from django.utils import timezone
 
 from deliveries import sender
 from deliveries.models import Delivery, DeliveryAttempt
@@ -123,3 +125,24 @@ def test_the_default_lease_is_half_a_minute(tmp_path):
     result = run_python(tmp_path, "-c", show, DEBUG="true", DATABASE_URL="postgres://u@127.0.0.1:1/x")
 
     assert (result.returncode, result.stdout.strip()) == (0, "30"), result.stderr
+
+
+@pytest.mark.django_db
+def test_the_next_due_time_skips_what_senders_hold_and_endpoints_that_take_nothing():
+    now = timezone.now()
+    endpoint = PostbackEndpointFactory(partner=PartnerFactory(slug="acme"))
+
+    def due_in(seconds, **fields):
+        return DeliveryFactory(endpoint=endpoint, event=EventFactory(partner=endpoint.partner),
+                               next_attempt_at=now + timedelta(seconds=seconds), **fields)
+
+    held = due_in(10, claimed_by="other-sender", claimed_until=now + timedelta(minutes=1))
+    due_in(20)
+    assert 15 < sender.seconds_until_next_due() <= 20
+
+    # A lease that has run out is due again; an endpoint with its circuit open, or a paused partner, takes nothing.
+    Delivery.objects.filter(pk=held.pk).update(claimed_until=now - timedelta(seconds=1))
+    assert 5 < sender.seconds_until_next_due() <= 10
+    endpoint.partner.is_active = False
+    endpoint.partner.save()
+    assert sender.seconds_until_next_due() is None

@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from deliveries.models import Delivery
 from events.models import Event, Player
@@ -196,3 +198,16 @@ def test_single_ingest_stays_within_a_small_number_of_queries(
 
     assert response.status_code == 201
     assert len(response.json()["deliveries"]) == 1
+
+
+def test_new_events_are_told_from_stored_ones_without_reading_the_events(platform_client):
+    platform_client.post(URL, deposit(), format="json")
+
+    with CaptureQueriesContext(connection) as queries:
+        new = platform_client.post(URL, deposit(event_id="dep-2"), format="json")
+    again = platform_client.post(URL, deposit(), format="json")
+
+    assert (new.status_code, again.status_code) == (201, 200)
+    event_reads = [query["sql"] for query in queries if query["sql"].startswith('SELECT "events_event"."id"')]
+    # PostgreSQL asks the key table; elsewhere the events' unique index on event_id is the cheap probe.
+    assert len(event_reads) == (0 if connection.vendor == "postgresql" else 1)

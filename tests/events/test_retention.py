@@ -19,7 +19,10 @@ from django.utils import timezone
 
 from deliveries.models import Delivery, DeliveryAttempt
 from events.models import Event, EventType
+from ingest import retention
+from ingest.models import EventIdRelease
 from ingest.retention import retention_apply, retention_plan
+from ingest.services import CREATED, event_ingest
 from lib.partitioning import (
     PARTITIONED,
     first_id_of,
@@ -144,6 +147,28 @@ def test_dropping_a_month_removes_its_rows_and_unlinks_the_rows_that_stay(histor
     # The statistics keep the day, and aggregating it again leaves it as it was.
     stats_day_aggregate(day=day)
     assert list(DailyCounts.objects.filter(day=day).values_list("events", flat=True)) == counted != []
+
+
+def test_a_resent_event_id_is_a_replay_while_its_month_is_freed_and_new_once_the_month_is_gone(history, monkeypatch):
+    resent = {"event_id": "old-deposit", "type": "deposit", "player_id": history.player_id, "amount": "10",
+              "currency": "EUR"}
+    # The month's keys are freed, then its tables stay busy: its drop waits for the next run.
+    carry_out, busy = retention._carry_out, _name("events_event", 2)
+    monkeypatch.setattr(retention, "_carry_out", lambda step: step.events.name != busy and carry_out(step))
+    retention_apply(now=_early_this_month())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_event_key WHERE event_id = 'old-deposit'")
+        assert cursor.fetchone() == (0,)
+    assert EventIdRelease.objects.filter(partition=_name("events_event", 2)).exists()
+
+    assert event_ingest(data=resent).status != CREATED
+    assert Event.objects.filter(event_id="old-deposit").count() == 1
+
+    monkeypatch.undo()
+    retention_apply(now=_early_this_month())
+
+    assert not EventIdRelease.objects.exists()
+    assert event_ingest(data=resent).status == CREATED
 
 
 def test_an_open_delivery_holds_its_month_and_every_later_one(history):
