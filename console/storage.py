@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
-from ingest.models import Storage
+from ingest.models import EventIdRelease, Storage
 from ingest.retention import retention_limits, retention_plan
 from lib.partitioning import is_partitioned, partitions_list
 
@@ -36,5 +36,6 @@ class StorageAdmin(PageAdminMixin, admin.ModelAdmin):
             ],
             "archive_dir": settings.RETENTION_ARCHIVE_DIR,
             "plan": retention_plan() if partitioned else [],
+            "releases": list(EventIdRelease.objects.order_by("started_at")),
         }
         return TemplateResponse(request, "admin/ingest/storage.html", context)

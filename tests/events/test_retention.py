@@ -149,7 +149,8 @@ def test_dropping_a_month_removes_its_rows_and_unlinks_the_rows_that_stay(histor
     assert list(DailyCounts.objects.filter(day=day).values_list("events", flat=True)) == counted != []
 
 
-def test_a_resent_event_id_is_a_replay_while_its_month_is_freed_and_new_once_the_month_is_gone(history, monkeypatch):
+def test_a_resent_event_id_is_a_replay_while_its_month_is_freed_and_new_once_the_month_is_gone(history, monkeypatch,
+                                                                                              admin_client):
     resent = {"event_id": "old-deposit", "type": "deposit", "player_id": history.player_id, "amount": "10",
               "currency": "EUR"}
     # The month's keys are freed, then its tables stay busy: its drop waits for the next run.
@@ -164,10 +165,15 @@ def test_a_resent_event_id_is_a_replay_while_its_month_is_freed_and_new_once_the
     assert event_ingest(data=resent).status != CREATED
     assert Event.objects.filter(event_id="old-deposit").count() == 1
 
+    # The storage page says the drop is unfinished, and why ingest is slower meanwhile.
+    page = admin_client.get("/admin/ingest/storage/").content.decode()
+    assert f"Retention is dropping <code>{busy}</code>" in page and "ingest looks every event_id up" in page
+
     monkeypatch.undo()
     retention_apply(now=_early_this_month())
 
     assert not EventIdRelease.objects.exists()
+    assert "Retention is dropping" not in admin_client.get("/admin/ingest/storage/").content.decode()
     assert event_ingest(data=resent).status == CREATED
 
 
