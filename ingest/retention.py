@@ -38,7 +38,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from lib.partitioning import Partition, month_index, partitions_list
+from lib.partitioning import Partition, month_index_at, partitions_list
 from reporting.rollup import stats_days_finalise, stats_rollup_settled
 from reporting.selectors import reporting_time_zone
 
@@ -113,7 +113,7 @@ def retention_plan(*, now: dt.datetime | None = None) -> list[Step]:
 def _database_month() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT now()")
-        return month_index(cursor.fetchone()[0].astimezone(dt.timezone.utc).date())
+        return month_index_at(cursor.fetchone()[0])
 
 
 def _made_before(partition: Partition, cutoff: dt.datetime) -> bool:

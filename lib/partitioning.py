@@ -134,6 +134,11 @@ def month_index(day: dt.date) -> int:
     return (day.year - EPOCH_YEAR) * 12 + day.month - 1
 
 
+def month_index_at(moment: dt.datetime) -> int:
+    """The month (``month_index``) of a moment, in UTC as ids take it."""
+    return month_index(moment.astimezone(dt.timezone.utc).date())
+
+
 def month_start(index: int) -> dt.date:
     return dt.date(EPOCH_YEAR + index // 12, index % 12 + 1, 1)
 
@@ -252,7 +257,7 @@ def months_ahead(*, now: dt.datetime | None = None) -> int | None:
         ends[item.table] = max(ends.get(item.table, 0), item.end_month)
     if not ends:
         return None
-    current = month_index((now or timezone.now()).astimezone(dt.timezone.utc).date())
+    current = month_index_at(now or timezone.now())
     return min(ends.values()) - current - 1
 
 
@@ -269,7 +274,7 @@ def partitions_ensure(*, ahead_months: int | None = None, now: dt.datetime | Non
     if not is_partitioned():
         return []
     ahead = settings.POSTBACK_PARTITIONS_AHEAD_MONTHS if ahead_months is None else ahead_months
-    current = month_index((now or timezone.now()).astimezone(dt.timezone.utc).date())
+    current = month_index_at(now or timezone.now())
     wanted_end = current + ahead + 1
     made = []
     with transaction.atomic(), connection.cursor() as cursor:
@@ -315,7 +320,7 @@ def tables_partition(schema_editor, models, *, referencing=()) -> None:
     commits, the tables are locked.
     """
     execute = schema_editor.execute
-    current = period_start(month_index(timezone.now().astimezone(dt.timezone.utc).date()))
+    current = period_start(month_index_at(timezone.now()))
     execute(ID_FUNCTION)
     for model in models:
         table = model._meta.db_table
@@ -378,7 +383,7 @@ def partitions_for_past_months(count: int) -> list[str]:
     shorter range: PostgreSQL checks as it attaches that all its rows are
     older. Months that already have partitions are left as they are.
     """
-    current = month_index(timezone.now().astimezone(dt.timezone.utc).date())
+    current = month_index_at(timezone.now())
     boundary = current - count
     made = []
     with transaction.atomic(), connection.cursor() as cursor:

@@ -26,7 +26,7 @@ from ingest.services import CREATED, event_ingest
 from lib.partitioning import (
     PARTITIONED,
     first_id_of,
-    month_index,
+    month_index_at,
     month_start,
     partitions_for_past_months,
     partitions_ensure,
@@ -54,7 +54,7 @@ def _partitioned(settings):
 
 
 def _this_month() -> int:
-    return month_index(timezone.now().astimezone(dt.UTC).date())
+    return month_index_at(timezone.now())
 
 
 def _name(table: str, months_ago: int) -> str:
