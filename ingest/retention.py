@@ -38,7 +38,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from lib.partitioning import Partition, month_index_at, partitions_list
+from lib.partitioning import EVENT_KEY_TABLE, Partition, month_index_at, partitions_list
 from reporting.rollup import stats_days_finalise, stats_rollup_settled
 from reporting.selectors import reporting_time_zone
 
@@ -178,7 +178,6 @@ def retention_apply(*, now: dt.datetime | None = None) -> list[Step]:
             break
         started = time.perf_counter()
         if step.events is not None:
-            EventIdRelease.objects.get_or_create(partition=step.events.name)
             _event_ids_release(step.events)
         released = time.perf_counter()
         changed = _carry_out(step)
@@ -218,16 +217,18 @@ def _event_ids_release(partition: Partition) -> None:
     Done ahead of the drop, not in its transaction, so the drop stays a short
     catalogue change whatever the month's size. Meanwhile a resent id still
     finds its stored event, so it is answered as a replay, not stored twice:
-    the period's ``EventIdRelease``, written before this, sends ingest to the
-    events themselves until the drop's transaction deletes it.
+    the period's ``EventIdRelease``, written (and committed) before the first
+    key goes, sends ingest to the events themselves until the drop's
+    transaction deletes it.
     """
+    EventIdRelease.objects.get_or_create(partition=partition.name)
     last = -(1 << 62)
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"WITH batch AS (SELECT id, event_id FROM {partition.name} WHERE id > %s ORDER BY id LIMIT %s),"
-                " released AS (DELETE FROM events_event_key USING batch"
-                " WHERE events_event_key.event_id = batch.event_id)"
+                f" released AS (DELETE FROM {EVENT_KEY_TABLE} USING batch"
+                f" WHERE {EVENT_KEY_TABLE}.event_id = batch.event_id)"
                 " SELECT max(id) FROM batch",
                 [last, RELEASE_BATCH],
             )

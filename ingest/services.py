@@ -12,10 +12,11 @@ stores with set-based statements whatever the batch size:
     events                        1 INSERT
     deliveries                    1 INSERT when any endpoint matched
 
-Idempotency does not rest on the read of stored event_ids: the unique
-constraint on ``event_id`` does. When a concurrent request stores the same
-event_id, the same new player or a first deposit between that read and the
-insert, the insert fails, the transaction is rolled back and the batch is
+Idempotency does not rest on the read of stored event_ids: the uniqueness
+of ``event_id`` does (a unique index; over PostgreSQL's monthly partitions,
+the primary key of the key table in ``lib.partitioning``). When a concurrent
+request stores the same event_id or the same new player between that read
+and the insert, the insert fails, the transaction is rolled back and the batch is
 worked out again, now seeing the other request's rows. Known players are
 locked in key order, so two requests for one player take turns: attribution
 and the first deposit are decided by whoever comes first, and concurrent
