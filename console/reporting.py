@@ -139,11 +139,14 @@ def _presets(params, chosen, shown_from: str, shown_to: str) -> list[dict]:
     ]
     kept = [(name, params[name]) for name in ("partner", "event_type") if params.get(name)]
     kept += [("group_by", name) for name in chosen]
+    # Two presets can name the same days (on the 7th, the last 7 days are this month): one link is the current one.
+    shown = next((label for label, start, end in ranges
+                  if (start.isoformat(), end.isoformat()) == (shown_from, shown_to)), None)
     return [
         {
             "label": label,
             "query": urlencode([("applied", "1"), ("from", start.isoformat()), ("to", end.isoformat()), *kept]),
-            "current": (start.isoformat(), end.isoformat()) == (shown_from, shown_to),
+            "current": label == shown,
         }
         for label, start, end in ranges
     ]

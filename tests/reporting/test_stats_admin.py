@@ -141,6 +141,19 @@ def test_date_presets_keep_the_filters_and_mark_the_range_shown(admin_client, ev
     assert "group_by=day&group_by=partner" in presets["Today"]["query"]
 
 
+@pytest.mark.parametrize(("today", "shown", "current"), [
+    (dt.date(2026, 12, 7), ("2026-12-01", "2026-12-07"), "Last 7 days"),  # also this month
+    (dt.date(2026, 12, 1), ("2026-12-01", "2026-12-01"), "Today"),  # also this month
+])
+def test_one_preset_is_current_when_two_name_the_same_days(admin_client, monkeypatch, today, shown, current):
+    monkeypatch.setattr("console.reporting.reporting_today", lambda: today)
+
+    response = admin_client.get(URL, {"applied": "1", "from": shown[0], "to": shown[1], "group_by": "partner"})
+
+    assert [preset["label"] for preset in response.context["presets"] if preset["current"]] == [current]
+    assert response.content.decode().count('aria-current="true"') == 1
+
+
 def test_a_bad_range_keeps_the_grouping_chosen(admin_client):
     response = admin_client.get(URL, {"applied": "1", "from": "2026-11-21", "to": "2026-11-19", "group_by": "day"})
 
